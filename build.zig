@@ -1,0 +1,156 @@
+//! edgegw build: `zig build` (binary), `zig build test` (every test), `zig build demo`.
+//! Pinned to Zig 0.14.1 (scripts/install-deps.sh installs exactly that).
+const std = @import("std");
+
+/// Debian's BoringSSL build lives beside, not in, the default library path; its
+/// sonames (libssl.so.0, libcrypto.so.0) differ from OpenSSL's, so an rpath finds them.
+const boringssl_include = "/usr/include/android";
+const boringssl_lib = "/usr/lib/x86_64-linux-gnu/android";
+const llhttp_src = "/usr/share/llhttp";
+const llhttp_include = "/usr/share/include/llhttp";
+
+/// Our code's warnings are errors; third-party sources compiled in get their own flags.
+const our_cflags = [_][]const u8{
+    "-std=c17",          "-Wall",   "-Wextra", "-Werror", "-Wshadow", "-Wstrict-prototypes",
+    "-Wno-unused-parameter", "-D_GNU_SOURCE", "-fno-omit-frame-pointer",
+};
+const llhttp_cflags = [_][]const u8{ "-std=c11", "-w", "-fno-sanitize=undefined" };
+
+/// Subsystems (folders of src/) and what each one links against, so that a unit suite
+/// builds with only the code it tests. Roles, core and cli see everything.
+const Subsystem = struct { name: []const u8, deps: []const []const u8 };
+const subsystems = [_]Subsystem{
+    .{ .name = "util", .deps = &.{} },
+    .{ .name = "config", .deps = &.{"util"} },
+    .{ .name = "keys", .deps = &.{"util"} },
+    .{ .name = "auth", .deps = &.{ "util", "config" } },
+    .{ .name = "http", .deps = &.{"util"} },
+    .{ .name = "tls", .deps = &.{ "util", "config", "keys" } },
+    .{ .name = "roles", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "core" } },
+    .{ .name = "core", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "roles" } },
+    .{ .name = "cli", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "roles", "core" } },
+};
+
+pub fn build(b: *std.Build) !void {
+    const target = b.standardTargetOptions(.{});
+    const optimize = b.standardOptimizeOption(.{ .preferred_optimize_mode = .ReleaseSafe });
+
+    const exe = b.addExecutable(.{
+        .name = "edgegw",
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    const all = [_][]const u8{ "util", "config", "keys", "auth", "http", "tls", "roles", "core", "cli" };
+    for (all) |sub| try addSubsystemSources(b, exe, sub);
+    exe.addCSourceFile(.{ .file = b.path("src/main.c"), .flags = &our_cflags });
+    linkDeps(b, exe);
+    b.installArtifact(exe);
+
+    // Unit suites: one Criterion executable per folder of test/unit/.
+    const unit_step = b.step("unit", "Build and run the Criterion unit suites");
+    for (subsystems) |s| {
+        var dir = b.build_root.handle.openDir(b.fmt("test/unit/{s}", .{s.name}), .{ .iterate = true }) catch continue;
+        defer dir.close();
+        if (!try hasCFiles(dir)) continue;
+        const t = b.addExecutable(.{
+            .name = b.fmt("unit-{s}", .{s.name}),
+            .target = target,
+            .optimize = .Debug,
+            .link_libc = true,
+        });
+        // Criterion registers tests in a linker section that nothing references.
+        t.link_gc_sections = false;
+        try addSubsystemSources(b, t, s.name);
+        for (s.deps) |d| try addSubsystemSources(b, t, d);
+        try addDirSources(b, t, b.fmt("test/unit/{s}", .{s.name}));
+        try addDirSources(b, t, "test/support");
+        t.addIncludePath(b.path("test/support"));
+        linkDeps(b, t);
+        t.linkSystemLibrary("criterion");
+        const run = b.addRunArtifact(t);
+        run.setCwd(b.path("."));
+        run.addArgs(&.{ "--jobs", "2" });
+        run.has_side_effects = true;
+        const one = b.step(b.fmt("unit-{s}", .{s.name}), b.fmt("Run the {s} unit suite", .{s.name}));
+        one.dependOn(&run.step);
+        unit_step.dependOn(&run.step);
+    }
+
+    // End-to-end: the real binary driven by real peers (openssl, curl, Python).
+    const e2e = b.addSystemCommand(&.{ "/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test/e2e" });
+    e2e.setCwd(b.path("."));
+    e2e.setEnvironmentVariable("EDGEGW_BIN", b.getInstallPath(.bin, "edgegw"));
+    e2e.step.dependOn(b.getInstallStep());
+    e2e.has_side_effects = true;
+    const e2e_step = b.step("e2e", "Run the end-to-end tests against zig-out/bin/edgegw");
+    e2e_step.dependOn(&e2e.step);
+
+    const test_step = b.step("test", "Build and run every test (unit, then end-to-end)");
+    test_step.dependOn(unit_step);
+    test_step.dependOn(e2e_step);
+    // Unit failures are cheaper to read first.
+    e2e.step.dependOn(unit_step);
+
+    const demo = b.addSystemCommand(&.{ "bash", "scripts/demo.sh" });
+    demo.setCwd(b.path("."));
+    demo.setEnvironmentVariable("EDGEGW_BIN", b.getInstallPath(.bin, "edgegw"));
+    demo.step.dependOn(b.getInstallStep());
+    demo.has_side_effects = true;
+    const demo_step = b.step("demo", "Generate the dev PKI if missing, run the demo site and a client against it");
+    demo_step.dependOn(&demo.step);
+}
+
+fn linkDeps(b: *std.Build, c: *std.Build.Step.Compile) void {
+    c.addIncludePath(b.path("include"));
+    c.addIncludePath(b.path("src"));
+    c.addSystemIncludePath(.{ .cwd_relative = boringssl_include });
+    c.addSystemIncludePath(.{ .cwd_relative = llhttp_include });
+    // BoringSSL first, by full path: anything later that drags OpenSSL in (criterion,
+    // through libgit2) must not win symbol resolution for our SSL_* calls.
+    c.addObjectFile(.{ .cwd_relative = boringssl_lib ++ "/libssl.so" });
+    c.addObjectFile(.{ .cwd_relative = boringssl_lib ++ "/libcrypto.so" });
+    c.addRPath(.{ .cwd_relative = boringssl_lib });
+    c.addCSourceFiles(.{
+        .root = .{ .cwd_relative = llhttp_src },
+        .files = &.{ "llhttp.c", "api.c", "http.c" },
+        .flags = &llhttp_cflags,
+    });
+    c.linkSystemLibrary("uv");
+    c.linkSystemLibrary("jansson");
+    c.linkSystemLibrary("jwt-gnutls");
+    c.linkSystemLibrary("sqlite3");
+    c.linkSystemLibrary("yaml");
+}
+
+fn hasCFiles(dir: std.fs.Dir) !bool {
+    var it = dir.iterate();
+    while (try it.next()) |e| {
+        if (e.kind == .file and std.mem.endsWith(u8, e.name, ".c")) return true;
+    }
+    return false;
+}
+
+fn addSubsystemSources(b: *std.Build, c: *std.Build.Step.Compile, sub: []const u8) !void {
+    try addDirSources(b, c, b.fmt("src/{s}", .{sub}));
+}
+
+/// Adds every .c file under `rel` (recursively), in a stable order.
+fn addDirSources(b: *std.Build, c: *std.Build.Step.Compile, rel: []const u8) !void {
+    var dir = b.build_root.handle.openDir(rel, .{ .iterate = true }) catch return;
+    defer dir.close();
+    var walker = try dir.walk(b.allocator);
+    defer walker.deinit();
+    var files = std.ArrayList([]const u8).init(b.allocator);
+    while (try walker.next()) |e| {
+        if (e.kind == .file and std.mem.endsWith(u8, e.basename, ".c"))
+            try files.append(b.dupe(e.path));
+    }
+    std.mem.sort([]const u8, files.items, {}, struct {
+        fn lt(_: void, x: []const u8, y: []const u8) bool {
+            return std.mem.lessThan(u8, x, y);
+        }
+    }.lt);
+    if (files.items.len == 0) return;
+    c.addCSourceFiles(.{ .root = b.path(rel), .files = files.items, .flags = &our_cflags });
+}
