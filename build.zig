@@ -21,11 +21,11 @@ const llhttp_cflags = [_][]const u8{ "-std=c11", "-w", "-fno-sanitize=undefined"
 const Subsystem = struct { name: []const u8, deps: []const []const u8 };
 const subsystems = [_]Subsystem{
     .{ .name = "util", .deps = &.{} },
-    .{ .name = "config", .deps = &.{"util"} },
+    .{ .name = "config", .deps = &.{ "util", "auth" } },
     .{ .name = "keys", .deps = &.{"util"} },
-    .{ .name = "auth", .deps = &.{ "util", "config" } },
+    .{ .name = "auth", .deps = &.{"util"} },
     .{ .name = "http", .deps = &.{"util"} },
-    .{ .name = "tls", .deps = &.{ "util", "config", "keys" } },
+    .{ .name = "tls", .deps = &.{ "util", "config", "keys", "auth" } },
     .{ .name = "roles", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "core" } },
     .{ .name = "core", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "roles" } },
     .{ .name = "cli", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "roles", "core" } },

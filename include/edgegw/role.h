@@ -1,0 +1,62 @@
+/* The role interface: how ECS, EES, EAS, the built-in health role and test peers plug
+ * into edgegw. A role is one const struct egw_role_ops; the list of built-in roles is
+ * one explicit array (src/roles/registry.c). */
+#ifndef EDGEGW_ROLE_H
+#define EDGEGW_ROLE_H
+
+#include <stddef.h>
+
+#include "edgegw/http.h"
+
+struct egw_site;     /* the running site snapshot: shared services, policies */
+struct egw_exchange; /* one request and its response, owned by the connection */
+
+/* egw_handler_result is what on_request answers. */
+enum egw_handler_result {
+  /* EGW_DONE: the response is filled; framing sends it now. */
+  EGW_DONE = 0,
+  /* EGW_AGAIN: the role started asynchronous work and will call egw_exchange_finish
+   * exactly once later (or will be told by on_abort that the connection went away). */
+  EGW_AGAIN,
+  /* EGW_DECLINED: this role does not serve the path after all; the router answers 404. */
+  EGW_DECLINED,
+  /* EGW_FAILED: internal failure; core answers 500 with a ProblemDetails body. */
+  EGW_FAILED,
+};
+
+/* egw_route is one entry of a role's routing table: a set of methods and a path
+ * prefix. The longest matching prefix of all roles mounted on a listener wins. */
+struct egw_route {
+  unsigned methods; /* bits of enum egw_method */
+  const char *prefix;
+};
+
+/* egw_role_ops is a role's table. on_request is required; the others may be NULL.
+ *
+ * Return contract: init returns 0 or a negative code and sets *out_err (malloc'd) on
+ * failure; on_request returns an egw_handler_result; dispose accepts the state init
+ * made (or NULL). */
+struct egw_role_ops {
+  const char *name;
+  const struct egw_route *routes; /* terminated by an entry with prefix NULL */
+  int (*init)(struct egw_site *site, void **out_state, char **out_err);
+  enum egw_handler_result (*on_request)(void *state, struct egw_exchange *x);
+  void (*dispose)(void *state);
+};
+
+/* egw_exchange_request and egw_exchange_response give the two halves of |x|. */
+const struct egw_request *egw_exchange_request(const struct egw_exchange *x);
+struct egw_response *egw_exchange_response(struct egw_exchange *x);
+
+/* egw_exchange_finish sends the response of an exchange whose role returned EGW_AGAIN.
+ * Call it exactly once, on the loop thread. */
+void egw_exchange_finish(struct egw_exchange *x);
+
+/* egw_exchange_set_abort registers |cb| to run if the connection closes before an
+ * EGW_AGAIN exchange finished; after |cb| the exchange must not be touched. */
+void egw_exchange_set_abort(struct egw_exchange *x, void (*cb)(void *arg), void *arg);
+
+/* egw_site_ready says whether every listener is up (for /readyz). */
+int egw_site_ready(const struct egw_site *site);
+
+#endif

@@ -1,0 +1,49 @@
+/* JSON-lines logging. Every log record is one line of JSON on the log stream (stdout by
+ * default): {"event":"...", fields..., "level":"...", "ts":"..."}.
+ *
+ * Secrets never go through here: there is deliberately no "log this buffer as hex"
+ * helper, and callers pass identities and reasons, never tokens, keys or PSKs. */
+#ifndef EGW_UTIL_LOG_H
+#define EGW_UTIL_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum egw_log_level { EGW_LOG_DEBUG, EGW_LOG_INFO, EGW_LOG_WARN, EGW_LOG_ERROR };
+
+/* A record under construction. Build it on the stack with egw_log_begin, add fields,
+ * emit it with egw_log_end. Fields that do not fit are dropped and the record is marked
+ * "truncated":true; a record is never split. */
+struct egw_log_record {
+  char buf[2048];
+  size_t len;
+  enum egw_log_level level;
+  int truncated;
+};
+
+/* egw_log_set_stream directs records to |stream| (stdout when never called). Not
+ * thread-safe: call it before the loop starts. */
+void egw_log_set_stream(FILE *stream);
+
+/* egw_log_set_min_level drops records below |level|. */
+void egw_log_set_min_level(enum egw_log_level level);
+
+void egw_log_begin(struct egw_log_record *rec, enum egw_log_level level,
+                   const char *event);
+/* egw_log_str adds "key":"value" with JSON escaping; a NULL |value| adds null. */
+void egw_log_str(struct egw_log_record *rec, const char *key, const char *value);
+/* egw_log_strn is egw_log_str for a value that is not NUL-terminated. */
+void egw_log_strn(struct egw_log_record *rec, const char *key, const char *value,
+                  size_t len);
+void egw_log_int(struct egw_log_record *rec, const char *key, int64_t value);
+void egw_log_bool(struct egw_log_record *rec, const char *key, int value);
+/* egw_log_end writes the record as one line and flushes the stream. */
+void egw_log_end(struct egw_log_record *rec);
+
+/* egw_log_msg is the shorthand for an event with a free-text "msg" field. */
+void egw_log_msg(enum egw_log_level level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
