@@ -1,17 +1,17 @@
-/* Static allow-lists (TS 33.501 13.3.0: authorization by local policy) match the peer
- * identity of a connection against patterns.
- *
- * Pattern syntax:
- *   [KIND:]VALUE   KIND is one of URI, DNS, CN, PSK (upper case); without it the
- *                  pattern matches an identity of any kind.
- *   VALUE          exact text, or text where whole segments are "*". A "*" segment
- *                  matches exactly one non-empty segment. Segments are split on '.'
- *                  for DNS identities and on '/' for every other kind, so
- *                  "spiffe://site1/ees/*" matches "spiffe://site1/ees/ees1" but not
- *                  "spiffe://site1/ees/a/b", and "DNS:*.ees.site1.example" matches
- *                  "ees1.ees.site1.example" but not "a.b.ees.site1.example".
- *   A "*" inside a segment ("ees*"), or a pattern that is only "*", is invalid: a
- *   rule that admits every authenticated peer says `allow: any` instead. */
+// Static allow-lists (TS 33.501 13.3.0: authorization by local policy) match the peer
+// identity of a connection against patterns.
+//
+// Pattern syntax:
+//   [KIND:]VALUE   KIND is one of URI, DNS, CN, PSK (upper case); without it the
+//                  pattern matches an identity of any kind.
+//   VALUE          exact text, or text where whole segments are "*". A "*" segment
+//                  matches exactly one non-empty segment. Segments are split on '.'
+//                  for DNS identities and on '/' for every other kind, so
+//                  "spiffe://site1/ees/*" matches "spiffe://site1/ees/ees1" but not
+//                  "spiffe://site1/ees/a/b", and "DNS:*.ees.site1.example" matches
+//                  "ees1.ees.site1.example" but not "a.b.ees.site1.example".
+//   A "*" inside a segment ("ees*"), or a pattern that is only "*", is invalid: a
+//   rule that admits every authenticated peer says `allow: any` instead.
 #ifndef EGW_AUTH_ALLOWLIST_H
 #define EGW_AUTH_ALLOWLIST_H
 
