@@ -40,6 +40,7 @@ struct egw_tls_policy {
   char *ciphers;
   /* mtls: check client certificates against the site's CRLs. */
   int crl_check;
+  int line; /* line of the tls key */
 };
 
 /* egw_allow_rule: requests whose path starts with |path_prefix| (and whose method is in
@@ -58,6 +59,7 @@ struct egw_authz_policy {
   enum egw_authz_mode mode;
   struct egw_allow_rule *rules; /* static: first rule whose prefix and method match */
   size_t n_rules;
+  int line; /* line of the authz key */
 };
 
 struct egw_listener_policy {
@@ -69,6 +71,7 @@ struct egw_listener_policy {
   uint16_t listen_port;
   char **mount; /* role modules mounted on this listener, in order */
   size_t n_mount;
+  int mount_line; /* line of the mount key, for errors found later (unknown module) */
   struct egw_tls_policy tls;
   struct egw_authz_policy authz;
   struct egw_limits limits;
