@@ -50,6 +50,9 @@ struct egw_request {
   const struct egw_peer *peer;     /* never NULL; kind NONE when anonymous */
   const char *interface_name;      /* "EDGE-1", from the listener's policy */
   struct egw_arena *arena;
+  /* Set by the dispatcher (core) before authorization and the role run. */
+  const char *role_name; /* the listener's role: "ecs", "ees", ... */
+  const char *tls_mode;  /* "server-cert", "mtls", "psk" */
 };
 
 /* egw_request_header returns the first value of header |name| (lower-case), or NULL. */
