@@ -1,0 +1,61 @@
+/* edgegw serve [--policies DIR]: load the site and run it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config/policy.h"
+#include "core/server.h"
+#include "core/site.h"
+#include "util/log.h"
+
+static void usage(FILE *out) {
+  fputs("usage: edgegw serve [--policies DIR]\n"
+        "  Runs the site described by the policy files in DIR (default: policies).\n",
+        out);
+}
+
+/* A policy error goes to stderr for the operator at the console and to the log stream
+ * for whoever collects logs; both carry file:line. */
+static int policy_error(const char *err) {
+  fprintf(stderr, "edgegw: %s\n", err);
+  struct egw_log_record rec;
+  egw_log_begin(&rec, EGW_LOG_ERROR, "policy_error");
+  egw_log_str(&rec, "error", err);
+  egw_log_end(&rec);
+  return 2;
+}
+
+int egw_cli_serve(int argc, char **argv) {
+  const char *dir = "policies";
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--policies") == 0 && i + 1 < argc) {
+      dir = argv[++i];
+    } else if (strncmp(argv[i], "--policies=", 11) == 0) {
+      dir = argv[i] + 11;
+    } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      usage(stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "edgegw serve: unknown argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  char *err = NULL;
+  struct egw_site_policy *policy = egw_policy_load_dir(dir, &err);
+  if (policy == NULL) {
+    int rc = policy_error(err ? err : "cannot load policies");
+    free(err);
+    return rc;
+  }
+  struct egw_site *site = egw_site_new(policy, &err);
+  if (site == NULL) {
+    int rc = policy_error(err ? err : "cannot build the site");
+    free(err);
+    return rc;
+  }
+  int rc = egw_server_run(site);
+  egw_site_unref(site);
+  return rc;
+}

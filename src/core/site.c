@@ -1,0 +1,178 @@
+#include "core/site.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/router.h"
+#include "keys/keystore.h"
+#include "keys/truststore.h"
+#include "roles/registry.h"
+#include "tls/tls.h"
+#include "util/errors.h"
+
+static char *format_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *format_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *out = NULL;
+  if (vasprintf(&out, fmt, ap) < 0)
+    out = NULL;
+  va_end(ap);
+  return out;
+}
+
+int egw_site_ready(const struct egw_site *site) { return site->ready; }
+
+/* Returns the site's instance of module |ops|, initializing it on first use. */
+static struct egw_role_instance *role_instance(struct egw_site *site,
+                                               const struct egw_role_ops *ops, char **out_err) {
+  for (size_t i = 0; i < site->n_roles; i++) {
+    if (site->roles[i].ops == ops)
+      return &site->roles[i];
+  }
+  struct egw_role_instance *inst = &site->roles[site->n_roles];
+  inst->ops = ops;
+  inst->state = NULL;
+  if (ops->init && ops->init(site, &inst->state, out_err) != 0)
+    return NULL;
+  site->n_roles++;
+  return inst;
+}
+
+static int build_listener(struct egw_site *site, const struct egw_listener_policy *lp,
+                          struct egw_listener_cfg *cfg, char **out_err) {
+  cfg->policy = lp;
+  cfg->router = egw_router_new();
+  if (cfg->router == NULL)
+    goto nomem;
+  for (size_t m = 0; m < lp->n_mount; m++) {
+    const struct egw_role_ops *ops = egw_role_find(lp->mount[m]);
+    if (ops == NULL) {
+      char names[256];
+      egw_role_names(names, sizeof(names));
+      *out_err = format_error("%s:%d: listener.mount: unknown module '%s' (known: %s)", lp->file,
+                              lp->mount_line, lp->mount[m], names);
+      return EGW_ERR_POLICY;
+    }
+    char *role_err = NULL;
+    struct egw_role_instance *inst = role_instance(site, ops, &role_err);
+    if (inst == NULL) {
+      *out_err = format_error("%s:%d: listener.mount: %s: %s", lp->file, lp->mount_line,
+                              ops->name, role_err ? role_err : "initialization failed");
+      free(role_err);
+      return EGW_ERR_POLICY;
+    }
+    const char *conflict = NULL;
+    int rc = egw_router_add(cfg->router, ops, inst->state, &conflict);
+    if (rc == EGW_ERR_POLICY) {
+      *out_err = format_error("%s:%d: listener.mount: %s: a route is already served by %s",
+                              lp->file, lp->mount_line, ops->name, conflict ? conflict : "?");
+      return rc;
+    }
+    if (rc != 0)
+      goto nomem;
+  }
+  cfg->authz = egw_authz_provider_for(lp->authz.mode);
+  if (cfg->authz->init && cfg->authz->init(lp, &cfg->authz_state, out_err) != 0)
+    return EGW_ERR_POLICY;
+  if (lp->tls.mode == EGW_TLS_MTLS && site->trust == NULL) {
+    *out_err = format_error("%s:%d: listener.tls.mode: mtls needs CA certificates in %s "
+                            "(site.trust.ca)",
+                            lp->file, lp->tls.line, site->policy->site_file);
+    return EGW_ERR_POLICY;
+  }
+  cfg->tls = egw_tls_ctx_new(lp, site->trust, site->keys, out_err);
+  if (cfg->tls == NULL)
+    return EGW_ERR_POLICY;
+  return 0;
+nomem:
+  *out_err = format_error("%s:%d: listener: out of memory", lp->file, lp->line);
+  return EGW_ERR_NOMEM;
+}
+
+/* Static PSK files are loaded once each, into the realm named by their path. */
+static int load_psk_files(struct egw_site *site, char **out_err) {
+  const struct egw_site_policy *p = site->policy;
+  for (size_t i = 0; i < p->n_listeners; i++) {
+    const char *file = p->listeners[i].tls.psk_file;
+    if (file == NULL)
+      continue;
+    int seen = 0;
+    for (size_t k = 0; k < i && !seen; k++)
+      seen = p->listeners[k].tls.psk_file && strcmp(p->listeners[k].tls.psk_file, file) == 0;
+    if (seen)
+      continue;
+    int rc = egw_keystore_load_file(site->keys, file, out_err);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err) {
+  struct egw_site *site = calloc(1, sizeof(*site));
+  if (site == NULL) {
+    egw_site_policy_free(policy);
+    *out_err = strdup("out of memory");
+    return NULL;
+  }
+  site->refs = 1;
+  site->policy = policy;
+  size_t n = policy->n_listeners;
+  size_t max_roles = 0;
+  for (size_t i = 0; i < n; i++)
+    max_roles += policy->listeners[i].n_mount;
+  site->listeners = calloc(n ? n : 1, sizeof(*site->listeners));
+  site->roles = calloc(max_roles ? max_roles : 1, sizeof(*site->roles));
+  site->keys = egw_keystore_new();
+  if (site->listeners == NULL || site->roles == NULL || site->keys == NULL) {
+    *out_err = strdup("out of memory");
+    goto fail;
+  }
+  if (policy->n_ca_files > 0) {
+    site->trust = egw_truststore_new((const char *const *)policy->ca_files, policy->n_ca_files,
+                                     (const char *const *)policy->crl_files,
+                                     policy->n_crl_files, out_err);
+    if (site->trust == NULL)
+      goto fail;
+  }
+  if (load_psk_files(site, out_err) != 0)
+    goto fail;
+  for (size_t i = 0; i < n; i++) {
+    if (build_listener(site, &policy->listeners[i], &site->listeners[i], out_err) != 0)
+      goto fail;
+  }
+  return site;
+fail:
+  egw_site_unref(site);
+  return NULL;
+}
+
+void egw_site_up_ref(struct egw_site *site) { site->refs++; }
+
+void egw_site_unref(struct egw_site *site) {
+  if (site == NULL || --site->refs > 0)
+    return;
+  if (site->listeners) {
+    for (size_t i = 0; i < site->policy->n_listeners; i++) {
+      struct egw_listener_cfg *cfg = &site->listeners[i];
+      egw_tls_ctx_free(cfg->tls);
+      egw_router_free(cfg->router);
+      if (cfg->authz && cfg->authz->dispose)
+        cfg->authz->dispose(cfg->authz_state);
+    }
+  }
+  for (size_t i = 0; i < site->n_roles; i++) {
+    if (site->roles[i].ops->dispose)
+      site->roles[i].ops->dispose(site->roles[i].state);
+  }
+  free(site->roles);
+  free(site->listeners);
+  egw_keystore_free(site->keys);
+  egw_truststore_free(site->trust);
+  egw_site_policy_free(site->policy);
+  free(site);
+}

@@ -1,0 +1,53 @@
+/* The site: one immutable snapshot of everything the policies say, with the services
+ * built from them (trust store, key store, TLS contexts, routers, authorization, role
+ * states). Reference-counted: connections hold the snapshot they started with, so a
+ * reload can swap in a new one without touching them. */
+#ifndef EGW_CORE_SITE_H
+#define EGW_CORE_SITE_H
+
+#include <stddef.h>
+
+#include "auth/authz.h"
+#include "config/policy.h"
+#include "edgegw/role.h"
+
+struct egw_router;
+struct egw_tls_ctx;
+struct egw_truststore;
+struct egw_keystore;
+
+/* One listener's runtime configuration, built from its policy. */
+struct egw_listener_cfg {
+  const struct egw_listener_policy *policy;
+  struct egw_tls_ctx *tls;
+  struct egw_router *router;
+  const struct egw_authz_provider *authz;
+  void *authz_state;
+};
+
+/* A mounted role module and its state; one per module name per site. */
+struct egw_role_instance {
+  const struct egw_role_ops *ops;
+  void *state;
+};
+
+struct egw_site {
+  int refs;
+  struct egw_site_policy *policy; /* owned */
+  struct egw_truststore *trust;   /* NULL when the site names no CA */
+  struct egw_keystore *keys;
+  struct egw_listener_cfg *listeners; /* policy->n_listeners entries */
+  struct egw_role_instance *roles;
+  size_t n_roles;
+  int ready; /* set by the server once every listener is bound */
+};
+
+/* egw_site_new builds a site from |policy| and takes ownership of it (freed on failure
+ * too). On failure returns NULL with *out_err (malloc'd, "file:line: key: message"). */
+struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err);
+
+/* egw_site_up_ref takes a reference; egw_site_unref drops one and frees at zero. */
+void egw_site_up_ref(struct egw_site *site);
+void egw_site_unref(struct egw_site *site);
+
+#endif
