@@ -1,7 +1,9 @@
 /* edgegw serve [--policies DIR]: load the site and run it. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "config/policy.h"
@@ -26,6 +28,26 @@ static int policy_error(const char *err) {
   return 2;
 }
 
+/* Creates |path| and its missing parents, private to the gateway's user. */
+static int make_dirs(const char *path) {
+  char buf[4096];
+  if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+      return -1;
+    *p = '/';
+  }
+  if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+    return -1;
+  return 0;
+}
+
 int egw_cli_serve(int argc, char **argv) {
   const char *dir = "policies";
   for (int i = 0; i < argc; i++) {
@@ -48,6 +70,13 @@ int egw_cli_serve(int argc, char **argv) {
     int rc = policy_error(err ? err : "cannot load policies");
     free(err);
     return rc;
+  }
+  if (make_dirs(policy->state_dir) != 0) {
+    char msg[4200];
+    snprintf(msg, sizeof(msg), "%s: site.state_dir: cannot create '%s': %s", policy->site_file,
+             policy->state_dir, strerror(errno));
+    egw_site_policy_free(policy);
+    return policy_error(msg);
   }
   struct egw_site *site = egw_site_new(policy, &err);
   if (site == NULL) {
