@@ -1,0 +1,220 @@
+"""End-to-end harness: writes a policy directory, starts the real edgegw binary on
+loopback ports, and gives tests real clients (openssl s_client, curl, Python ssl)."""
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = os.environ.get("EDGEGW_BIN", str(ROOT / "zig-out" / "bin" / "edgegw"))
+CERTS = ROOT / "certs" / "out"
+CA = str(CERTS / "ca.pem")
+
+
+def pytest_configure(config):
+    if not (CERTS / "ca.pem").exists() or not (CERTS / "demo.psk").exists():
+        subprocess.run([str(ROOT / "certs" / "gen.sh")], check=True)
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def demo_psk():
+    for line in (CERTS / "demo.psk").read_text().splitlines():
+        if line and not line.startswith("#"):
+            identity, key = line.split()
+            return identity, key
+    raise AssertionError("certs/out/demo.psk has no key")
+
+
+def listener_yaml(interface, port, mode, role="ees", host="127.0.0.1", authz="mode: none",
+                  limits="", tls_extra="", mount="[health, whoami]"):
+    """One interface policy file. |authz| and |limits| are YAML bodies (indented by the
+    caller's own two-space convention: lines start at column 0 here)."""
+    server = role if role in ("ecs", "ees", "eas") else "ees"
+    tls = {
+        "server-cert": f"cert: {CERTS}/{server}.pem\nkey: {CERTS}/{server}.key\n",
+        "mtls": f"cert: {CERTS}/{server}.pem\nkey: {CERTS}/{server}.key\n",
+        "psk": f"psk_identity_hint: site1\npsk_file: {CERTS}/demo.psk\n",
+    }[mode] + tls_extra
+    listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    text = (f"listener:\n  interface: {interface}\n  role: {role}\n  listen: \"{listen}\"\n"
+            f"  mount: {mount}\n  tls:\n    mode: {mode}\n")
+    text += "".join(f"    {line}\n" for line in tls.splitlines())
+    text += "  authz:\n" + "".join(f"    {line}\n" for line in authz.splitlines())
+    if limits:
+        text += "  limits:\n" + "".join(f"    {line}\n" for line in limits.splitlines())
+    return text
+
+
+class Site:
+    """A policy directory and the edgegw process serving it."""
+
+    def __init__(self, path, valgrind=False):
+        self.dir = path
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.valgrind = valgrind
+        self.proc = None
+        self.log_path = self.dir / "edgegw.log"
+        self.write("site.yaml",
+                   f"site:\n  id: e2e\n  state_dir: {self.dir}/state\n  drain_timeout_ms: 3000\n"
+                   f"  trust:\n    ca: {CA}\n    crl: {CERTS}/crl.pem\n")
+
+    def write(self, name, text):
+        (self.dir / name).write_text(text)
+
+    def add(self, name, **kw):
+        self.write(name, listener_yaml(**kw))
+
+    def command(self):
+        cmd = [BIN, "serve", "--policies", str(self.dir)]
+        if self.valgrind:
+            cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+                   "--show-leak-kinds=definite,indirect",
+                   "--errors-for-leak-kinds=definite,indirect",
+                   f"--log-file={self.dir}/valgrind.txt"] + cmd
+        return cmd
+
+    def start(self, timeout=10):
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_log(lambda e: e.get("event") == "ready", timeout=timeout * (5 if self.valgrind else 1))
+        return self
+
+    def lines(self):
+        out = []
+        for raw in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                out.append({"event": "<not json>", "raw": raw})
+        return out
+
+    def events(self, name):
+        return [e for e in self.lines() if e.get("event") == name]
+
+    def wait_log(self, pred, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for e in self.lines():
+                if pred(e):
+                    return e
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError(f"edgegw exited {self.proc.returncode}:\n{self.log_path.read_text()}")
+            time.sleep(0.05)
+        raise AssertionError(f"log line not seen in {timeout}s:\n{self.log_path.read_text()}")
+
+    def stop(self, timeout=15):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout * (4 if self.valgrind else 1))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("edgegw did not stop on SIGTERM")
+        self.log.close()
+        return rc
+
+
+@pytest.fixture
+def site(tmp_path):
+    s = Site(tmp_path / "policies")
+    yield s
+    if s.proc and s.proc.poll() is None:
+        rc = s.stop()
+        assert rc == 0, f"edgegw exited {rc} on SIGTERM:\n{s.log_path.read_text()}"
+
+
+# ---- clients ---------------------------------------------------------------------------
+
+def tls_client(port, cert=None, host="127.0.0.1", server_name="localhost", **ctx_opts):
+    """A verified TLS connection (Python's OpenSSL) to a listener."""
+    ctx = ssl.create_default_context(cafile=CA)
+    if cert:
+        ctx.load_cert_chain(CERTS / f"{cert}.pem", CERTS / f"{cert}.key")
+    for k, v in ctx_opts.items():
+        setattr(ctx, k, v)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    raw = socket.create_connection((host, port), timeout=5) if family == socket.AF_INET else \
+        socket.create_connection((host, port, 0, 0), timeout=5)
+    return ctx.wrap_socket(raw, server_hostname=server_name)
+
+
+def read_response(sock, timeout=5):
+    """Reads one HTTP/1.1 response with a Content-Length body. Returns (status, headers,
+    body) or (None, {}, b'') when the peer closed without one."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, ssl.SSLError):
+            chunk = b""
+        if not chunk:
+            return None, {}, data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return status, headers, rest[:length]
+
+
+def request(sock, method="GET", path="/healthz", headers=None, body=b""):
+    hdrs = {"Host": "localhost"}
+    hdrs.update(headers or {})
+    if body and "Content-Length" not in hdrs and "Transfer-Encoding" not in hdrs:
+        hdrs["Content-Length"] = str(len(body))
+    text = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+    sock.sendall(text.encode() + body)
+    return read_response(sock)
+
+
+def peer_closed(sock, timeout=5):
+    """True when the server closes the connection (EOF or reset) within |timeout|."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            if not sock.recv(65536):
+                return True
+    except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError) as e:
+        return not isinstance(e, socket.timeout)
+
+
+def s_client(port, args, stdin=b"", timeout=10):
+    """openssl s_client against a listener; returns (exit code, combined output)."""
+    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-ign_eof"] + args
+    p = subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+def curl(url, *args, timeout=10):
+    """curl against a listener; returns (exit code, body or error text)."""
+    cmd = ["curl", "-sS", "--max-time", "5", "--cacert", CA] + list(args) + [url]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, (p.stdout + p.stderr).decode(errors="replace")
+
+
+GET_WHOAMI = b"GET /whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"

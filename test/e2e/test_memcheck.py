@@ -1,0 +1,55 @@
+"""The server under valgrind memcheck through a mix of good and bad traffic on every TLS
+mode: no invalid access, no leak, clean exit on SIGTERM."""
+
+import shutil
+
+import pytest
+
+from conftest import (CERTS, GET_WHOAMI, Site, curl, demo_psk, free_port, read_response, request,
+                      s_client, tls_client)
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is installed by scripts/install-deps.sh")
+def test_memcheck_clean_through_good_and_bad_traffic(tmp_path):
+    site = Site(tmp_path / "policies", valgrind=True)
+    cert, mtls, psk = free_port(), free_port(), free_port()
+    site.add("edge4.yaml", interface="EDGE-4", port=cert, mode="server-cert", role="ecs",
+             limits="header_bytes: 2048\nheader_timeout_ms: 2000")
+    site.add("edge6.yaml", interface="EDGE-6", port=mtls, mode="mtls", role="ecs",
+             tls_extra="crl_check: true\n",
+             authz="mode: static\nrules:\n  - path: /whoami\n    allow: [spiffe://site1/ees/*]")
+    site.add("edge1.yaml", interface="EDGE-1", port=psk, mode="psk", role="ees")
+    site.start(timeout=30)
+    try:
+        with tls_client(cert) as s:
+            assert request(s)[0] == 200
+            s.sendall(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /whoami HTTP/1.1\r\nHost: a\r\n\r\n")
+            assert read_response(s, timeout=20)[0] == 404
+            assert read_response(s, timeout=20)[0] == 200
+            s.sendall(b"POST /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      b"3\r\nabc\r\n0\r\n\r\n")
+            assert read_response(s, timeout=20)[0] == 405
+            assert request(s, headers={"X-Big": "b" * 3000})[0] == 431
+        with tls_client(cert) as s:
+            s.sendall(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+            assert read_response(s, timeout=20)[0] == 400
+        slow = tls_client(cert)
+        slow.sendall(b"GET /healthz HTTP/1.1\r\n")
+        assert read_response(slow, timeout=20)[0] == 408
+        slow.close()
+        for who in ("ees1-client", "eec1", "rogue-eec", "eec-revoked"):
+            curl(f"https://localhost:{mtls}/whoami", "--cert", f"{CERTS}/{who}.pem",
+                 "--key", f"{CERTS}/{who}.key", timeout=30)
+        s_client(mtls, [], timeout=30)
+        identity, key = demo_psk()
+        rc, out = s_client(psk, ["-tls1_2", "-psk_identity", identity, "-psk", key],
+                           stdin=GET_WHOAMI, timeout=30)
+        assert "HTTP/1.1 200" in out, out
+        s_client(psk, ["-tls1_2", "-psk_identity", "nobody", "-psk", key], timeout=30)
+        left_open = tls_client(cert)
+        assert request(left_open)[0] == 200
+    finally:
+        rc = site.stop(timeout=30)
+    report = (site.dir / "valgrind.txt").read_text()
+    assert rc == 0, f"exit {rc}\n{report}\n{site.log_path.read_text()}"
+    assert "Invalid" not in report and "definitely lost" not in report, report
