@@ -1,15 +1,10 @@
 """The server under valgrind memcheck through a mix of good and bad traffic on every TLS
 mode: no invalid access, no leak, clean exit on SIGTERM."""
 
-import shutil
-
-import pytest
-
 from conftest import (CERTS, GET_WHOAMI, Site, curl, demo_psk, free_port, read_response, request,
                       s_client, tls_client)
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is installed by scripts/install-deps.sh")
 def test_memcheck_clean_through_good_and_bad_traffic(tmp_path):
     site = Site(tmp_path / "policies", valgrind=True)
     cert, mtls, psk = free_port(), free_port(), free_port()
