@@ -165,6 +165,8 @@ static int on_url_complete(llhttp_t *p) {
     return reject(h, 500, "out of memory");
   req->method_name = llhttp_method_name((llhttp_method_t)p->method);
   req->method = egw_method_from_name(req->method_name, strlen(req->method_name));
+  if (p->method == HTTP_PRI)
+    return reject(h, 505, "only HTTP/1.0 and HTTP/1.1 are served here");
   if (u[0] == '/') {
     if (strchr(u, '#') != NULL)
       return reject(h, 400, "the request target must not carry a fragment");
