@@ -24,7 +24,8 @@ struct egw_tls_conn;
  *   psk:         TLS 1.2 only, ECDHE-PSK-CHACHA20-POLY1305 first; identity hint from the
  *                policy; keys from |keys| in the realm of lp->tls.psk_file.
  * |trust| and |keys| must outlive the context. On error returns NULL and sets *out_err
- * (malloc'd) to "file:line: tls: message" using lp->file and lp->line. */
+ * (malloc'd) to "file:line: tls: message" using lp->file and lp->tls.line. psk mode needs
+ * |keys| and lp->tls.psk_file; mtls needs |trust| (with CRLs when lp->tls.crl_check). */
 struct egw_tls_ctx *egw_tls_ctx_new(const struct egw_listener_policy *lp,
                                     struct egw_truststore *trust, struct egw_keystore *keys,
                                     char **out_err);
@@ -74,7 +75,8 @@ void egw_tls_conn_failure(const struct egw_tls_conn *c, const char **out_reason,
                           const char **out_alert, const char **out_psk_identity);
 
 /* egw_tls_conn_version and egw_tls_conn_cipher name what was negotiated ("TLSv1.3",
- * "TLS_AES_128_GCM_SHA256"), for logs. */
+ * "TLS_AES_128_GCM_SHA256", "ECDHE-PSK-CHACHA20-POLY1305"), for logs. Static strings;
+ * the cipher is NULL before the handshake completed. */
 const char *egw_tls_conn_version(const struct egw_tls_conn *c);
 const char *egw_tls_conn_cipher(const struct egw_tls_conn *c);
 

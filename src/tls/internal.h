@@ -1,0 +1,86 @@
+/* Private to src/tls/: the context and connection structs and the per-mode table. */
+#ifndef EGW_TLS_INTERNAL_H
+#define EGW_TLS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "tls/tls.h"
+
+/* egw__tls_mode is one TLS mode's transport entry: how its SSL_CTX differs from the
+ * common base (ctx.c sets what every mode shares). configure returns 0, or -1 with a
+ * description of what is wrong written to |msg| (ctx.c prefixes "file:line: tls: "). */
+struct egw__tls_mode {
+  const char *name;
+  int (*configure)(struct egw_tls_ctx *ctx, const struct egw_listener_policy *lp,
+                   struct egw_truststore *trust, char *msg, size_t msg_len);
+};
+
+/* egw__tls_mode_for returns the table entry of |mode|, or NULL for an unknown mode. */
+const struct egw__tls_mode *egw__tls_mode_for(enum egw_tls_mode mode);
+
+/* egw_tls_ctx is reference-counted: the owner (listener) holds one reference and every
+ * connection one more, because the PSK callback needs |keys| and |realm| for as long as a
+ * handshake can run. Loop thread only, so a plain counter. */
+struct egw_tls_ctx {
+  SSL_CTX *ssl_ctx;
+  int refs;
+  enum egw_tls_mode mode;
+  struct egw_keystore *keys; /* psk: borrowed, outlives the context */
+  char *realm;               /* psk: lp->tls.psk_file */
+};
+
+#define EGW__TLS_REASON_MAX 160
+
+struct egw_tls_conn {
+  struct egw_tls_ctx *ctx; /* a reference */
+  SSL *ssl;
+  BIO *rbio, *wbio; /* owned by |ssl| */
+  int handshake_done;
+  int failed;
+  struct egw_peer peer;
+  /* First fatal alert we sent (its description code), -1 for none. */
+  int sent_alert;
+  /* First certificate verification error seen by the verify callback, X509_V_OK if none. */
+  long verify_error;
+  char *psk_identity; /* the identity the client offered, if any */
+  char reason[EGW__TLS_REASON_MAX];
+};
+
+/* egw__tls_load_cert_key loads lp->tls.cert_file (chain) and key_file into |ctx| and
+ * checks that they match. Returns 0 or -1 with |msg| set. */
+int egw__tls_load_cert_key(struct egw_tls_ctx *ctx, const struct egw_listener_policy *lp,
+                           char *msg, size_t msg_len);
+
+/* egw__tls_set_ciphers sets the TLS 1.2 cipher list: lp->tls.ciphers when given, else
+ * |dflt|. Returns 0 or -1 with |msg| set. */
+int egw__tls_set_ciphers(struct egw_tls_ctx *ctx, const struct egw_listener_policy *lp,
+                         const char *dflt, char *msg, size_t msg_len);
+
+/* egw__tls_verify_cb is the certificate verify callback of mtls: it records the first
+ * verification error in the connection, then lets BoringSSL decide as usual. */
+int egw__tls_verify_cb(int preverify_ok, X509_STORE_CTX *store_ctx);
+
+/* egw__tls_info_cb records the first fatal alert we send (every mode installs it). */
+void egw__tls_info_cb(const SSL *ssl, int type, int value);
+
+/* egw__tls_alert_name returns the snake-case name of TLS alert |desc|
+ * ("unknown_ca"), or "unknown" (never NULL). */
+const char *egw__tls_alert_name(int desc);
+
+/* egw__tls_peer_from_cert fills |peer| from |leaf|: URI SAN, else DNS SAN, else subject CN,
+ * and the SHA-256 of its DER. Returns 0, or -1 when out of memory or the certificate has no
+ * usable name (peer->kind stays EGW_PEER_NONE; the hash is still set). */
+int egw__tls_peer_from_cert(X509 *leaf, struct egw_peer *peer);
+
+/* egw__tls_now_ms is the monotonic millisecond clock (same base as uv_now()). */
+uint64_t egw__tls_now_ms(void);
+
+/* egw__tls_psk_server_cb is the PSK server callback (modes.c installs it, conn.c
+ * provides it because it records the offered identity in the connection). */
+unsigned egw__tls_psk_server_cb(SSL *ssl, const char *identity, uint8_t *psk,
+                                unsigned max_psk_len);
+
+#endif
