@@ -33,16 +33,15 @@ enum egw_h1_state {
   EGW_H1_IDLE,            /* between requests, nothing buffered: idle timeout applies */
   EGW_H1_READING_HEADERS, /* a request started: header timeout applies */
   EGW_H1_READING_BODY,
-  EGW_H1_BUSY,            /* an exchange is with a role */
-  EGW_H1_CLOSING,         /* everything to send was sent; the owner closes the connection */
+  EGW_H1_BUSY,    /* an exchange is with a role */
+  EGW_H1_CLOSING, /* everything to send was sent; the owner closes the connection */
 };
 
 /* egw_h1_new creates framing for one connection. |peer| and |interface_name| must
  * outlive it (they are copied into every request by reference). NULL when out of
  * memory. */
 struct egw_h1 *egw_h1_new(const struct egw_h1_limits *limits, const struct egw_h1_callbacks *cb,
-                          void *owner, const struct egw_peer *peer,
-                          const char *interface_name);
+                          void *owner, const struct egw_peer *peer, const char *interface_name);
 
 /* egw_h1_free releases |h|. An exchange still with a role gets its abort callback first
  * (see egw_exchange_set_abort). NULL is accepted. */
@@ -51,8 +50,12 @@ void egw_h1_free(struct egw_h1 *h);
 /* egw_h1_feed parses |len| bytes. Complete requests are handed to on_request one at a
  * time; bytes of later (pipelined) requests are kept until the current exchange
  * finishes. Malformed input is answered with 400 (431 for oversized headers, 413 for an
- * oversized body, 501 for an unsupported Transfer-Encoding) with a ProblemDetails body,
- * and the state becomes EGW_H1_CLOSING. Returns the state after the call. */
+ * oversized body, 501 for an unsupported Transfer-Encoding, 417 for an Expect other than
+ * 100-continue, 505 for a version other than 1.0 and 1.1) with a ProblemDetails body,
+ * and the state becomes EGW_H1_CLOSING. While an exchange is with a role, at most
+ * header_bytes + body_bytes + 16 KiB of pipelined input is kept; beyond that the input is
+ * dropped and the response in progress closes the connection. Returns the state after
+ * the call. */
 enum egw_h1_state egw_h1_feed(struct egw_h1 *h, const uint8_t *data, size_t len);
 
 /* egw_h1_state returns the current state. */

@@ -146,8 +146,9 @@ Test(h1, requests_per_connection_limit) {
   cap_init_limits(&c, 8192, 1024, 2);
   cr_assert_eq(cap_feed(&c, "GET /1 HTTP/1.1\r\nHost: gw\r\n\r\n"), EGW_H1_IDLE);
   expect_out(&c, OK_HEAD "Content-Length: 8\r\n\r\nhello /1");
-  cr_assert_eq(cap_feed(&c, "GET /2 HTTP/1.1\r\nHost: gw\r\n\r\nGET /3 HTTP/1.1\r\nHost: gw\r\n\r\n"),
-               EGW_H1_CLOSING);
+  cr_assert_eq(
+      cap_feed(&c, "GET /2 HTTP/1.1\r\nHost: gw\r\n\r\nGET /3 HTTP/1.1\r\nHost: gw\r\n\r\n"),
+      EGW_H1_CLOSING);
   expect_out(&c, OK_HEAD "Content-Length: 8\r\nConnection: close\r\n\r\nhello /2");
   cr_assert_eq(c.requests, 2);
   cap_free(&c);
@@ -260,5 +261,43 @@ Test(h1, role_headers_framing_ones_dropped) {
   egw_exchange_finish(c.pending[0]);
   expect_out(&c, "HTTP/1.1 201 Created\r\nDate: D\r\nServer: edgegw\r\n"
                  "Content-Type: application/json\r\nLocation: /x/1\r\nContent-Length: 2\r\n\r\n{}");
+  cap_free(&c);
+}
+
+Test(h1, upgrade_request_answered_then_closed) {
+  struct cap c;
+  cap_init(&c);
+  cr_assert_eq(cap_feed(&c, "GET /ws HTTP/1.1\r\nHost: gw\r\nConnection: upgrade\r\n"
+                            "Upgrade: websocket\r\n\r\n\x81\x05hello"),
+               EGW_H1_CLOSING);
+  cr_assert_eq(c.requests, 1);
+  expect_out(&c, OK_HEAD "Content-Length: 9\r\nConnection: close\r\n\r\nhello /ws");
+  cap_free(&c);
+}
+
+Test(h1, pipelined_input_beyond_cap_closes_after_current) {
+  struct cap c;
+  cap_init_limits(&c, 256, 64, 0);
+  c.async = 1;
+  cap_feed(&c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\n");
+  cr_assert_eq(egw_h1_state(c.h), EGW_H1_BUSY);
+  static char flood[40000];
+  memset(flood, 'A', sizeof(flood) - 1);
+  cr_assert_eq(cap_feed(&c, flood), EGW_H1_BUSY);
+  cap_finish_one(&c);
+  expect_out(&c, OK_HEAD "Content-Length: 8\r\nConnection: close\r\n\r\nhello /x");
+  cr_assert_eq(egw_h1_state(c.h), EGW_H1_CLOSING);
+  cap_free(&c);
+}
+
+Test(h1, send_failure_closes) {
+  struct cap c;
+  cap_init(&c);
+  c.fail_send = 1;
+  cr_assert_eq(
+      cap_feed(&c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\nGET /y HTTP/1.1\r\nHost: gw\r\n\r\n"),
+      EGW_H1_CLOSING);
+  cr_assert_eq(c.requests, 1);
+  cr_assert_eq(c.sends, 1);
   cap_free(&c);
 }

@@ -29,12 +29,12 @@ static void expect_refused(struct cap *c, const char *req, int status) {
   cr_assert_eq(c->out.len, 0);
 }
 
-#define REFUSED_TEST(name, req, status)                                                     \
-  Test(h1_errors, name) {                                                                  \
-    struct cap c;                                                                          \
-    cap_init_limits(&c, 256, 64, 0);                                                       \
-    expect_refused(&c, req, status);                                                       \
-    cap_free(&c);                                                                          \
+#define REFUSED_TEST(name, req, status)                                                            \
+  Test(h1_errors, name) {                                                                          \
+    struct cap c;                                                                                  \
+    cap_init_limits(&c, 256, 64, 0);                                                               \
+    expect_refused(&c, req, status);                                                               \
+    cap_free(&c);                                                                                  \
   }
 
 REFUSED_TEST(bad_chunk_size_400,
@@ -49,7 +49,8 @@ REFUSED_TEST(te_and_cl_400,
              400)
 REFUSED_TEST(te_gzip_501, "POST / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: gzip\r\n\r\n", 501)
 REFUSED_TEST(te_gzip_chunked_501,
-             "POST / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501)
+             "POST / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+             501)
 REFUSED_TEST(duplicate_differing_cl_400,
              "POST / HTTP/1.1\r\nHost: gw\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
              400)
@@ -63,8 +64,8 @@ REFUSED_TEST(bare_lf_400, "GET / HTTP/1.1\nHost: gw\n\n", 400)
 REFUSED_TEST(http2_version_505, "GET / HTTP/2.0\r\nHost: gw\r\n\r\n", 505)
 REFUSED_TEST(http12_version_505, "GET / HTTP/1.2\r\nHost: gw\r\n\r\n", 505)
 REFUSED_TEST(h2_preface_505, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505)
-REFUSED_TEST(expect_other_417, "PUT / HTTP/1.1\r\nHost: gw\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx",
-             417)
+REFUSED_TEST(expect_other_417,
+             "PUT / HTTP/1.1\r\nHost: gw\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx", 417)
 REFUSED_TEST(content_length_over_limit_413,
              "POST / HTTP/1.1\r\nHost: gw\r\nContent-Length: 65\r\n\r\n", 413)
 REFUSED_TEST(expect_100_over_limit_413,

@@ -25,12 +25,15 @@ struct cap {
   int requests;
   char last[4096]; /* "METHOD path?query body" of the last request */
   int aborted;
+  int fail_send; /* send returns an error */
   struct egw_peer peer;
 };
 
 static inline int cap_send(void *owner, const uint8_t *data, size_t len) {
   struct cap *c = owner;
   c->sends++;
+  if (c->fail_send)
+    return -32; /* like UV_EPIPE */
   return egw_buf_append(&c->out, data, len);
 }
 
@@ -74,7 +77,7 @@ static const struct egw_h1_callbacks cap_callbacks = {
 };
 
 static inline void cap_init_limits(struct cap *c, uint32_t header_bytes, uint64_t body_bytes,
-                            uint32_t requests) {
+                                   uint32_t requests) {
   memset(c, 0, sizeof(*c));
   struct egw_h1_limits lim = {
       .header_bytes = header_bytes,
@@ -130,11 +133,11 @@ static inline char *cap_take(struct cap *c) {
 }
 
 /* Asserts that the client read exactly |want| (Date values as "D"). */
-#define expect_out(c, want)                                                                    \
-  do {                                                                                         \
-    char *got_ = cap_take(c);                                                                  \
-    cr_expect_str_eq(got_, want);                                                              \
-    free(got_);                                                                                \
+#define expect_out(c, want)                                                                        \
+  do {                                                                                             \
+    char *got_ = cap_take(c);                                                                      \
+    cr_expect_str_eq(got_, want);                                                                  \
+    free(got_);                                                                                    \
   } while (0)
 
 #define OK_HEAD "HTTP/1.1 200 OK\r\nDate: D\r\nServer: edgegw\r\nContent-Type: text/plain\r\n"

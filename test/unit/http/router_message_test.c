@@ -17,7 +17,8 @@ static const struct egw_route health_routes[] = {
     {.methods = EGW_METHOD_GET, .prefix = "/a/"},
     {.prefix = NULL},
 };
-static const struct egw_role_ops health = {.name = "health", .routes = health_routes, .on_request = nop};
+static const struct egw_role_ops health = {
+    .name = "health", .routes = health_routes, .on_request = nop};
 
 static const struct egw_route api_routes[] = {
     {.methods = EGW_METHOD_POST | EGW_METHOD_DELETE, .prefix = "/healthz/deep"},
@@ -31,13 +32,15 @@ static const struct egw_route clash_routes[] = {
     {.methods = EGW_METHOD_HEAD | EGW_METHOD_PUT, .prefix = "/healthz"},
     {.prefix = NULL},
 };
-static const struct egw_role_ops clash = {.name = "clash", .routes = clash_routes, .on_request = nop};
+static const struct egw_role_ops clash = {
+    .name = "clash", .routes = clash_routes, .on_request = nop};
 
 static const struct egw_route disjoint_routes[] = {
     {.methods = EGW_METHOD_PUT, .prefix = "/healthz"},
     {.prefix = NULL},
 };
-static const struct egw_role_ops disjoint = {.name = "disjoint", .routes = disjoint_routes, .on_request = nop};
+static const struct egw_role_ops disjoint = {
+    .name = "disjoint", .routes = disjoint_routes, .on_request = nop};
 
 static int state_h, state_a, state_d;
 
@@ -142,13 +145,27 @@ Test(message, status_reasons) {
     int status;
     const char *reason;
   } want[] = {
-      {100, "Continue"}, {200, "OK"}, {201, "Created"}, {204, "No Content"},
-      {400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
-      {405, "Method Not Allowed"}, {408, "Request Timeout"}, {411, "Length Required"},
-      {413, "Content Too Large"}, {417, "Expectation Failed"}, {429, "Too Many Requests"},
-      {431, "Request Header Fields Too Large"}, {500, "Internal Server Error"},
-      {501, "Not Implemented"}, {502, "Bad Gateway"}, {503, "Service Unavailable"},
-      {504, "Gateway Timeout"}, {505, "HTTP Version Not Supported"},
+      {100, "Continue"},
+      {200, "OK"},
+      {201, "Created"},
+      {204, "No Content"},
+      {400, "Bad Request"},
+      {401, "Unauthorized"},
+      {403, "Forbidden"},
+      {404, "Not Found"},
+      {405, "Method Not Allowed"},
+      {408, "Request Timeout"},
+      {411, "Length Required"},
+      {413, "Content Too Large"},
+      {417, "Expectation Failed"},
+      {429, "Too Many Requests"},
+      {431, "Request Header Fields Too Large"},
+      {500, "Internal Server Error"},
+      {501, "Not Implemented"},
+      {502, "Bad Gateway"},
+      {503, "Service Unavailable"},
+      {504, "Gateway Timeout"},
+      {505, "HTTP Version Not Supported"},
   };
   for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
     cr_expect_str_eq(egw_status_reason(want[i].status), want[i].reason);
