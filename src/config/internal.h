@@ -1,0 +1,101 @@
+/* Private to src/config: a small table-driven walker over a libyaml document (in the
+ * style of nginx's command tables) and the helpers its handlers share. Every helper that
+ * fails sets the file's error once, as "file:line: dotted.key: message", and returns -1. */
+#ifndef EGW_CONFIG_INTERNAL_H
+#define EGW_CONFIG_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <yaml.h>
+
+#include "config/policy.h"
+
+/* One policy file being read. |path| is "dir/name" as the operator gave the directory;
+ * relative file names in it resolve against |dir|. */
+struct egw__cfg_file {
+  const char *path;
+  const char *dir;
+  yaml_document_t doc;
+  int loaded; /* doc must be deleted */
+  char **out_err;
+};
+
+struct egw__cfg_key;
+
+/* Where a handler is called from: the full dotted key ("listener.tls.mode"), the table
+ * entry, the key and value nodes and the key's 1-based line. */
+struct egw__cfg_at {
+  const char *path;
+  const struct egw__cfg_key *key;
+  yaml_node_t *key_node;
+  yaml_node_t *value;
+  int line;
+};
+
+typedef int (*egw__cfg_set_fn)(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+
+/* A key of a mapping: its name, the handler and whether it must be present. Generic
+ * integer setters use |offset| (into the walked object) and the range |min|..|max|. */
+struct egw__cfg_key {
+  const char *name;
+  egw__cfg_set_fn set;
+  int required;
+  size_t offset;
+  uint64_t min;
+  uint64_t max;
+};
+
+/* egw__cfg_open reads and parses |path| into |f| (always initialized, so that
+ * egw__cfg_close may follow). Returns 0 and the root node in *out_root (NULL for an empty
+ * file), or -1 with the error set. */
+int egw__cfg_open(struct egw__cfg_file *f, const char *path, const char *dir, char **out_err,
+                  yaml_node_t **out_root);
+/* egw__cfg_close releases the document of |f|. */
+void egw__cfg_close(struct egw__cfg_file *f);
+
+/* egw__cfg_error sets *f->out_err (unless already set) to "file:line: key: message",
+ * leaving out "line" when it is 0 and "key" when it is NULL. Returns -1. */
+int egw__cfg_error(struct egw__cfg_file *f, int line, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int egw__cfg_nomem(struct egw__cfg_file *f);
+
+int egw__cfg_line(const yaml_node_t *node);
+yaml_node_t *egw__cfg_node(struct egw__cfg_file *f, int id);
+
+/* egw__cfg_walk checks that |map| is a mapping whose keys are all in |keys| (each at
+ * most once, the required ones present), calling each key's handler in file order with
+ * |obj|. |path| is the dotted name of the mapping ("" at the top). */
+int egw__cfg_walk(struct egw__cfg_file *f, const char *path, yaml_node_t *map,
+                  const struct egw__cfg_key *keys, size_t n_keys, void *obj);
+
+/* Typed readers of a value node; |key| names it in errors. */
+const char *egw__cfg_scalar(struct egw__cfg_file *f, const char *key, yaml_node_t *node);
+int egw__cfg_string(struct egw__cfg_file *f, const char *key, yaml_node_t *node, char **out);
+int egw__cfg_uint(struct egw__cfg_file *f, const char *key, yaml_node_t *node, uint64_t min,
+                  uint64_t max, uint64_t *out);
+int egw__cfg_bool(struct egw__cfg_file *f, const char *key, yaml_node_t *node, int *out);
+int egw__cfg_seq(struct egw__cfg_file *f, const char *key, yaml_node_t *node,
+                 yaml_node_item_t **out_items, size_t *out_n);
+/* egw__cfg_path reads a file name, resolves it against f->dir and checks that the file
+ * is readable. egw__cfg_paths does the same for a string or a list of strings. */
+int egw__cfg_path(struct egw__cfg_file *f, const char *key, yaml_node_t *node, char **out);
+int egw__cfg_paths(struct egw__cfg_file *f, const char *key, yaml_node_t *node, char ***out,
+                   size_t *out_n);
+/* egw__cfg_join returns "dir/name", or a copy of |name| when it is absolute. */
+char *egw__cfg_join(const char *dir, const char *name);
+
+/* Generic setters for struct egw__cfg_key.set: integers at key->offset in |obj|. */
+int egw__cfg_set_u32(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__cfg_set_u64(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+
+void egw__cfg_free_strings(char **v, size_t n);
+
+/* egw__listener_parse fills |lp| (zeroed by the caller, freed by it on failure too) from
+ * the interface file |f| with root |root|; |site| is the site parsed so far. Also
+ * returns the lines of the interface and listen keys for the cross-file checks. */
+int egw__listener_parse(struct egw__cfg_file *f, yaml_node_t *root,
+                        const struct egw_site_policy *site, struct egw_listener_policy *lp,
+                        int *out_interface_line, int *out_listen_line);
+void egw__listener_cleanup(struct egw_listener_policy *lp);
+
+#endif

@@ -1,0 +1,506 @@
+/* One interface file: the "listener:" mapping with its TLS, authz and limits sections.
+ * Keys that depend on each other (the TLS mode and its files, the authz mode and its
+ * rules) are collected first and checked once the whole section is read, so the order
+ * of keys in the file does not matter. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/allowlist.h"
+#include "config/internal.h"
+#include "edgegw/http.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* PSK_MAX_IDENTITY_LEN in TLS stacks: the hint travels in the same field. */
+#define PSK_HINT_MAX 128
+
+struct lparse {
+  struct egw_listener_policy *lp;
+  const struct egw_site_policy *site;
+  int interface_line;
+  int listen_line;
+  /* tls: line of each key seen (0 when absent), read by check_tls */
+  int mode_set;
+  int cert_line, key_line, hint_line, psk_file_line, crl_check_line;
+  /* authz */
+  int authz_mode_set;
+  int rules_line;
+};
+
+static int name_ok(const char *s) {
+  return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+         strlen(s);
+}
+
+static int set_interface(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  if (egw__cfg_string(f, at->path, at->value, &lx->lp->interface_name) != 0)
+    return -1;
+  lx->interface_line = egw__cfg_line(at->value);
+  if (strlen(lx->lp->interface_name) > 64 || !name_ok(lx->lp->interface_name))
+    return egw__cfg_error(f, lx->interface_line, at->path,
+                          "'%s' must be at most 64 letters, digits, '.', '_' or '-'",
+                          lx->lp->interface_name);
+  return 0;
+}
+
+static int set_role(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  static const char *const roles[] = {"ecs", "ees", "eas", "admin", "sim"};
+  struct lparse *lx = obj;
+  const char *v = egw__cfg_scalar(f, at->path, at->value);
+  if (v == NULL)
+    return -1;
+  for (size_t i = 0; i < ARRAY_LEN(roles); i++) {
+    if (strcmp(v, roles[i]) == 0) {
+      lx->lp->role = strdup(v);
+      return lx->lp->role ? 0 : egw__cfg_nomem(f);
+    }
+  }
+  return egw__cfg_error(f, egw__cfg_line(at->value), at->path,
+                        "unknown role '%s' (expected ecs, ees, eas, admin, sim)", v);
+}
+
+/* "IPv4:port" or "[IPv6]:port", literals only: a policy never waits on DNS. */
+static int set_listen(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  int line = egw__cfg_line(at->value);
+  const char *v = egw__cfg_scalar(f, at->path, at->value);
+  if (v == NULL)
+    return -1;
+  lx->listen_line = line;
+  const char *host = v, *host_end, *port;
+  int v6 = v[0] == '[';
+  if (v6) {
+    host = v + 1;
+    host_end = strchr(host, ']');
+    if (host_end == NULL || host_end[1] != ':')
+      return egw__cfg_error(f, line, at->path, "'%s' must be [IPv6]:port", v);
+    port = host_end + 2;
+  } else {
+    host_end = strrchr(v, ':');
+    if (host_end == NULL)
+      return egw__cfg_error(f, line, at->path, "'%s' must be IPv4:port or [IPv6]:port", v);
+    if (memchr(v, ':', (size_t)(host_end - v)) != NULL)
+      return egw__cfg_error(f, line, at->path,
+                            "'%s': an IPv6 address goes in brackets, as [::1]:port", v);
+    port = host_end + 1;
+  }
+  char addr[INET6_ADDRSTRLEN + 1];
+  size_t host_len = (size_t)(host_end - host);
+  unsigned char bin[16];
+  if (host_len == 0 || host_len >= sizeof(addr))
+    return egw__cfg_error(f, line, at->path, "'%s': host must be an IP address literal", v);
+  memcpy(addr, host, host_len);
+  addr[host_len] = '\0';
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
+    return egw__cfg_error(f, line, at->path, "'%s': '%s' is not an %s address literal", v, addr,
+                          v6 ? "IPv6" : "IPv4");
+  unsigned long n = 0;
+  size_t digits = strspn(port, "0123456789");
+  if (digits == 0 || port[digits] != '\0')
+    return egw__cfg_error(f, line, at->path, "'%s': port must be a number", v);
+  for (size_t i = 0; i < digits && n <= 65535; i++)
+    n = n * 10 + (unsigned long)(port[i] - '0');
+  if (n < 1 || n > 65535)
+    return egw__cfg_error(f, line, at->path, "'%s': port must be between 1 and 65535", v);
+  lx->lp->listen_host = strdup(addr);
+  lx->lp->listen_port = (uint16_t)n;
+  return lx->lp->listen_host ? 0 : egw__cfg_nomem(f);
+}
+
+static int set_mount(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw_listener_policy *lp = ((struct lparse *)obj)->lp;
+  yaml_node_item_t *items;
+  size_t n;
+  lp->mount_line = at->line;
+  if (egw__cfg_seq(f, at->path, at->value, &items, &n) != 0)
+    return -1;
+  egw__cfg_free_strings(lp->mount, lp->n_mount); /* the default */
+  lp->mount = calloc(n, sizeof(char *));
+  lp->n_mount = lp->mount ? n : 0;
+  if (lp->mount == NULL)
+    return egw__cfg_nomem(f);
+  for (size_t i = 0; i < n; i++) {
+    if (egw__cfg_string(f, at->path, egw__cfg_node(f, items[i]), &lp->mount[i]) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* ---- tls ------------------------------------------------------------------------------ */
+
+static int set_tls_mode(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  const char *v = egw__cfg_scalar(f, at->path, at->value);
+  if (v == NULL)
+    return -1;
+  if (strcmp(v, "server-cert") == 0)
+    lx->lp->tls.mode = EGW_TLS_SERVER_CERT;
+  else if (strcmp(v, "mtls") == 0)
+    lx->lp->tls.mode = EGW_TLS_MTLS;
+  else if (strcmp(v, "psk") == 0)
+    lx->lp->tls.mode = EGW_TLS_PSK;
+  else
+    return egw__cfg_error(f, egw__cfg_line(at->value), at->path,
+                          "unknown mode '%s' (expected server-cert, mtls, psk)", v);
+  lx->mode_set = 1;
+  return 0;
+}
+
+static int set_tls_cert(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  lx->cert_line = at->line;
+  return egw__cfg_path(f, at->path, at->value, &lx->lp->tls.cert_file);
+}
+
+static int set_tls_key(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  lx->key_line = at->line;
+  return egw__cfg_path(f, at->path, at->value, &lx->lp->tls.key_file);
+}
+
+static int set_tls_crl_check(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  lx->crl_check_line = at->line;
+  return egw__cfg_bool(f, at->path, at->value, &lx->lp->tls.crl_check);
+}
+
+static int set_tls_hint(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  lx->hint_line = at->line;
+  if (egw__cfg_string(f, at->path, at->value, &lx->lp->tls.psk_identity_hint) != 0)
+    return -1;
+  if (strlen(lx->lp->tls.psk_identity_hint) > PSK_HINT_MAX)
+    return egw__cfg_error(f, egw__cfg_line(at->value), at->path, "must be at most %d bytes",
+                          PSK_HINT_MAX);
+  return 0;
+}
+
+static int set_tls_psk_file(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  lx->psk_file_line = at->line;
+  return egw__cfg_path(f, at->path, at->value, &lx->lp->tls.psk_file);
+}
+
+static int set_tls_ciphers(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  return egw__cfg_string(f, at->path, at->value, &((struct lparse *)obj)->lp->tls.ciphers);
+}
+
+static const struct egw__cfg_key tls_keys[] = {
+    {.name = "mode", .set = set_tls_mode, .required = 1},
+    {.name = "cert", .set = set_tls_cert},
+    {.name = "key", .set = set_tls_key},
+    {.name = "crl_check", .set = set_tls_crl_check},
+    {.name = "psk_identity_hint", .set = set_tls_hint},
+    {.name = "psk_file", .set = set_tls_psk_file},
+    {.name = "ciphers", .set = set_tls_ciphers},
+};
+
+/* Keys that do not apply to the mode are refused rather than ignored: an operator who
+ * writes crl_check on a server-cert listener believes something that is not true. */
+static int check_tls(struct egw__cfg_file *f, const char *path, int map_line, struct lparse *lx) {
+  struct egw_tls_policy *t = &lx->lp->tls;
+  const char *mode = egw_tls_mode_name(t->mode);
+  char key[224];
+  if (t->mode != EGW_TLS_PSK && lx->psk_file_line) {
+    snprintf(key, sizeof(key), "%s.psk_file", path);
+    return egw__cfg_error(f, lx->psk_file_line, key, "not allowed with mode %s", mode);
+  }
+  if (t->mode != EGW_TLS_PSK && lx->hint_line) {
+    snprintf(key, sizeof(key), "%s.psk_identity_hint", path);
+    return egw__cfg_error(f, lx->hint_line, key, "not allowed with mode %s", mode);
+  }
+  if (t->mode != EGW_TLS_MTLS && lx->crl_check_line) {
+    snprintf(key, sizeof(key), "%s.crl_check", path);
+    return egw__cfg_error(f, lx->crl_check_line, key, "not allowed with mode %s", mode);
+  }
+  if (t->crl_check && lx->site->n_crl_files == 0) {
+    snprintf(key, sizeof(key), "%s.crl_check", path);
+    return egw__cfg_error(f, lx->crl_check_line, key, "needs CRLs in site.trust.crl (%s)",
+                          lx->site->site_file);
+  }
+  if (t->mode != EGW_TLS_PSK && !lx->cert_line) {
+    snprintf(key, sizeof(key), "%s.cert", path);
+    return egw__cfg_error(f, map_line, key, "required key 'cert' missing (mode %s)", mode);
+  }
+  if (lx->cert_line && !lx->key_line) {
+    snprintf(key, sizeof(key), "%s.key", path);
+    return egw__cfg_error(f, map_line, key, "required key 'key' missing (cert is set)");
+  }
+  if (lx->key_line && !lx->cert_line) {
+    snprintf(key, sizeof(key), "%s.key", path);
+    return egw__cfg_error(f, lx->key_line, key, "not allowed without 'cert'");
+  }
+  if (t->mode == EGW_TLS_PSK && !lx->psk_file_line) {
+    snprintf(key, sizeof(key), "%s.psk_file", path);
+    return egw__cfg_error(f, map_line, key, "required key 'psk_file' missing (mode psk)");
+  }
+  return 0;
+}
+
+static int set_tls(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  lx->lp->tls.line = at->line;
+  if (egw__cfg_walk(f, at->path, at->value, tls_keys, ARRAY_LEN(tls_keys), lx) != 0)
+    return -1;
+  return check_tls(f, at->path, egw__cfg_line(at->value), lx);
+}
+
+/* ---- authz ---------------------------------------------------------------------------- */
+
+static int set_rule_path(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw_allow_rule *r = obj;
+  if (egw__cfg_string(f, at->path, at->value, &r->path_prefix) != 0)
+    return -1;
+  if (r->path_prefix[0] != '/')
+    return egw__cfg_error(f, egw__cfg_line(at->value), at->path, "'%s' must start with '/'",
+                          r->path_prefix);
+  return 0;
+}
+
+/* Same bits as enum egw_method; the names are mapped here because the config suite is
+ * built without the HTTP code. */
+static int set_rule_methods(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  static const struct {
+    const char *name;
+    unsigned bit;
+  } methods[] = {
+      {.name = "GET", .bit = EGW_METHOD_GET},         {.name = "HEAD", .bit = EGW_METHOD_HEAD},
+      {.name = "POST", .bit = EGW_METHOD_POST},       {.name = "PUT", .bit = EGW_METHOD_PUT},
+      {.name = "PATCH", .bit = EGW_METHOD_PATCH},     {.name = "DELETE", .bit = EGW_METHOD_DELETE},
+      {.name = "OPTIONS", .bit = EGW_METHOD_OPTIONS},
+  };
+  struct egw_allow_rule *r = obj;
+  yaml_node_item_t *items;
+  size_t n;
+  if (egw__cfg_seq(f, at->path, at->value, &items, &n) != 0)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item = egw__cfg_node(f, items[i]);
+    const char *v = egw__cfg_scalar(f, at->path, item);
+    if (v == NULL)
+      return -1;
+    size_t m = 0;
+    while (m < ARRAY_LEN(methods) && strcmp(methods[m].name, v) != 0)
+      m++;
+    if (m == ARRAY_LEN(methods))
+      return egw__cfg_error(f, egw__cfg_line(item), at->path,
+                            "unknown method '%s' (expected GET, HEAD, POST, PUT, PATCH, DELETE, "
+                            "OPTIONS)",
+                            v);
+    r->methods |= methods[m].bit;
+  }
+  return 0;
+}
+
+static int set_rule_allow(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw_allow_rule *r = obj;
+  yaml_node_item_t *items;
+  size_t n;
+  if (at->value->type == YAML_SCALAR_NODE) {
+    if (strcmp((const char *)at->value->data.scalar.value, "any") == 0) {
+      r->allow_any = 1;
+      return 0;
+    }
+    return egw__cfg_error(f, egw__cfg_line(at->value), at->path,
+                          "must be a list of patterns or the word any");
+  }
+  if (egw__cfg_seq(f, at->path, at->value, &items, &n) != 0)
+    return -1;
+  r->patterns = calloc(n, sizeof(char *));
+  r->n_patterns = r->patterns ? n : 0;
+  if (r->patterns == NULL)
+    return egw__cfg_nomem(f);
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item = egw__cfg_node(f, items[i]);
+    const char *reason = NULL;
+    if (egw__cfg_string(f, at->path, item, &r->patterns[i]) != 0)
+      return -1;
+    if (strcmp(r->patterns[i], "any") == 0)
+      return egw__cfg_error(f, egw__cfg_line(item), at->path,
+                            "'any' stands alone (allow: any), not in a list");
+    if (!egw_allowlist_pattern_valid(r->patterns[i], &reason))
+      return egw__cfg_error(f, egw__cfg_line(item), at->path, "invalid pattern '%s': %s",
+                            r->patterns[i], reason ? reason : "invalid");
+  }
+  return 0;
+}
+
+static const struct egw__cfg_key rule_keys[] = {
+    {.name = "path", .set = set_rule_path, .required = 1},
+    {.name = "methods", .set = set_rule_methods},
+    {.name = "allow", .set = set_rule_allow, .required = 1},
+};
+
+static int set_authz_mode(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  const char *v = egw__cfg_scalar(f, at->path, at->value);
+  if (v == NULL)
+    return -1;
+  if (strcmp(v, "none") == 0)
+    lx->lp->authz.mode = EGW_AUTHZ_NONE;
+  else if (strcmp(v, "static") == 0)
+    lx->lp->authz.mode = EGW_AUTHZ_STATIC;
+  else if (strcmp(v, "token") == 0)
+    lx->lp->authz.mode = EGW_AUTHZ_TOKEN;
+  else
+    return egw__cfg_error(f, egw__cfg_line(at->value), at->path,
+                          "unknown mode '%s' (expected none, static, token)", v);
+  lx->authz_mode_set = 1;
+  return 0;
+}
+
+static int set_authz_rules(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  struct egw_authz_policy *a = &lx->lp->authz;
+  yaml_node_item_t *items;
+  size_t n;
+  lx->rules_line = at->line;
+  if (egw__cfg_seq(f, at->path, at->value, &items, &n) != 0)
+    return -1;
+  a->rules = calloc(n, sizeof(*a->rules));
+  a->n_rules = a->rules ? n : 0;
+  if (a->rules == NULL)
+    return egw__cfg_nomem(f);
+  for (size_t i = 0; i < n; i++) {
+    char path[224];
+    yaml_node_t *item = egw__cfg_node(f, items[i]);
+    snprintf(path, sizeof(path), "%s[%zu]", at->path, i);
+    a->rules[i].line = egw__cfg_line(item);
+    if (egw__cfg_walk(f, path, item, rule_keys, ARRAY_LEN(rule_keys), &a->rules[i]) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+static const struct egw__cfg_key authz_keys[] = {
+    {.name = "mode", .set = set_authz_mode, .required = 1},
+    {.name = "rules", .set = set_authz_rules},
+};
+
+static int set_authz(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  struct egw_authz_policy *a = &lx->lp->authz;
+  char key[224];
+  a->line = at->line;
+  if (egw__cfg_walk(f, at->path, at->value, authz_keys, ARRAY_LEN(authz_keys), lx) != 0)
+    return -1;
+  snprintf(key, sizeof(key), "%s.rules", at->path);
+  if (a->mode != EGW_AUTHZ_STATIC && lx->rules_line)
+    return egw__cfg_error(f, lx->rules_line, key, "not allowed with mode %s",
+                          egw_authz_mode_name(a->mode));
+  if (a->mode == EGW_AUTHZ_STATIC && !lx->rules_line)
+    return egw__cfg_error(f, egw__cfg_line(at->value), key,
+                          "required key 'rules' missing (mode static)");
+  return 0;
+}
+
+/* ---- limits and the listener ---------------------------------------------------------- */
+
+static const struct egw__cfg_key limit_keys[] = {
+    {.name = "max_connections",
+     .set = egw__cfg_set_u32,
+     .offset = offsetof(struct egw_limits, max_connections),
+     .min = 1,
+     .max = 1000000},
+    {.name = "header_bytes",
+     .set = egw__cfg_set_u32,
+     .offset = offsetof(struct egw_limits, header_bytes),
+     .min = 1024,
+     .max = 1048576},
+    {.name = "body_bytes",
+     .set = egw__cfg_set_u64,
+     .offset = offsetof(struct egw_limits, body_bytes),
+     .min = 0,
+     .max = 1073741824},
+    {.name = "header_timeout_ms",
+     .set = egw__cfg_set_u32,
+     .offset = offsetof(struct egw_limits, header_timeout_ms),
+     .min = 100,
+     .max = 3600000},
+    {.name = "idle_timeout_ms",
+     .set = egw__cfg_set_u32,
+     .offset = offsetof(struct egw_limits, idle_timeout_ms),
+     .min = 100,
+     .max = 3600000},
+    {.name = "requests_per_connection",
+     .set = egw__cfg_set_u32,
+     .offset = offsetof(struct egw_limits, requests_per_connection),
+     .min = 1,
+     .max = 1000000},
+};
+
+static int set_limits(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  return egw__cfg_walk(f, at->path, at->value, limit_keys, ARRAY_LEN(limit_keys), &lx->lp->limits);
+}
+
+static const struct egw__cfg_key listener_keys[] = {
+    {.name = "interface", .set = set_interface, .required = 1},
+    {.name = "role", .set = set_role, .required = 1},
+    {.name = "listen", .set = set_listen, .required = 1},
+    {.name = "mount", .set = set_mount},
+    {.name = "tls", .set = set_tls, .required = 1},
+    {.name = "authz", .set = set_authz, .required = 1},
+    {.name = "limits", .set = set_limits},
+};
+
+static int set_listener(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  lx->lp->line = egw__cfg_line(at->value);
+  lx->lp->mount_line = lx->lp->line;
+  return egw__cfg_walk(f, at->path, at->value, listener_keys, ARRAY_LEN(listener_keys), lx);
+}
+
+static const struct egw__cfg_key file_keys[] = {
+    {.name = "listener", .set = set_listener, .required = 1},
+};
+
+int egw__listener_parse(struct egw__cfg_file *f, yaml_node_t *root,
+                        const struct egw_site_policy *site, struct egw_listener_policy *lp,
+                        int *out_interface_line, int *out_listen_line) {
+  struct lparse lx = {.lp = lp, .site = site};
+  lp->file = strdup(f->path);
+  lp->mount = calloc(1, sizeof(char *));
+  if (lp->file == NULL || lp->mount == NULL)
+    return egw__cfg_nomem(f);
+  lp->n_mount = 1;
+  lp->mount[0] = strdup("health");
+  if (lp->mount[0] == NULL)
+    return egw__cfg_nomem(f);
+  lp->limits = (struct egw_limits){
+      .max_connections = 10000,
+      .header_bytes = 16384,
+      .body_bytes = 1048576,
+      .header_timeout_ms = 10000,
+      .idle_timeout_ms = 60000,
+      .requests_per_connection = 1000,
+  };
+  if (root == NULL)
+    return egw__cfg_error(f, 1, "listener", "required key 'listener' missing");
+  if (egw__cfg_walk(f, "", root, file_keys, ARRAY_LEN(file_keys), &lx) != 0)
+    return -1;
+  *out_interface_line = lx.interface_line;
+  *out_listen_line = lx.listen_line;
+  return 0;
+}
+
+void egw__listener_cleanup(struct egw_listener_policy *lp) {
+  free(lp->file);
+  free(lp->interface_name);
+  free(lp->role);
+  free(lp->listen_host);
+  egw__cfg_free_strings(lp->mount, lp->n_mount);
+  free(lp->tls.cert_file);
+  free(lp->tls.key_file);
+  free(lp->tls.psk_identity_hint);
+  free(lp->tls.psk_file);
+  free(lp->tls.ciphers);
+  for (size_t i = 0; i < lp->authz.n_rules; i++) {
+    free(lp->authz.rules[i].path_prefix);
+    egw__cfg_free_strings(lp->authz.rules[i].patterns, lp->authz.rules[i].n_patterns);
+  }
+  free(lp->authz.rules);
+}
