@@ -104,7 +104,9 @@ pub fn build(b: *std.Build) !void {
 fn linkDeps(b: *std.Build, c: *std.Build.Step.Compile) void {
     c.addIncludePath(b.path("include"));
     c.addIncludePath(b.path("src"));
-    c.addSystemIncludePath(.{ .cwd_relative = boringssl_include });
+    // -I, not -isystem: Zig puts the host's /usr/include among the system directories
+    // ahead of ours, and there OpenSSL's headers (libssl-dev) would shadow BoringSSL's.
+    c.addIncludePath(.{ .cwd_relative = boringssl_include });
     c.addSystemIncludePath(.{ .cwd_relative = llhttp_include });
     // BoringSSL first, by full path: anything later that drags OpenSSL in (criterion,
     // through libgit2) must not win symbol resolution for our SSL_* calls.
