@@ -26,7 +26,9 @@ struct egw_keystore {
   size_t n, cap;
 };
 
-struct egw_keystore *egw_keystore_new(void) { return calloc(1, sizeof(struct egw_keystore)); }
+struct egw_keystore *egw_keystore_new(void) {
+  return calloc(1, sizeof(struct egw_keystore));
+}
 
 static void entry_wipe(struct entry *e) {
   OPENSSL_cleanse(e->key, sizeof(e->key));
@@ -65,8 +67,7 @@ static void remove_at(struct egw_keystore *ks, size_t i) {
 int egw_keystore_put(struct egw_keystore *ks, const char *realm, const char *identity,
                      const uint8_t *key, size_t key_len, uint64_t expires_at_ms) {
   size_t id_len = identity ? strlen(identity) : 0;
-  if (id_len == 0 || id_len > EGW_PSK_IDENTITY_MAX_LEN || key_len == 0 ||
-      key_len > EGW_PSK_MAX_LEN)
+  if (id_len == 0 || id_len > EGW_PSK_IDENTITY_MAX_LEN || key_len == 0 || key_len > EGW_PSK_MAX_LEN)
     return EGW_ERR_LIMIT;
   struct entry e = {.key_len = key_len, .expires_at_ms = expires_at_ms};
   e.identity = strdup(identity);

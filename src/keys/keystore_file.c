@@ -202,8 +202,8 @@ int egw_keystore_load_file(struct egw_keystore *ks, const char *path, char **out
     items[n].line = line;
     for (size_t i = 0; i < n; i++) {
       if (strcmp(items[i].identity, items[n].identity) == 0) {
-        *out_err = format_error("%s:%d: duplicate identity (first on line %d)", path, line,
-                                items[i].line);
+        *out_err =
+            format_error("%s:%d: duplicate identity (first on line %d)", path, line, items[i].line);
         rc = EGW_ERR_POLICY;
         n++; /* so that the key just parsed is wiped too */
         goto end;

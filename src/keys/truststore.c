@@ -32,8 +32,8 @@ static char *format_error(const char *fmt, ...) {
  * error that ends every successful read loop. */
 static int pem_ended_cleanly(void) {
   unsigned long err = ERR_peek_last_error();
-  return err == 0 || (ERR_GET_LIB(err) == ERR_LIB_PEM &&
-                      ERR_GET_REASON(err) == PEM_R_NO_START_LINE);
+  return err == 0 ||
+         (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE);
 }
 
 /* load_file adds every PEM object of one kind in |path| to |store|. */
@@ -66,8 +66,7 @@ static int load_file(X509_STORE *store, const char *path, int crls, size_t *out_
       X509_free(cert);
     }
     if (!ok) {
-      *out_err = format_error("%s: cannot add %s #%zu to the trust store", path, what,
-                              count + 1);
+      *out_err = format_error("%s: cannot add %s #%zu to the trust store", path, what, count + 1);
       goto end;
     }
     count++;

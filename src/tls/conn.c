@@ -99,8 +99,8 @@ unsigned egw__tls_psk_server_cb(SSL *ssl, const char *identity, uint8_t *psk,
   c->psk_identity = strndup(identity, PSK_MAX_IDENTITY_LEN);
   if (c->ctx->keys == NULL)
     return 0;
-  size_t n = egw_keystore_get(c->ctx->keys, c->ctx->realm, identity, psk, max_psk_len,
-                              egw__tls_now_ms());
+  size_t n =
+      egw_keystore_get(c->ctx->keys, c->ctx->realm, identity, psk, max_psk_len, egw__tls_now_ms());
   return (unsigned)n;
 }
 
@@ -251,8 +251,7 @@ enum egw_tls_status egw_tls_conn_feed(struct egw_tls_conn *c, const uint8_t *in,
 
 int egw_tls_conn_handshake_done(const struct egw_tls_conn *c) { return c->handshake_done; }
 
-int egw_tls_conn_write(struct egw_tls_conn *c, const uint8_t *data, size_t n,
-                       struct egw_buf *out) {
+int egw_tls_conn_write(struct egw_tls_conn *c, const uint8_t *data, size_t n, struct egw_buf *out) {
   if (!c->handshake_done || c->failed)
     return EGW_ERR_TLS;
   ERR_clear_error();
@@ -284,9 +283,7 @@ const struct egw_peer *egw_tls_conn_peer(const struct egw_tls_conn *c) {
   return c->handshake_done ? &c->peer : &anonymous;
 }
 
-const char *egw_tls_conn_version(const struct egw_tls_conn *c) {
-  return SSL_get_version(c->ssl);
-}
+const char *egw_tls_conn_version(const struct egw_tls_conn *c) { return SSL_get_version(c->ssl); }
 
 const char *egw_tls_conn_cipher(const struct egw_tls_conn *c) {
   const SSL_CIPHER *cipher = SSL_get_current_cipher(c->ssl);

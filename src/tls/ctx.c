@@ -35,8 +35,8 @@ static const char *first_error(char *buf, size_t len) {
   return buf;
 }
 
-int egw__tls_load_cert_key(struct egw_tls_ctx *ctx, const struct egw_listener_policy *lp,
-                           char *msg, size_t msg_len) {
+int egw__tls_load_cert_key(struct egw_tls_ctx *ctx, const struct egw_listener_policy *lp, char *msg,
+                           size_t msg_len) {
   char why[128];
   const char *cert = lp->tls.cert_file, *key = lp->tls.key_file;
   /* A clearer message than BoringSSL's for the common case of a wrong path. */
@@ -128,8 +128,7 @@ struct egw_tls_ctx *egw_tls_ctx_new(const struct egw_listener_policy *lp,
   if (ctx->ssl_ctx == NULL || !SSL_CTX_set_app_data(ctx->ssl_ctx, ctx))
     goto nomem;
   if (configure_common(ctx->ssl_ctx) != 0) {
-    *out_err = format_error("%s:%d: tls: cannot set the protocol versions or groups", file,
-                            line);
+    *out_err = format_error("%s:%d: tls: cannot set the protocol versions or groups", file, line);
     goto fail;
   }
   char msg[512];

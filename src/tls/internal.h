@@ -51,8 +51,8 @@ struct egw_tls_conn {
 
 /* egw__tls_load_cert_key loads lp->tls.cert_file (chain) and key_file into |ctx| and
  * checks that they match. Returns 0 or -1 with |msg| set. */
-int egw__tls_load_cert_key(struct egw_tls_ctx *ctx, const struct egw_listener_policy *lp,
-                           char *msg, size_t msg_len);
+int egw__tls_load_cert_key(struct egw_tls_ctx *ctx, const struct egw_listener_policy *lp, char *msg,
+                           size_t msg_len);
 
 /* egw__tls_set_ciphers sets the TLS 1.2 cipher list: lp->tls.ciphers when given, else
  * |dflt|. Returns 0 or -1 with |msg| set. */
@@ -80,7 +80,6 @@ uint64_t egw__tls_now_ms(void);
 
 /* egw__tls_psk_server_cb is the PSK server callback (modes.c installs it, conn.c
  * provides it because it records the offered identity in the connection). */
-unsigned egw__tls_psk_server_cb(SSL *ssl, const char *identity, uint8_t *psk,
-                                unsigned max_psk_len);
+unsigned egw__tls_psk_server_cb(SSL *ssl, const char *identity, uint8_t *psk, unsigned max_psk_len);
 
 #endif

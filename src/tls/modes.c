@@ -28,8 +28,7 @@ static const char psk_ciphers[] = "ECDHE-PSK-CHACHA20-POLY1305:"
 static int configure_server_cert(struct egw_tls_ctx *ctx, const struct egw_listener_policy *lp,
                                  struct egw_truststore *trust, char *msg, size_t msg_len) {
   if (lp->tls.cert_file == NULL || lp->tls.key_file == NULL) {
-    snprintf(msg, msg_len, "mode %s needs cert and key",
-             egw__tls_mode_for(lp->tls.mode)->name);
+    snprintf(msg, msg_len, "mode %s needs cert and key", egw__tls_mode_for(lp->tls.mode)->name);
     return -1;
   }
   if (egw__tls_load_cert_key(ctx, lp, msg, msg_len) != 0)

@@ -38,9 +38,9 @@ struct egw_tls_conn *egw_tls_conn_new(struct egw_tls_ctx *ctx);
 void egw_tls_conn_free(struct egw_tls_conn *c);
 
 enum egw_tls_status {
-  EGW_TLS_OK,      /* progress made; more input welcome */
-  EGW_TLS_CLOSED,  /* the peer sent close_notify */
-  EGW_TLS_FAILED,  /* fatal: handshake or record failure; send *out, then close */
+  EGW_TLS_OK,     /* progress made; more input welcome */
+  EGW_TLS_CLOSED, /* the peer sent close_notify */
+  EGW_TLS_FAILED, /* fatal: handshake or record failure; send *out, then close */
 };
 
 /* egw_tls_conn_feed consumes |n| bytes of ciphertext from the socket. It drives the
@@ -55,8 +55,7 @@ int egw_tls_conn_handshake_done(const struct egw_tls_conn *c);
 
 /* egw_tls_conn_write encrypts |n| bytes of application data into |out|. Only valid
  * after the handshake. Returns 0 or EGW_ERR_TLS. */
-int egw_tls_conn_write(struct egw_tls_conn *c, const uint8_t *data, size_t n,
-                       struct egw_buf *out);
+int egw_tls_conn_write(struct egw_tls_conn *c, const uint8_t *data, size_t n, struct egw_buf *out);
 
 /* egw_tls_conn_shutdown appends a close_notify alert to |out|. */
 void egw_tls_conn_shutdown(struct egw_tls_conn *c, struct egw_buf *out);

@@ -61,8 +61,7 @@ Test(keystore, expiry) {
   cr_assert_eq(egw_keystore_size(ks), 2);
   cr_assert_eq(egw_keystore_get(ks, NULL, "short", out, sizeof(out), 1000), 0);
   cr_assert_eq(egw_keystore_size(ks), 1, "the expired key is dropped by the lookup");
-  cr_assert_eq(egw_keystore_get(ks, NULL, "forever", out, sizeof(out), UINT64_MAX - 1),
-               sizeof(k2));
+  cr_assert_eq(egw_keystore_get(ks, NULL, "forever", out, sizeof(out), UINT64_MAX - 1), sizeof(k2));
   egw_keystore_free(ks);
 }
 
@@ -142,16 +141,13 @@ Test(keystore_file, demo_psk) {
     cr_assert_eq(system("certs/gen.sh"), 0);
   struct egw_keystore *ks = egw_keystore_new();
   char *err = NULL;
-  cr_assert_eq(egw_keystore_load_file(ks, "certs/out/demo.psk", &err), 0, "%s",
-               err ? err : "");
+  cr_assert_eq(egw_keystore_load_file(ks, "certs/out/demo.psk", &err), 0, "%s", err ? err : "");
   uint8_t out[EGW_PSK_MAX_LEN];
-  cr_assert_eq(egw_keystore_get(ks, "certs/out/demo.psk", "demo-eec1", out, sizeof(out), 0),
-               32);
+  cr_assert_eq(egw_keystore_get(ks, "certs/out/demo.psk", "demo-eec1", out, sizeof(out), 0), 32);
   egw_keystore_free(ks);
 }
 
-static void expect_error(const char *content, const char *expected_suffix,
-                         const char *secret) {
+static void expect_error(const char *content, const char *expected_suffix, const char *secret) {
   char *path = write_tmp(content);
   struct egw_keystore *ks = egw_keystore_new();
   char *err = NULL;

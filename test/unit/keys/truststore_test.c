@@ -49,12 +49,12 @@ Test(truststore, loads_cas_and_crls, .init = need_certs) {
   cr_assert_eq(verify(store, "certs/out/rogue-eec.pem", 0),
                X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
   cr_assert_eq(verify(store, "certs/out/eec-revoked.pem", 0), X509_V_OK);
-  cr_assert_eq(verify(store, "certs/out/eec-revoked.pem",
-                      X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL),
-               X509_V_ERR_CERT_REVOKED);
-  cr_assert_eq(verify(store, "certs/out/eec1.pem",
-                      X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL),
-               X509_V_OK);
+  cr_assert_eq(
+      verify(store, "certs/out/eec-revoked.pem", X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL),
+      X509_V_ERR_CERT_REVOKED);
+  cr_assert_eq(
+      verify(store, "certs/out/eec1.pem", X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL),
+      X509_V_OK);
   egw_truststore_free(ts);
 }
 

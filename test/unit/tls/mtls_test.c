@@ -66,8 +66,7 @@ static void expect_refused(const char *name, int crl_check, uint16_t max_version
   egw_tls_conn_free(s);
 }
 
-static void expect_peer(const char *name, int crl_check, enum egw_peer_kind kind,
-                        const char *id) {
+static void expect_peer(const char *name, int crl_check, enum egw_peer_kind kind, const char *id) {
   char cert[128], key[128];
   snprintf(cert, sizeof(cert), "certs/out/%s.pem", name);
   snprintf(key, sizeof(key), "certs/out/%s.key", name);
@@ -101,8 +100,7 @@ Test(mtls, no_client_certificate_tls12) {
 
 Test(mtls, certificate_of_another_ca) {
   expect_refused("rogue-eec", 0, 0,
-                 "certificate verify failed: unable to get local issuer certificate",
-                 "unknown_ca");
+                 "certificate verify failed: unable to get local issuer certificate", "unknown_ca");
 }
 
 Test(mtls, expired_certificate) {
@@ -113,8 +111,8 @@ Test(mtls, expired_certificate) {
 Test(mtls, revoked_certificate_with_crl_check) {
   expect_refused("eec-revoked", 1, 0, "certificate verify failed: certificate revoked",
                  "certificate_revoked");
-  expect_refused("eec-revoked", 1, TLS1_2_VERSION,
-                 "certificate verify failed: certificate revoked", "certificate_revoked");
+  expect_refused("eec-revoked", 1, TLS1_2_VERSION, "certificate verify failed: certificate revoked",
+                 "certificate_revoked");
 }
 
 Test(mtls, revoked_certificate_without_crl_check) {
@@ -134,9 +132,7 @@ Test(mtls, uri_san_wins_over_dns_san) {
   expect_peer("ees2-client", 0, EGW_PEER_URI, "spiffe://site1/ees/ees2");
 }
 
-Test(mtls, subject_cn_when_no_san) {
-  expect_peer("cn-only", 0, EGW_PEER_CN, "cn-only-client");
-}
+Test(mtls, subject_cn_when_no_san) { expect_peer("cn-only", 0, EGW_PEER_CN, "cn-only-client"); }
 
 Test(mtls, tls12_client_certificate) {
   char cert[] = "certs/out/eec1.pem", key[] = "certs/out/eec1.key";

@@ -17,16 +17,17 @@ static char dir[] = "/tmp/egw-peer-XXXXXX";
 static void issue(const char *name, const char *subj, const char *san) {
   char cwd[512], cmd[2048];
   cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
-  snprintf(cmd, sizeof(cmd),
-           "cd %s && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
-           "-out %s.key 2>/dev/null && "
-           "openssl req -new -key %s.key -subj '%s' -out %s.csr 2>/dev/null && "
-           "printf 'extendedKeyUsage=clientAuth\\n%s%s\\n' > %s.ext && "
-           "openssl x509 -req -in %s.csr -CA %s/certs/out/ca.pem "
-           "-CAkey %s/certs/out/ca.key -set_serial 0x$(openssl rand -hex 8) -days 30 -extfile %s.ext "
-           "-out %s.pem 2>/dev/null",
-           dir, name, name, subj, name, san ? "subjectAltName=" : "", san ? san : "", name,
-           name, cwd, cwd, name, name);
+  snprintf(
+      cmd, sizeof(cmd),
+      "cd %s && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+      "-out %s.key 2>/dev/null && "
+      "openssl req -new -key %s.key -subj '%s' -out %s.csr 2>/dev/null && "
+      "printf 'extendedKeyUsage=clientAuth\\n%s%s\\n' > %s.ext && "
+      "openssl x509 -req -in %s.csr -CA %s/certs/out/ca.pem "
+      "-CAkey %s/certs/out/ca.key -set_serial 0x$(openssl rand -hex 8) -days 30 -extfile %s.ext "
+      "-out %s.pem 2>/dev/null",
+      dir, name, name, subj, name, san ? "subjectAltName=" : "", san ? san : "", name, name, cwd,
+      cwd, name, name);
   cr_assert_eq(system(cmd), 0, "%s", cmd);
 }
 

@@ -46,9 +46,8 @@ static void expect_ok(struct egw_tls_ctx *ctx, const char *identity, const uint8
   enum egw_tls_status st;
   struct client *cl;
   struct egw_tls_conn *s =
-      run(ctx,
-          &(struct client_opts){.psk_identity = identity, .psk = key, .psk_len = key_len},
-          &st, &cl);
+      run(ctx, &(struct client_opts){.psk_identity = identity, .psk = key, .psk_len = key_len}, &st,
+          &cl);
   cr_assert_eq(st, EGW_TLS_OK, "%s refused", identity);
   cr_assert(egw_tls_conn_handshake_done(s));
   cr_assert_str_eq(egw_tls_conn_version(s), "TLSv1.2");
@@ -74,9 +73,8 @@ static void expect_ok(struct egw_tls_ctx *ctx, const char *identity, const uint8
 
 static void expect_unknown(struct egw_tls_ctx *ctx, const char *identity) {
   enum egw_tls_status st;
-  struct egw_tls_conn *s =
-      run(ctx, &(struct client_opts){.psk_identity = identity, .psk = key_a, .psk_len = 32},
-          &st, NULL);
+  struct egw_tls_conn *s = run(
+      ctx, &(struct client_opts){.psk_identity = identity, .psk = key_a, .psk_len = 32}, &st, NULL);
   cr_assert_eq(st, EGW_TLS_FAILED, "%s accepted", identity);
   const char *r, *a, *id;
   egw_tls_conn_failure(s, &r, &a, &id);
@@ -127,8 +125,7 @@ Test(psk, wrong_key, .init = need_certs) {
   wrong[31] ^= 1;
   enum egw_tls_status st;
   struct egw_tls_conn *s = run(
-      ctx, &(struct client_opts){.psk_identity = "eec-a", .psk = wrong, .psk_len = 32}, &st,
-      NULL);
+      ctx, &(struct client_opts){.psk_identity = "eec-a", .psk = wrong, .psk_len = 32}, &st, NULL);
   cr_assert_eq(st, EGW_TLS_FAILED);
   const char *r, *a, *id;
   egw_tls_conn_failure(s, &r, &a, &id);
@@ -171,14 +168,18 @@ Test(psk, cbc_suite_only_as_fallback, .init = need_certs) {
   /* Client preference does not matter: the server's order puts CHACHA20 first. */
   struct egw_tls_conn *s =
       run(ctx,
-          &(struct client_opts){.psk_identity = "eec-a", .psk = key_a, .psk_len = 32,
+          &(struct client_opts){.psk_identity = "eec-a",
+                                .psk = key_a,
+                                .psk_len = 32,
                                 .ciphers = "PSK-AES128-CBC-SHA:ECDHE-PSK-CHACHA20-POLY1305"},
           &st, NULL);
   cr_assert_eq(st, EGW_TLS_OK);
   cr_assert_str_eq(egw_tls_conn_cipher(s), "ECDHE-PSK-CHACHA20-POLY1305");
   egw_tls_conn_free(s);
   s = run(ctx,
-          &(struct client_opts){.psk_identity = "eec-a", .psk = key_a, .psk_len = 32,
+          &(struct client_opts){.psk_identity = "eec-a",
+                                .psk = key_a,
+                                .psk_len = 32,
                                 .ciphers = "ECDHE-PSK-AES128-CBC-SHA"},
           &st, NULL);
   cr_assert_eq(st, EGW_TLS_OK);
@@ -192,11 +193,11 @@ Test(psk, tls13_only_client_is_refused, .init = need_certs) {
   struct egw_keystore *ks = egw_keystore_new();
   struct egw_tls_ctx *ctx = psk_ctx(ks, REALM);
   enum egw_tls_status st;
-  struct egw_tls_conn *s = run(ctx,
-                               &(struct client_opts){.psk_identity = "eec-a", .psk = key_a,
-                                                     .psk_len = 32,
-                                                     .min_version = TLS1_3_VERSION},
-                               &st, NULL);
+  struct egw_tls_conn *s =
+      run(ctx,
+          &(struct client_opts){
+              .psk_identity = "eec-a", .psk = key_a, .psk_len = 32, .min_version = TLS1_3_VERSION},
+          &st, NULL);
   cr_assert_eq(st, EGW_TLS_FAILED);
   const char *r, *a, *id;
   egw_tls_conn_failure(s, &r, &a, &id);

@@ -91,9 +91,9 @@ Test(server_cert, tls12_client_gets_an_aead_suite, .init = need_certs) {
 
   /* A client that prefers CHACHA20 still gets an AEAD suite. */
   struct egw_tls_conn *s2 = egw_tls_conn_new(ctx);
-  struct client *cl2 = client_new(&(struct client_opts){
-      .max_version = TLS1_2_VERSION,
-      .ciphers = "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA"});
+  struct client *cl2 = client_new(
+      &(struct client_opts){.max_version = TLS1_2_VERSION,
+                            .ciphers = "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA"});
   cr_assert_eq(handshake(cl2, s2, &plain), EGW_TLS_OK);
   cr_assert_str_eq(egw_tls_conn_cipher(s2), "ECDHE-ECDSA-CHACHA20-POLY1305");
 
@@ -108,8 +108,8 @@ Test(server_cert, tls12_client_gets_an_aead_suite, .init = need_certs) {
 Test(server_cert, cbc_only_client_is_refused, .init = need_certs) {
   struct egw_tls_ctx *ctx = server_ctx();
   struct egw_tls_conn *s = egw_tls_conn_new(ctx);
-  struct client *cl = client_new(&(struct client_opts){
-      .max_version = TLS1_2_VERSION, .ciphers = "ECDHE-ECDSA-AES128-SHA"});
+  struct client *cl = client_new(
+      &(struct client_opts){.max_version = TLS1_2_VERSION, .ciphers = "ECDHE-ECDSA-AES128-SHA"});
   struct egw_buf plain = {0};
   cr_assert_eq(handshake(cl, s, &plain), EGW_TLS_FAILED);
   cr_assert_not(egw_tls_conn_handshake_done(s));
@@ -130,8 +130,8 @@ Test(server_cert, cbc_only_client_is_refused, .init = need_certs) {
 Test(server_cert, tls11_client_is_refused, .init = need_certs) {
   struct egw_tls_ctx *ctx = server_ctx();
   struct egw_tls_conn *s = egw_tls_conn_new(ctx);
-  struct client *cl = client_new(&(struct client_opts){.min_version = TLS1_VERSION,
-                                                       .max_version = TLS1_1_VERSION});
+  struct client *cl =
+      client_new(&(struct client_opts){.min_version = TLS1_VERSION, .max_version = TLS1_1_VERSION});
   struct egw_buf plain = {0};
   cr_assert_eq(handshake(cl, s, &plain), EGW_TLS_FAILED);
   assert_failure(s, "unsupported protocol", "protocol_version");

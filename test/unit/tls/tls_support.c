@@ -26,8 +26,8 @@ struct egw_listener_policy listener(enum egw_tls_mode mode, const char *cert, co
   return lp;
 }
 
-static unsigned psk_client_cb(SSL *ssl, const char *hint, char *identity,
-                              unsigned max_identity_len, uint8_t *psk, unsigned max_psk_len) {
+static unsigned psk_client_cb(SSL *ssl, const char *hint, char *identity, unsigned max_identity_len,
+                              uint8_t *psk, unsigned max_psk_len) {
   struct client *cl = SSL_get_app_data(ssl);
   snprintf(cl->hint, sizeof(cl->hint), "%s", hint ? hint : "");
   snprintf(identity, max_identity_len, "%s", cl->opts.psk_identity);
@@ -113,8 +113,7 @@ static void client_step(struct client *cl) {
 
 /* to_server moves the client's pending output into the server. */
 static enum egw_tls_status to_server(struct client *cl, struct egw_tls_conn *s,
-                                     struct egw_buf *plain, struct egw_buf *out,
-                                     size_t *moved) {
+                                     struct egw_buf *plain, struct egw_buf *out, size_t *moved) {
   const uint8_t *data;
   size_t len;
   cr_assert(BIO_mem_contents(cl->wbio, &data, &len));
@@ -155,7 +154,7 @@ enum egw_tls_status handshake(struct client *cl, struct egw_tls_conn *s, struct 
 }
 
 enum egw_tls_status client_send(struct client *cl, struct egw_tls_conn *s, const char *text,
-                                 struct egw_buf *plain) {
+                                struct egw_buf *plain) {
   size_t n = strlen(text);
   cr_assert_eq(SSL_write(cl->ssl, text, (int)n), (int)n);
   struct egw_buf out = {0};

@@ -26,9 +26,9 @@ struct client {
   SSL *ssl;
   BIO *rbio, *wbio;
   struct client_opts opts;
-  int failed;        /* the client saw a fatal error */
-  char hint[160];    /* the PSK identity hint the server sent */
-  int received_alert; /* last alert the client received, -1 for none */
+  int failed;           /* the client saw a fatal error */
+  char hint[160];       /* the PSK identity hint the server sent */
+  int received_alert;   /* last alert the client received, -1 for none */
   struct egw_buf plain; /* application data the client read */
 };
 
@@ -47,7 +47,7 @@ enum egw_tls_status handshake(struct client *cl, struct egw_tls_conn *s, struct 
 
 /* client_send writes application data from the client and feeds it to the server. */
 enum egw_tls_status client_send(struct client *cl, struct egw_tls_conn *s, const char *text,
-                                 struct egw_buf *plain);
+                                struct egw_buf *plain);
 /* client_receive hands |server_out| to the client and reads what it decrypts into
  * cl->plain. */
 void client_receive(struct client *cl, struct egw_buf *server_out);
