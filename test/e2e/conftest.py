@@ -146,9 +146,7 @@ def tls_client(port, cert=None, host="127.0.0.1", server_name="localhost", **ctx
         ctx.load_cert_chain(CERTS / f"{cert}.pem", CERTS / f"{cert}.key")
     for k, v in ctx_opts.items():
         setattr(ctx, k, v)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    raw = socket.create_connection((host, port), timeout=5) if family == socket.AF_INET else \
-        socket.create_connection((host, port, 0, 0), timeout=5)
+    raw = socket.create_connection((host, port), timeout=5)
     return ctx.wrap_socket(raw, server_hostname=server_name)
 
 
