@@ -50,6 +50,11 @@ pub fn build(b: *std.Build) !void {
     linkDeps(b, exe);
     b.installArtifact(exe);
 
+    // The dev PKI, generated once before any suite needs it (certs/gen.sh is idempotent).
+    const certs = b.addSystemCommand(&.{ "bash", "certs/gen.sh" });
+    certs.setCwd(b.path("."));
+    certs.has_side_effects = true;
+
     // Unit suites: one Criterion executable per folder of test/unit/.
     const unit_step = b.step("unit", "Build and run the Criterion unit suites");
     for (subsystems) |s| {
@@ -76,6 +81,7 @@ pub fn build(b: *std.Build) !void {
         run.setCwd(b.path("."));
         run.addArgs(&.{ "--jobs", "2" });
         run.has_side_effects = true;
+        run.step.dependOn(&certs.step);
         const one = b.step(b.fmt("unit-{s}", .{s.name}), b.fmt("Run the {s} unit suite", .{s.name}));
         one.dependOn(&run.step);
         unit_step.dependOn(&run.step);
@@ -86,6 +92,7 @@ pub fn build(b: *std.Build) !void {
     e2e.setCwd(b.path("."));
     e2e.setEnvironmentVariable("EDGEGW_BIN", b.getInstallPath(.bin, "edgegw"));
     e2e.step.dependOn(b.getInstallStep());
+    e2e.step.dependOn(&certs.step);
     e2e.has_side_effects = true;
     const e2e_step = b.step("e2e", "Run the end-to-end tests against zig-out/bin/edgegw");
     e2e_step.dependOn(&e2e.step);

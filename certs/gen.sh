@@ -16,6 +16,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${EDGEGW_CERTS_OUT:-$here/out}
+# Test suites running in parallel may all ask for the PKI: one generates, the others wait.
+exec 9>"$out.lock"
+flock 9
 if [[ "${1:-}" != "--force" && -f "$out/ca.pem" && -f "$out/demo.psk" ]]; then
   exit 0
 fi
