@@ -291,7 +291,7 @@ int egw__cfg_paths(struct egw__cfg_file *f, const char *key, yaml_node_t *node, 
 }
 
 int egw__cfg_set_u32(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  uint64_t v;
+  uint64_t v = 0;
   if (egw__cfg_uint(f, at->path, at->value, at->key->min, at->key->max, &v) != 0)
     return -1;
   *(uint32_t *)((char *)obj + at->key->offset) = (uint32_t)v;
@@ -299,7 +299,7 @@ int egw__cfg_set_u32(struct egw__cfg_file *f, const struct egw__cfg_at *at, void
 }
 
 int egw__cfg_set_u64(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  uint64_t v;
+  uint64_t v = 0;
   if (egw__cfg_uint(f, at->path, at->value, at->key->min, at->key->max, &v) != 0)
     return -1;
   *(uint64_t *)((char *)obj + at->key->offset) = v;

@@ -19,6 +19,13 @@ Test(config_listener, empty_file) {
   fx_listener_error("", "D/l.yaml:1: listener: required key 'listener' missing");
 }
 
+Test(config_listener, yaml_syntax_error) {
+  fx_listener_error(HEAD TLS_CERT "  authz:\n    mode: none\n  mount: [health\n",
+                    "D/l.yaml:12: yaml: did not find expected ',' or ']'");
+  fx_listener_error("listener:\n  interface: \"EDGE-4\n",
+                    "D/l.yaml:3: yaml: found unexpected end of stream");
+}
+
 Test(config_listener, root_must_be_a_mapping) {
   fx_listener_error("[listener]\n", "D/l.yaml:1: must be a mapping");
   fx_listener_error("listener: EDGE-4\n", "D/l.yaml:1: listener: must be a mapping");

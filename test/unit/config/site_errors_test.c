@@ -151,9 +151,7 @@ Test(config_site, trust_types) {
 Test(config_site, yaml_syntax_error_line) {
   fx_write("a.yaml", FX_EDGE4);
   fx_write("site.yaml", "site:\n  id: s\n  trust:\n    ca: [a, b\n  state_dir: x\n");
-  char *err = fx_error();
-  cr_assert(strncmp(err, "D/site.yaml:5: yaml: ", 21) == 0, "%s", err);
-  free(err);
+  fx_expect_error("D/site.yaml:5: yaml: did not find expected ',' or ']'");
   fx_write("site.yaml", "site:\n  id: s\n   bad: indent\n");
   fx_expect_error("D/site.yaml:3: yaml: mapping values are not allowed in this context");
 }
