@@ -1,6 +1,7 @@
 /* Policy files parsed into plain structs. A policy directory holds one site file
  * (site.yaml) and one file per interface (any other *.yaml / *.yml). Every error names
- * the file, the line and the key: "policies/edge1.yaml:7: tls.mode: unknown mode 'x'". */
+ * the file, the line and the dotted key: "policies/edge1.yaml:7: listener.tls.mode: unknown
+ * mode 'x' (expected server-cert, mtls, psk)". policies/README.md documents the format. */
 #ifndef EGW_CONFIG_POLICY_H
 #define EGW_CONFIG_POLICY_H
 
