@@ -44,6 +44,7 @@ struct egw_h1 {
   size_t head_bytes;     /* bytes of the head consumed by earlier llhttp_execute calls */
   size_t trailer_bytes;  /* trailer fields of a chunked body */
   const char *exec_base; /* start of the data given to the running llhttp_execute */
+  int fold_carry;        /* the previous execute ended with a line break */
   struct egw_header *hdrs;
   size_t n_hdrs, cap_hdrs;
   const char *name; /* lower-cased name of the header whose value is being read */
@@ -208,8 +209,22 @@ static int on_header_field_complete(llhttp_t *p) {
   return 0;
 }
 
+/* llhttp accepts obsolete line folding (a value continued on a line that starts with
+ * blanks) and hands the continuation over as more of the value, starting with the
+ * blanks, right after the line break. RFC 9112 5.2 lets a server refuse it, and refusing
+ * removes one way to make two parsers disagree. (llhttp also reports an empty value as
+ * an empty span after the line break: that one is not a fold.) */
+static int continues_folded_line(const struct egw_h1 *h, const char *at, size_t len) {
+  if (len == 0)
+    return 0;
+  return at > h->exec_base ? at[-1] == '\n' : h->fold_carry;
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
-  return collect(of(p), at, len);
+  struct egw_h1 *h = of(p);
+  if (h->phase != PHASE_BODY && continues_folded_line(h, at, len))
+    return reject(h, 400, "obsolete line folding is not accepted");
+  return collect(h, at, len);
 }
 
 static int on_header_value_complete(llhttp_t *p) {
@@ -357,6 +372,7 @@ static void start_request(struct egw_h1 *h) {
   struct egw_exchange *x = &h->x;
   h->phase = PHASE_HEAD;
   h->head_bytes = h->trailer_bytes = 0;
+  h->fold_carry = 0;
   h->hdrs = NULL;
   h->n_hdrs = h->cap_hdrs = 0;
   h->name = NULL;
@@ -463,6 +479,7 @@ static void process(struct egw_h1 *h) {
     llhttp_errno_t err = llhttp_execute(&h->parser, h->exec_base, h->in.len);
     if (err == HPE_OK) {
       if (h->phase == PHASE_HEAD) {
+        h->fold_carry = h->in.data[h->in.len - 1] == '\n';
         h->head_bytes += h->in.len;
         if (h->head_bytes > h->limits.header_bytes) {
           fail_now(h, 431, egw_status_reason(431),

@@ -170,3 +170,16 @@ def test_idle_keep_alive_connection_is_closed_after_idle_timeout(port):
         assert 2.0 < time.time() - started < 5.0
 
 
+
+
+def test_obs_fold_and_duplicate_content_length_are_refused(port):
+    with tls_client(port) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\n\r\n")
+        status, headers, _ = read_response(s)
+        assert status == 400 and headers["connection"] == "close"
+    with tls_client(port) as s:
+        s.sendall(b"POST /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                  b"Content-Length: 5\r\n\r\nabcde")
+        status, headers, _ = read_response(s)
+        assert status == 400 and headers["connection"] == "close"
+    assert_healthy(port)

@@ -213,3 +213,33 @@ Test(h1_errors, garbage_input_ends_in_400) {
     cap_free(&c);
   }
 }
+
+REFUSED_TEST(obs_fold_400, "GET / HTTP/1.1\r\nHost: gw\r\nX-A: a\r\n b\r\n\r\n", 400)
+REFUSED_TEST(obs_fold_tab_400, "GET / HTTP/1.1\r\nHost: gw\r\nX-A: a\r\n\t\tb\r\n\r\n", 400)
+
+/* A fold split across reads is caught too: the line break ends one read, the blank
+ * that starts the continuation line begins the next. */
+Test(h1_errors, obs_fold_split_across_reads_400) {
+  struct cap c;
+  cap_init_limits(&c, 256, 64, 0);
+  cr_assert_eq(cap_feed(&c, "GET / HTTP/1.1\r\nHost: gw\r\nX-A: a\r\n"), EGW_H1_READING_HEADERS);
+  cr_assert_eq(cap_feed(&c, " b\r\n\r\n"), EGW_H1_CLOSING);
+  cr_assert_eq(c.requests, 0);
+  char *got = cap_take(&c);
+  cr_assert(strncmp(got, "HTTP/1.1 400 ", 13) == 0, "%s", got);
+  free(got);
+  cap_free(&c);
+}
+
+/* Blanks around a value split across reads are not a fold. */
+Test(h1_errors, value_after_blanks_split_across_reads_is_served) {
+  struct cap c;
+  cap_init_limits(&c, 256, 64, 0);
+  cr_assert_eq(cap_feed(&c, "GET /x HTTP/1.1\r\nHost: gw\r\nX-A:  "), EGW_H1_READING_HEADERS);
+  cap_feed(&c, "a\r\n\r\n");
+  cr_assert_eq(c.requests, 1);
+  char *got = cap_take(&c);
+  cr_assert(strncmp(got, "HTTP/1.1 200 ", 13) == 0, "%s", got);
+  free(got);
+  cap_free(&c);
+}
