@@ -1,6 +1,5 @@
 #include "core/site.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +10,7 @@
 #include "roles/registry.h"
 #include "tls/tls.h"
 #include "util/errors.h"
-
-static char *format_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *format_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *out = NULL;
-  if (vasprintf(&out, fmt, ap) < 0)
-    out = NULL;
-  va_end(ap);
-  return out;
-}
+#include "util/format.h"
 
 int egw_site_ready(const struct egw_site *site) { return site->ready; }
 
@@ -53,14 +41,14 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
     if (ops == NULL) {
       char names[256];
       egw_role_names(names, sizeof(names));
-      *out_err = format_error("%s:%d: listener.mount: unknown module '%s' (known: %s)", lp->file,
+      *out_err = egw_format("%s:%d: listener.mount: unknown module '%s' (known: %s)", lp->file,
                               lp->mount_line, lp->mount[m], names);
       return EGW_ERR_POLICY;
     }
     char *role_err = NULL;
     struct egw_role_instance *inst = role_instance(site, ops, &role_err);
     if (inst == NULL) {
-      *out_err = format_error("%s:%d: listener.mount: %s: %s", lp->file, lp->mount_line,
+      *out_err = egw_format("%s:%d: listener.mount: %s: %s", lp->file, lp->mount_line,
                               ops->name, role_err ? role_err : "initialization failed");
       free(role_err);
       return EGW_ERR_POLICY;
@@ -68,7 +56,7 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
     const char *conflict = NULL;
     int rc = egw_router_add(cfg->router, ops, inst->state, &conflict);
     if (rc == EGW_ERR_POLICY) {
-      *out_err = format_error("%s:%d: listener.mount: %s: a route is already served by %s",
+      *out_err = egw_format("%s:%d: listener.mount: %s: a route is already served by %s",
                               lp->file, lp->mount_line, ops->name, conflict ? conflict : "?");
       return rc;
     }
@@ -79,7 +67,7 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
   if (cfg->authz->init && cfg->authz->init(lp, &cfg->authz_state, out_err) != 0)
     return EGW_ERR_POLICY;
   if (lp->tls.mode == EGW_TLS_MTLS && site->trust == NULL) {
-    *out_err = format_error("%s:%d: listener.tls.mode: mtls needs CA certificates in %s "
+    *out_err = egw_format("%s:%d: listener.tls.mode: mtls needs CA certificates in %s "
                             "(site.trust.ca)",
                             lp->file, lp->tls.line, site->policy->site_file);
     return EGW_ERR_POLICY;
@@ -89,7 +77,7 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
     return EGW_ERR_POLICY;
   return 0;
 nomem:
-  *out_err = format_error("%s:%d: listener: out of memory", lp->file, lp->line);
+  *out_err = egw_format("%s:%d: listener: out of memory", lp->file, lp->line);
   return EGW_ERR_NOMEM;
 }
 

@@ -3,7 +3,6 @@
  * the line and what is wrong, never the text of the line. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "keys/keystore.h"
 #include "util/errors.h"
+#include "util/format.h"
 
 #define MAX_FILE_BYTES (4u << 20)
 
@@ -24,20 +24,10 @@ struct parsed {
   int line;
 };
 
-static char *format_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0)
-    s = NULL;
-  va_end(ap);
-  return s;
-}
-
 static int read_all(const char *path, char **out_buf, size_t *out_len, char **out_err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    *out_err = format_error("%s: cannot open: %s", path, strerror(errno));
+    *out_err = egw_format("%s: cannot open: %s", path, strerror(errno));
     return EGW_ERR_IO;
   }
   int rc = EGW_ERR_IO;
@@ -45,18 +35,18 @@ static int read_all(const char *path, char **out_buf, size_t *out_len, char **ou
   size_t len = 0;
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    *out_err = format_error("%s: not a regular file", path);
+    *out_err = egw_format("%s: not a regular file", path);
     goto end;
   }
   if ((uint64_t)st.st_size > MAX_FILE_BYTES) {
-    *out_err = format_error("%s: file too large", path);
+    *out_err = egw_format("%s: file too large", path);
     rc = EGW_ERR_LIMIT;
     goto end;
   }
   size_t cap = (size_t)st.st_size + 1;
   buf = malloc(cap);
   if (buf == NULL) {
-    *out_err = format_error("%s: out of memory", path);
+    *out_err = egw_format("%s: out of memory", path);
     rc = EGW_ERR_NOMEM;
     goto end;
   }
@@ -65,7 +55,7 @@ static int read_all(const char *path, char **out_buf, size_t *out_len, char **ou
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0) {
-      *out_err = format_error("%s: cannot read: %s", path, strerror(errno));
+      *out_err = egw_format("%s: cannot read: %s", path, strerror(errno));
       goto end;
     }
     if (r == 0)
@@ -170,7 +160,7 @@ int egw_keystore_load_file(struct egw_keystore *ks, const char *path, char **out
     if (next)
       *next++ = '\0';
     if (memchr(cur, '\0', (size_t)((next ? next - 1 : buf + len) - cur)) != NULL) {
-      *out_err = format_error("%s:%d: NUL byte in line", path, line);
+      *out_err = egw_format("%s:%d: NUL byte in line", path, line);
       rc = EGW_ERR_POLICY;
       goto end;
     }
@@ -178,7 +168,7 @@ int egw_keystore_load_file(struct egw_keystore *ks, const char *path, char **out
       size_t ncap = cap ? cap * 2 : 8;
       struct parsed *grown = calloc(ncap, sizeof(*grown));
       if (grown == NULL) {
-        *out_err = format_error("%s: out of memory", path);
+        *out_err = egw_format("%s: out of memory", path);
         rc = EGW_ERR_NOMEM;
         goto end;
       }
@@ -193,7 +183,7 @@ int egw_keystore_load_file(struct egw_keystore *ks, const char *path, char **out
     const char *msg = NULL;
     int r = parse_line(cur, &items[n], &msg);
     if (r < 0) {
-      *out_err = format_error("%s:%d: %s", path, line, msg);
+      *out_err = egw_format("%s:%d: %s", path, line, msg);
       rc = EGW_ERR_POLICY;
       goto end;
     }
@@ -203,7 +193,7 @@ int egw_keystore_load_file(struct egw_keystore *ks, const char *path, char **out
     for (size_t i = 0; i < n; i++) {
       if (strcmp(items[i].identity, items[n].identity) == 0) {
         *out_err =
-            format_error("%s:%d: duplicate identity (first on line %d)", path, line, items[i].line);
+            egw_format("%s:%d: duplicate identity (first on line %d)", path, line, items[i].line);
         rc = EGW_ERR_POLICY;
         n++; /* so that the key just parsed is wiped too */
         goto end;
@@ -214,7 +204,7 @@ int egw_keystore_load_file(struct egw_keystore *ks, const char *path, char **out
   for (size_t i = 0; i < n; i++) {
     rc = egw_keystore_put(ks, path, items[i].identity, items[i].key, items[i].key_len, 0);
     if (rc != 0) {
-      *out_err = format_error("%s:%d: %s", path, items[i].line, egw_strerror(rc));
+      *out_err = egw_format("%s:%d: %s", path, items[i].line, egw_strerror(rc));
       break;
     }
   }

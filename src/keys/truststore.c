@@ -1,9 +1,9 @@
 /* The trust store: one X509_STORE with every CA certificate and CRL of the site, built
  * once and shared (by reference) with every SSL_CTX that verifies clients. */
 #include "keys/truststore.h"
+#include "util/format.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +17,6 @@ struct egw_truststore {
   size_t n_certs;
   size_t n_crls;
 };
-
-static char *format_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0)
-    s = NULL;
-  va_end(ap);
-  return s;
-}
 
 /* pem_ended_cleanly says whether the error queue only holds the "no more PEM blocks"
  * error that ends every successful read loop. */
@@ -44,7 +34,7 @@ static int load_file(X509_STORE *store, const char *path, int crls, size_t *out_
   errno = 0;
   BIO *bio = BIO_new_file(path, "r");
   if (bio == NULL) {
-    *out_err = format_error("%s: cannot open: %s", path, errno ? strerror(errno) : "error");
+    *out_err = egw_format("%s: cannot open: %s", path, errno ? strerror(errno) : "error");
     ERR_clear_error();
     return -1;
   }
@@ -66,18 +56,18 @@ static int load_file(X509_STORE *store, const char *path, int crls, size_t *out_
       X509_free(cert);
     }
     if (!ok) {
-      *out_err = format_error("%s: cannot add %s #%zu to the trust store", path, what, count + 1);
+      *out_err = egw_format("%s: cannot add %s #%zu to the trust store", path, what, count + 1);
       goto end;
     }
     count++;
   }
   if (!pem_ended_cleanly()) {
-    *out_err = format_error("%s: invalid PEM %s #%zu: %s", path, what, count + 1,
+    *out_err = egw_format("%s: invalid PEM %s #%zu: %s", path, what, count + 1,
                             ERR_reason_error_string(ERR_peek_last_error()));
     goto end;
   }
   if (count == 0) {
-    *out_err = format_error("%s: no %s found", path, what);
+    *out_err = egw_format("%s: no %s found", path, what);
     goto end;
   }
   *out_count += count;

@@ -1,7 +1,6 @@
 /* egw_tls_ctx: one SSL_CTX per listener. This file builds what every mode shares and
  * hands over to the mode's entry in the transport table (modes.c). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "keys/keystore.h"
 #include "tls/internal.h"
+#include "util/format.h"
 
 uint64_t egw__tls_now_ms(void) {
   struct timespec ts;
@@ -81,16 +81,6 @@ int egw__tls_set_ciphers(struct egw_tls_ctx *ctx, const struct egw_listener_poli
   return 0;
 }
 
-static char *format_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0)
-    s = NULL;
-  va_end(ap);
-  return s;
-}
-
 /* configure_common sets what every mode shares; the mode may narrow it further. */
 static int configure_common(SSL_CTX *ssl_ctx) {
   if (!SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION) ||
@@ -113,7 +103,7 @@ struct egw_tls_ctx *egw_tls_ctx_new(const struct egw_listener_policy *lp,
   int line = lp->tls.line;
   const struct egw__tls_mode *mode = egw__tls_mode_for(lp->tls.mode);
   if (mode == NULL) {
-    *out_err = format_error("%s:%d: tls: unknown mode %d", file, line, (int)lp->tls.mode);
+    *out_err = egw_format("%s:%d: tls: unknown mode %d", file, line, (int)lp->tls.mode);
     return NULL;
   }
   struct egw_tls_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -128,19 +118,19 @@ struct egw_tls_ctx *egw_tls_ctx_new(const struct egw_listener_policy *lp,
   if (ctx->ssl_ctx == NULL || !SSL_CTX_set_app_data(ctx->ssl_ctx, ctx))
     goto nomem;
   if (configure_common(ctx->ssl_ctx) != 0) {
-    *out_err = format_error("%s:%d: tls: cannot set the protocol versions or groups", file, line);
+    *out_err = egw_format("%s:%d: tls: cannot set the protocol versions or groups", file, line);
     goto fail;
   }
   char msg[512];
   ERR_clear_error();
   if (mode->configure(ctx, lp, trust, msg, sizeof(msg)) != 0) {
-    *out_err = format_error("%s:%d: tls: %s", file, line, msg);
+    *out_err = egw_format("%s:%d: tls: %s", file, line, msg);
     goto fail;
   }
   ERR_clear_error();
   return ctx;
 nomem:
-  *out_err = format_error("%s:%d: tls: out of memory", file, line);
+  *out_err = egw_format("%s:%d: tls: out of memory", file, line);
 fail:
   ERR_clear_error();
   egw_tls_ctx_free(ctx);
