@@ -47,8 +47,8 @@ struct egw_request {
   size_t n_headers;
   const uint8_t *body; /* de-chunked; NULL when empty */
   size_t body_len;
-  const struct egw_peer *peer;     /* never NULL; kind NONE when anonymous */
-  const char *interface_name;      /* "EDGE-1", from the listener's policy */
+  const struct egw_peer *peer; /* never NULL; kind NONE when anonymous */
+  const char *interface_name;  /* "EDGE-1", from the listener's policy */
   struct egw_arena *arena;
   /* Set by the dispatcher (core) before authorization and the role run. */
   const char *role_name; /* the listener's role: "ecs", "ees", ... */
@@ -56,8 +56,7 @@ struct egw_request {
 };
 
 /* egw_request_header returns the first value of header |name| (lower-case), or NULL. */
-const char *egw_request_header(const struct egw_request *req, const char *name,
-                               size_t *out_len);
+const char *egw_request_header(const struct egw_request *req, const char *name, size_t *out_len);
 
 /* egw_response is built by a role (or by core for errors) and serialized by framing. */
 struct egw_response {

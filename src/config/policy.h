@@ -64,8 +64,8 @@ struct egw_authz_policy {
 };
 
 struct egw_listener_policy {
-  char *file; /* the policy file this listener came from */
-  int line;   /* line of the listener's first key */
+  char *file;           /* the policy file this listener came from */
+  int line;             /* line of the listener's first key */
   char *interface_name; /* "EDGE-1", "EDGE-6", "app", "admin", ... */
   char *role;           /* "ecs", "ees", "eas", "admin", "sim" */
   char *listen_host;    /* "127.0.0.1", "::1" */

@@ -42,10 +42,10 @@ struct egw_conn {
   enum egw_h1_state last_state; /* to arm the header timer once per request */
   int handles_open;
   int pending_writes;
-  int in_read;        /* inside on_read: output is flushed once at its end */
-  int finishing;      /* close once the queued output is written */
-  int closing;        /* handles are being closed */
-  int deferred;       /* on the server's deferred list */
+  int in_read;   /* inside on_read: output is flushed once at its end */
+  int finishing; /* close once the queued output is written */
+  int closing;   /* handles are being closed */
+  int deferred;  /* on the server's deferred list */
   struct egw_conn *deferred_next;
   struct egw_conn *prev, *next;
   char peer_addr[64];
@@ -238,8 +238,8 @@ static void answer_problem(struct egw_exchange *x, int status, const char *detai
 }
 
 static void add_allow_header(struct egw_exchange *x, unsigned methods) {
-  static const enum egw_method order[] = {EGW_METHOD_GET,   EGW_METHOD_HEAD,   EGW_METHOD_POST,
-                                          EGW_METHOD_PUT,   EGW_METHOD_PATCH,  EGW_METHOD_DELETE,
+  static const enum egw_method order[] = {EGW_METHOD_GET,    EGW_METHOD_HEAD,  EGW_METHOD_POST,
+                                          EGW_METHOD_PUT,    EGW_METHOD_PATCH, EGW_METHOD_DELETE,
                                           EGW_METHOD_OPTIONS};
   char allow[96] = "";
   size_t used = 0;

@@ -15,7 +15,7 @@ struct egw_listener {
   struct egw_server *server;
   const struct egw_listener_cfg *cfg;
   uint32_t n_conns;
-  char addr[64];           /* "127.0.0.1:9443", "[::1]:9443" */
+  char addr[64];             /* "127.0.0.1:9443", "[::1]:9443" */
   uint64_t refused_unlogged; /* refusals since the last connection_refused line */
   uint64_t refused_logged_at;
 };

@@ -37,8 +37,7 @@ static int bind_listener(struct egw_server *s, struct egw_listener *l) {
   int v6 = strchr(lp->listen_host, ':') != NULL;
   int rc = v6 ? uv_ip6_addr(lp->listen_host, lp->listen_port, (struct sockaddr_in6 *)&ss)
               : uv_ip4_addr(lp->listen_host, lp->listen_port, (struct sockaddr_in *)&ss);
-  snprintf(l->addr, sizeof(l->addr), v6 ? "[%s]:%u" : "%s:%u", lp->listen_host,
-           lp->listen_port);
+  snprintf(l->addr, sizeof(l->addr), v6 ? "[%s]:%u" : "%s:%u", lp->listen_host, lp->listen_port);
   if (rc == 0)
     rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, v6 ? UV_TCP_IPV6ONLY : 0);
   if (rc == 0)
@@ -73,8 +72,7 @@ void egw__server_conn_closed(struct egw_server *s) { stop_when_empty(s); }
 
 static void on_drain_timeout(uv_timer_t *t) {
   struct egw_server *s = t->data;
-  egw_log_msg(EGW_LOG_WARN, "drain_timeout", "closing %zu connection(s) still busy",
-              s->n_conns);
+  egw_log_msg(EGW_LOG_WARN, "drain_timeout", "closing %zu connection(s) still busy", s->n_conns);
   egw__conns_abort_all(s);
 }
 

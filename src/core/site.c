@@ -42,22 +42,22 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
       char names[256];
       egw_role_names(names, sizeof(names));
       *out_err = egw_format("%s:%d: listener.mount: unknown module '%s' (known: %s)", lp->file,
-                              lp->mount_line, lp->mount[m], names);
+                            lp->mount_line, lp->mount[m], names);
       return EGW_ERR_POLICY;
     }
     char *role_err = NULL;
     struct egw_role_instance *inst = role_instance(site, ops, &role_err);
     if (inst == NULL) {
-      *out_err = egw_format("%s:%d: listener.mount: %s: %s", lp->file, lp->mount_line,
-                              ops->name, role_err ? role_err : "initialization failed");
+      *out_err = egw_format("%s:%d: listener.mount: %s: %s", lp->file, lp->mount_line, ops->name,
+                            role_err ? role_err : "initialization failed");
       free(role_err);
       return EGW_ERR_POLICY;
     }
     const char *conflict = NULL;
     int rc = egw_router_add(cfg->router, ops, inst->state, &conflict);
     if (rc == EGW_ERR_POLICY) {
-      *out_err = egw_format("%s:%d: listener.mount: %s: a route is already served by %s",
-                              lp->file, lp->mount_line, ops->name, conflict ? conflict : "?");
+      *out_err = egw_format("%s:%d: listener.mount: %s: a route is already served by %s", lp->file,
+                            lp->mount_line, ops->name, conflict ? conflict : "?");
       return rc;
     }
     if (rc != 0)
@@ -68,8 +68,8 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
     return EGW_ERR_POLICY;
   if (lp->tls.mode == EGW_TLS_MTLS && site->trust == NULL) {
     *out_err = egw_format("%s:%d: listener.tls.mode: mtls needs CA certificates in %s "
-                            "(site.trust.ca)",
-                            lp->file, lp->tls.line, site->policy->site_file);
+                          "(site.trust.ca)",
+                          lp->file, lp->tls.line, site->policy->site_file);
     return EGW_ERR_POLICY;
   }
   cfg->tls = egw_tls_ctx_new(lp, site->trust, site->keys, out_err);
@@ -121,9 +121,9 @@ struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err) {
     goto fail;
   }
   if (policy->n_ca_files > 0) {
-    site->trust = egw_truststore_new((const char *const *)policy->ca_files, policy->n_ca_files,
-                                     (const char *const *)policy->crl_files,
-                                     policy->n_crl_files, out_err);
+    site->trust =
+        egw_truststore_new((const char *const *)policy->ca_files, policy->n_ca_files,
+                           (const char *const *)policy->crl_files, policy->n_crl_files, out_err);
     if (site->trust == NULL)
       goto fail;
   }

@@ -33,16 +33,15 @@ enum egw_h1_state {
   EGW_H1_IDLE,            /* between requests, nothing buffered: idle timeout applies */
   EGW_H1_READING_HEADERS, /* a request started: header timeout applies */
   EGW_H1_READING_BODY,
-  EGW_H1_BUSY,            /* an exchange is with a role */
-  EGW_H1_CLOSING,         /* everything to send was sent; the owner closes the connection */
+  EGW_H1_BUSY,    /* an exchange is with a role */
+  EGW_H1_CLOSING, /* everything to send was sent; the owner closes the connection */
 };
 
 /* egw_h1_new creates framing for one connection. |peer| and |interface_name| must
  * outlive it (they are copied into every request by reference). NULL when out of
  * memory. */
 struct egw_h1 *egw_h1_new(const struct egw_h1_limits *limits, const struct egw_h1_callbacks *cb,
-                          void *owner, const struct egw_peer *peer,
-                          const char *interface_name);
+                          void *owner, const struct egw_peer *peer, const char *interface_name);
 
 /* egw_h1_free releases |h|. An exchange still with a role gets its abort callback first
  * (see egw_exchange_set_abort). NULL is accepted. */

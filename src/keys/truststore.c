@@ -63,7 +63,7 @@ static int load_file(X509_STORE *store, const char *path, int crls, size_t *out_
   }
   if (!pem_ended_cleanly()) {
     *out_err = egw_format("%s: invalid PEM %s #%zu: %s", path, what, count + 1,
-                            ERR_reason_error_string(ERR_peek_last_error()));
+                          ERR_reason_error_string(ERR_peek_last_error()));
     goto end;
   }
   if (count == 0) {

@@ -6,8 +6,8 @@ const char *egw_strerror(int code) {
   switch (code) {
   case 0:
     return "ok";
-#define EGW_X_CASE(name, text)                                                 \
-  case EGW_ERR_##name:                                                         \
+#define EGW_X_CASE(name, text)                                                                     \
+  case EGW_ERR_##name:                                                                             \
     return text;
     EGW_ERRORS(EGW_X_CASE)
 #undef EGW_X_CASE

@@ -6,15 +6,15 @@
 #define EGW_ERR_BASE (-20000)
 
 /* X(name, text) */
-#define EGW_ERRORS(X)                                                          \
-  X(NOMEM, "out of memory")                                                    \
-  X(POLICY, "invalid policy")                                                  \
-  X(TLS, "TLS failure")                                                        \
-  X(HTTP, "malformed HTTP")                                                    \
-  X(LIMIT, "limit exceeded")                                                   \
-  X(NOTFOUND, "not found")                                                     \
-  X(IO, "input/output error")                                                  \
-  X(DENIED, "access denied")                                                   \
+#define EGW_ERRORS(X)                                                                              \
+  X(NOMEM, "out of memory")                                                                        \
+  X(POLICY, "invalid policy")                                                                      \
+  X(TLS, "TLS failure")                                                                            \
+  X(HTTP, "malformed HTTP")                                                                        \
+  X(LIMIT, "limit exceeded")                                                                       \
+  X(NOTFOUND, "not found")                                                                         \
+  X(IO, "input/output error")                                                                      \
+  X(DENIED, "access denied")                                                                       \
   X(CLOSED, "connection closed")
 
 enum egw_error {

@@ -62,8 +62,8 @@ static long escape_json(char *out, size_t cap, const char *s, size_t n) {
   return (long)o;
 }
 
-static void append_key(struct egw_log_record *rec, const char *key, char *scratch,
-                       size_t cap, size_t *out_len) {
+static void append_key(struct egw_log_record *rec, const char *key, char *scratch, size_t cap,
+                       size_t *out_len) {
   size_t n = 0;
   scratch[n++] = ',';
   scratch[n++] = '"';
@@ -78,8 +78,7 @@ static void append_key(struct egw_log_record *rec, const char *key, char *scratc
   *out_len = n;
 }
 
-void egw_log_begin(struct egw_log_record *rec, enum egw_log_level level,
-                   const char *event) {
+void egw_log_begin(struct egw_log_record *rec, enum egw_log_level level, const char *event) {
   rec->len = 0;
   rec->level = level;
   rec->truncated = 0;
@@ -93,8 +92,7 @@ void egw_log_begin(struct egw_log_record *rec, enum egw_log_level level,
   append(rec, esc, (size_t)n + 2);
 }
 
-void egw_log_strn(struct egw_log_record *rec, const char *key, const char *value,
-                  size_t len) {
+void egw_log_strn(struct egw_log_record *rec, const char *key, const char *value, size_t len) {
   char field[1536];
   size_t n;
   append_key(rec, key, field, sizeof(field), &n);
@@ -155,11 +153,10 @@ void egw_log_end(struct egw_log_record *rec) {
   struct tm tm;
   gmtime_r(&ts.tv_sec, &tm);
   char tail[96];
-  int n = snprintf(tail, sizeof(tail),
-                   "%s,\"level\":\"%s\",\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"}\n",
-                   rec->truncated ? ",\"truncated\":true" : "", level_names[rec->level],
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec, ts.tv_nsec / 1000000);
+  int n = snprintf(
+      tail, sizeof(tail), "%s,\"level\":\"%s\",\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"}\n",
+      rec->truncated ? ",\"truncated\":true" : "", level_names[rec->level], tm.tm_year + 1900,
+      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
   memcpy(rec->buf + rec->len, tail, (size_t)n);
   FILE *out = log_stream ? log_stream : stdout;
   fwrite(rec->buf, 1, rec->len + (size_t)n, out);

@@ -30,13 +30,11 @@ void egw_log_set_stream(FILE *stream);
 /* egw_log_set_min_level drops records below |level|. */
 void egw_log_set_min_level(enum egw_log_level level);
 
-void egw_log_begin(struct egw_log_record *rec, enum egw_log_level level,
-                   const char *event);
+void egw_log_begin(struct egw_log_record *rec, enum egw_log_level level, const char *event);
 /* egw_log_str adds "key":"value" with JSON escaping; a NULL |value| adds null. */
 void egw_log_str(struct egw_log_record *rec, const char *key, const char *value);
 /* egw_log_strn is egw_log_str for a value that is not NUL-terminated. */
-void egw_log_strn(struct egw_log_record *rec, const char *key, const char *value,
-                  size_t len);
+void egw_log_strn(struct egw_log_record *rec, const char *key, const char *value, size_t len);
 void egw_log_int(struct egw_log_record *rec, const char *key, int64_t value);
 void egw_log_bool(struct egw_log_record *rec, const char *key, int value);
 /* egw_log_end writes the record as one line and flushes the stream. */

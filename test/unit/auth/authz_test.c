@@ -7,7 +7,10 @@ static char *patterns_ees[] = {"spiffe://site1/ees/*", "DNS:*.ees.site1.example"
 
 static struct egw_allow_rule rules[] = {
     {.path_prefix = "/healthz", .allow_any = 1},
-    {.path_prefix = "/whoami", .methods = EGW_METHOD_GET, .patterns = patterns_ees, .n_patterns = 2},
+    {.path_prefix = "/whoami",
+     .methods = EGW_METHOD_GET,
+     .patterns = patterns_ees,
+     .n_patterns = 2},
 };
 
 static struct egw_listener_policy listener = {
@@ -15,18 +18,21 @@ static struct egw_listener_policy listener = {
     .authz = {.mode = EGW_AUTHZ_STATIC, .rules = rules, .n_rules = 2},
 };
 
-static enum egw_authz_decision check(enum egw_authz_mode mode, enum egw_method m,
-                                     const char *path, const struct egw_peer *p,
-                                     const struct egw_header *headers, size_t n_headers,
-                                     struct egw_authz_verdict *v) {
+static enum egw_authz_decision check(enum egw_authz_mode mode, enum egw_method m, const char *path,
+                                     const struct egw_peer *p, const struct egw_header *headers,
+                                     size_t n_headers, struct egw_authz_verdict *v) {
   listener.authz.mode = mode;
   const struct egw_authz_provider *prov = egw_authz_provider_for(mode);
   void *state = NULL;
   char *err = NULL;
   if (prov->init)
     cr_assert_eq(prov->init(&listener, &state, &err), 0);
-  struct egw_request req = {.method = m, .path = path, .peer = p, .headers = headers,
-                            .n_headers = n_headers, .method_name = "GET"};
+  struct egw_request req = {.method = m,
+                            .path = path,
+                            .peer = p,
+                            .headers = headers,
+                            .n_headers = n_headers,
+                            .method_name = "GET"};
   enum egw_authz_decision d = prov->check(state, &req, v);
   if (prov->dispose)
     prov->dispose(state);
@@ -90,11 +96,12 @@ Test(authz_token, missing_token_gets_401_with_challenge) {
 }
 
 Test(authz_token, any_token_is_refused_while_no_issuer_is_trusted) {
-  struct egw_header h = {.name = "authorization", .name_len = 13,
-                         .value = "Bearer eyJhbGciOiJub25lIn0.e30.", .value_len = 31};
+  struct egw_header h = {.name = "authorization",
+                         .name_len = 13,
+                         .value = "Bearer eyJhbGciOiJub25lIn0.e30.",
+                         .value_len = 31};
   struct egw_authz_verdict v;
-  cr_assert_eq(check(EGW_AUTHZ_TOKEN, EGW_METHOD_GET, "/whoami", &ees1, &h, 1, &v),
-               EGW_AUTHZ_DENY);
+  cr_assert_eq(check(EGW_AUTHZ_TOKEN, EGW_METHOD_GET, "/whoami", &ees1, &h, 1, &v), EGW_AUTHZ_DENY);
   cr_assert_eq(v.status, 401);
   cr_assert(strstr(v.www_authenticate, "invalid_token") != NULL);
 }

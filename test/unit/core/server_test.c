@@ -106,7 +106,8 @@ static int stop(pthread_t t) {
 
 static int tcp_connect(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
   return fd;
@@ -165,7 +166,8 @@ Test(server, serves_and_stops_clean_on_sigterm) {
   /* An idle keep-alive connection must not hold the drain up. */
   cr_assert_eq(stop(t), 0, "%s", log_text);
   cr_assert(strstr(log_text, "\"event\":\"listening\",\"interface\":\"EDGE-4\",\"role\":\"ecs\"") !=
-            NULL, "%s", log_text);
+                NULL,
+            "%s", log_text);
   cr_assert(strstr(log_text, "\"event\":\"stopped\"") != NULL, "%s", log_text);
   tls_close(ssl, ctx, fd);
 }
