@@ -51,15 +51,33 @@ struct egw_allow_rule {
   char *path_prefix;
   unsigned methods;
   int allow_any;
-  char **patterns; /* see auth/allowlist.h for the syntax */
+  char **patterns; /* static: see auth/allowlist.h for the syntax */
   size_t n_patterns;
+  /* token: scopes the token must carry on this route ("scope:", a list or one
+   * space-separated string); none listed means any valid token. */
+  char **scopes;
+  size_t n_scopes;
   int line;
+};
+
+/* authz: token (TS 33.501 13.4.1). Keys: audience, algs, leeway_s, sub_is_peer, issuers,
+ * rules (path, methods, scope, or allow: any for routes that need no token). */
+struct egw_token_authz_policy {
+  char *audience;    /* required: this server's id, compared with "aud" */
+  unsigned algs;     /* bits of enum egw_jws_alg (auth/jwt.h); default ES256 only */
+  uint32_t leeway_s; /* exp/nbf leeway, 0..300; default 30 */
+  /* sub must equal the TLS peer identity (certificate or PSK identity). Default true on
+   * mtls and psk listeners; refused on server-cert listeners (no peer identity). */
+  int sub_is_peer;
+  char **issuers; /* ids of site issuers trusted here; none listed: every site issuer */
+  size_t n_issuers;
 };
 
 struct egw_authz_policy {
   enum egw_authz_mode mode;
-  struct egw_allow_rule *rules; /* static: first rule whose prefix and method match */
+  struct egw_allow_rule *rules; /* static, token: first rule whose prefix and method match */
   size_t n_rules;
+  struct egw_token_authz_policy token; /* mode token only */
   int line; /* line of the authz key */
 };
 
@@ -78,6 +96,50 @@ struct egw_listener_policy {
   struct egw_limits limits;
 };
 
+/* A token issuer trusted by the site (site.yaml "tokens.issuers"). Exactly one source
+ * of verification keys: the local ECS's own signing keys, PEM files (public keys or
+ * certificates; kid = the file's "kid:" entry or the RFC 7638 thumbprint), or a JWKS
+ * document on disk. */
+struct egw_issuer_policy {
+  char *id; /* the "iss" value */
+  int local;
+  struct egw_key_file_policy *keys;
+  size_t n_keys;
+  char *jwks_file;
+  int line;
+};
+
+/* A key file with an optional kid: signing keys of the ECS, verification keys of an
+ * issuer. */
+struct egw_key_file_policy {
+  char *kid; /* NULL: the RFC 7638 thumbprint */
+  char *file;
+  int line;
+};
+
+/* Which authenticated client may get which tokens (site.yaml "ecs.clients"): the first
+ * entry whose pattern matches the client's TLS peer identity decides. */
+struct egw_token_client_policy {
+  char *pattern;    /* auth/allowlist.h syntax */
+  char **scopes;    /* scopes it may ask for */
+  size_t n_scopes;
+  char **audiences; /* targetNfInstanceId values it may ask for; allow_any_audience for all */
+  size_t n_audiences;
+  int allow_any_audience;
+  int line;
+};
+
+/* The site's ECS as OAuth 2.0 authorization server (site.yaml "ecs"). */
+struct egw_ecs_policy {
+  char *id; /* "iss" of the tokens it issues */
+  struct egw_key_file_policy *signing_keys; /* the first signs, the others only verify */
+  size_t n_signing_keys;
+  uint32_t token_ttl_s; /* default 3600, 60..86400 */
+  struct egw_token_client_policy *clients;
+  size_t n_clients;
+  int line;
+};
+
 struct egw_site_policy {
   char *dir;       /* the policy directory */
   char *site_file; /* path of site.yaml */
@@ -88,6 +150,12 @@ struct egw_site_policy {
   size_t n_crl_files;
   char *state_dir;           /* durable state; created at start if missing */
   uint32_t drain_timeout_ms; /* SIGTERM: how long requests in flight may take; 10000 */
+  /* site.yaml "tokens": the shared token cache and the trusted issuers. */
+  uint32_t token_cache_entries;     /* default 100000, 1..10000000 */
+  uint32_t token_negative_ttl_ms;   /* default 5000, 0..60000 */
+  struct egw_issuer_policy *issuers;
+  size_t n_issuers;
+  struct egw_ecs_policy *ecs; /* NULL when site.yaml has no "ecs" */
   struct egw_listener_policy *listeners;
   size_t n_listeners;
 };
