@@ -25,10 +25,11 @@ const subsystems = [_]Subsystem{
     .{ .name = "keys", .deps = &.{"util"} },
     .{ .name = "auth", .deps = &.{"util"} },
     .{ .name = "http", .deps = &.{"util"} },
+    .{ .name = "store", .deps = &.{"util"} },
     .{ .name = "tls", .deps = &.{ "util", "config", "keys", "auth" } },
-    .{ .name = "roles", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "core" } },
-    .{ .name = "core", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "roles" } },
-    .{ .name = "cli", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "roles", "core" } },
+    .{ .name = "roles", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "store", "core" } },
+    .{ .name = "core", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "store", "roles" } },
+    .{ .name = "cli", .deps = &.{ "util", "config", "keys", "auth", "http", "tls", "store", "roles", "core" } },
 };
 
 pub fn build(b: *std.Build) !void {
@@ -44,7 +45,7 @@ pub fn build(b: *std.Build) !void {
         .optimize = optimize,
         .link_libc = true,
     });
-    const all = [_][]const u8{ "util", "config", "keys", "auth", "http", "tls", "roles", "core", "cli" };
+    const all = [_][]const u8{ "util", "config", "keys", "auth", "http", "tls", "store", "roles", "core", "cli" };
     for (all) |sub| try addSubsystemSources(b, exe, sub);
     exe.addCSourceFile(.{ .file = b.path("src/main.c"), .flags = &our_cflags });
     linkDeps(b, exe);
