@@ -1,0 +1,40 @@
+/* Durable state of the site in SQLite (state_dir/edgegw.db): token revocations today,
+ * registrations later. The loop never waits on the disk: reads happen once at start-up,
+ * before the loop runs; writes go to a libuv worker (uv_queue_work) and their callback
+ * runs on the loop thread once the write is durable (committed, synchronous=FULL), so a
+ * request is answered only after what it changed survives a crash. */
+#ifndef EGW_STORE_STORE_H
+#define EGW_STORE_STORE_H
+
+#include <stdint.h>
+#include <uv.h>
+
+struct egw_store;
+
+/* egw_store_open opens (creating if needed, mode 0600) |state_dir|/edgegw.db and
+ * migrates its schema. On error returns NULL with *out_err (malloc'd, "path: message").
+ * Blocking: call at start-up only. */
+struct egw_store *egw_store_open(const char *state_dir, char **out_err);
+
+/* egw_store_close closes the database. Every write must have completed (their callbacks
+ * ran); NULL is accepted. */
+void egw_store_close(struct egw_store *st);
+
+/* egw_store_load_revocations calls |cb| for every revoked jti whose exp is at or after
+ * |now_s| and deletes older ones. Blocking: start-up only. Returns 0 or a negative code
+ * (EGW_ERR_IO). */
+int egw_store_load_revocations(struct egw_store *st, int64_t now_s,
+                               void (*cb)(void *arg, const char *jti, int64_t exp_s),
+                               void *arg);
+
+/* egw_store_revoke records that |jti| (expiring at |exp_s|) is revoked, on a worker of
+ * |loop|. |done| runs exactly once on the loop thread with 0 once the row is durable, or
+ * a negative code; if this call returns non-zero, |done| is never called. Revoking the
+ * same jti twice is not an error. */
+int egw_store_revoke(struct egw_store *st, uv_loop_t *loop, const char *jti, int64_t exp_s,
+                     void (*done)(void *arg, int status), void *arg);
+
+/* egw_store_pending counts writes whose callback has not run yet (for drain). */
+unsigned egw_store_pending(const struct egw_store *st);
+
+#endif
