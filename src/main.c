@@ -14,6 +14,7 @@ struct command {
 
 static const struct command commands[] = {
     {.name = "serve", .run = egw_cli_serve, .help = "run the site described by a policy directory"},
+    {.name = "token", .run = egw_cli_token, .help = "issue, inspect or verify an access token"},
 };
 
 static void usage(FILE *out) {

@@ -1,5 +1,7 @@
 #include "auth/authz.h"
 
+#include <string.h>
+
 extern const struct egw_authz_provider egw__authz_none;
 extern const struct egw_authz_provider egw__authz_static;
 extern const struct egw_authz_provider egw__authz_token;
@@ -14,4 +16,25 @@ const struct egw_authz_provider *egw_authz_provider_for(enum egw_authz_mode mode
     break;
   }
   return &egw__authz_none;
+}
+
+/* A rule's prefix matches like a route: whole path, or a continuation at a '/'. */
+static int prefix_matches(const char *prefix, const char *path) {
+  size_t n = strlen(prefix);
+  if (strncmp(prefix, path, n) != 0)
+    return 0;
+  return path[n] == '\0' || path[n] == '/' || (n > 0 && prefix[n - 1] == '/');
+}
+
+const struct egw_allow_rule *egw__authz_find_rule(const struct egw_authz_policy *policy,
+                                                  const struct egw_request *req) {
+  for (size_t i = 0; i < policy->n_rules; i++) {
+    const struct egw_allow_rule *rule = &policy->rules[i];
+    if (!prefix_matches(rule->path_prefix, req->path))
+      continue;
+    if (rule->methods != 0 && (rule->methods & (unsigned)req->method) == 0)
+      continue;
+    return rule;
+  }
+  return NULL;
 }

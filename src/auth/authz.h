@@ -6,6 +6,8 @@
 #include "config/policy.h"
 #include "edgegw/http.h"
 
+struct egw_token_env; /* auth/token_verify.h: the site's token cache and issuers */
+
 enum egw_authz_decision {
   EGW_AUTHZ_ALLOW,
   EGW_AUTHZ_DENY,
@@ -29,7 +31,8 @@ struct egw_authz_verdict {
  * *out on every call and never blocks; dispose accepts NULL. */
 struct egw_authz_provider {
   const char *name;
-  int (*init)(const struct egw_listener_policy *lp, void **out_state, char **out_err);
+  int (*init)(const struct egw_listener_policy *lp, const struct egw_token_env *tokens,
+              void **out_state, char **out_err);
   enum egw_authz_decision (*check)(void *state, const struct egw_request *req,
                                    struct egw_authz_verdict *out);
   void (*dispose)(void *state);
@@ -37,5 +40,10 @@ struct egw_authz_provider {
 
 /* egw_authz_provider_for returns the provider of |mode|; never NULL. */
 const struct egw_authz_provider *egw_authz_provider_for(enum egw_authz_mode mode);
+
+/* egw__authz_find_rule returns the first rule of |policy| whose path prefix (whole path,
+ * or continued at a '/') and methods match |req|, or NULL. Shared by static and token. */
+const struct egw_allow_rule *egw__authz_find_rule(const struct egw_authz_policy *policy,
+                                                  const struct egw_request *req);
 
 #endif

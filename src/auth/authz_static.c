@@ -6,28 +6,16 @@
 #include "auth/allowlist.h"
 #include "auth/authz.h"
 
-/* A rule's prefix matches like a route: whole path, or a continuation at a '/'. */
-static int prefix_matches(const char *prefix, const char *path) {
-  size_t n = strlen(prefix);
-  if (strncmp(prefix, path, n) != 0)
-    return 0;
-  return path[n] == '\0' || path[n] == '/' || (n > 0 && prefix[n - 1] == '/');
-}
-
-static int static_init(const struct egw_listener_policy *lp, void **out_state, char **out_err) {
+static int static_init(const struct egw_listener_policy *lp, const struct egw_token_env *tokens,
+                       void **out_state, char **out_err) {
   *out_state = (void *)&lp->authz;
   return 0;
 }
 
 static enum egw_authz_decision static_check(void *state, const struct egw_request *req,
                                             struct egw_authz_verdict *out) {
-  const struct egw_authz_policy *policy = state;
-  for (size_t i = 0; i < policy->n_rules; i++) {
-    const struct egw_allow_rule *rule = &policy->rules[i];
-    if (!prefix_matches(rule->path_prefix, req->path))
-      continue;
-    if (rule->methods != 0 && (rule->methods & (unsigned)req->method) == 0)
-      continue;
+  const struct egw_allow_rule *rule = egw__authz_find_rule(state, req);
+  if (rule != NULL) {
     if (rule->allow_any) {
       *out = (struct egw_authz_verdict){.reason = "rule allows any peer"};
       return EGW_AUTHZ_ALLOW;

@@ -100,6 +100,10 @@ struct egw_token_claims {
   int64_t exp, nbf, iat; /* nbf/iat 0 when absent */
   int has_cnf;           /* RFC 8705 cnf with x5t#S256 */
   uint8_t x5t_s256[32];
+  /* Set by whoever verified the signature (not by egw_token_claims_from_json): the
+   * algorithm it used, so that a listener that accepts fewer algorithms than the one
+   * that cached the token still refuses it. */
+  unsigned alg;
 };
 
 /* egw_token_claims_from_json copies the claims of a verified payload. iss, sub, aud, exp

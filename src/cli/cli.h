@@ -4,5 +4,6 @@
 #define EGW_CLI_CLI_H
 
 int egw_cli_serve(int argc, char **argv);
+int egw_cli_token(int argc, char **argv);
 
 #endif

@@ -106,6 +106,7 @@ int egw_server_run(struct egw_site *site) {
   signal(SIGPIPE, SIG_IGN);
   uv_loop_init(&s->loop);
   s->site = site;
+  site->loop = &s->loop;
   egw_site_up_ref(site);
   s->n_listeners = site->policy->n_listeners;
   s->listeners = calloc(s->n_listeners ? s->n_listeners : 1, sizeof(*s->listeners));
@@ -150,6 +151,7 @@ int egw_server_run(struct egw_site *site) {
   }
   uv_run(&s->loop, UV_RUN_DEFAULT);
   site->ready = 0;
+  site->loop = NULL;
   int rc = uv_loop_close(&s->loop);
   if (rc != 0) {
     /* A handle left open is a bug in a close path; say so rather than exit clean. */

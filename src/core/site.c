@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/issuers.h"
+#include "auth/tokcache.h"
 #include "http/router.h"
 #include "keys/keystore.h"
 #include "keys/truststore.h"
 #include "roles/registry.h"
+#include "store/store.h"
 #include "tls/tls.h"
 #include "util/errors.h"
 #include "util/format.h"
@@ -64,7 +67,7 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
       goto nomem;
   }
   cfg->authz = egw_authz_provider_for(lp->authz.mode);
-  if (cfg->authz->init && cfg->authz->init(lp, &cfg->authz_state, out_err) != 0)
+  if (cfg->authz->init && cfg->authz->init(lp, &site->tokens, &cfg->authz_state, out_err) != 0)
     return EGW_ERR_POLICY;
   if (lp->tls.mode == EGW_TLS_MTLS && site->trust == NULL) {
     *out_err = egw_format("%s:%d: listener.tls.mode: mtls needs CA certificates in %s "
@@ -100,6 +103,39 @@ static int load_psk_files(struct egw_site *site, char **out_err) {
   return 0;
 }
 
+static void on_stored_revocation(void *arg, const char *jti, int64_t exp_s) {
+  egw_tokcache_revoke(arg, jti, exp_s);
+}
+
+/* The token cache, the trusted issuers' keys and, for an ECS, the durable revocations
+ * (loaded into the cache before the first request). */
+static int build_token_services(struct egw_site *site, char **out_err) {
+  const struct egw_site_policy *p = site->policy;
+  site->token_cache = egw_tokcache_new(p->token_cache_entries, p->token_negative_ttl_ms);
+  if (site->token_cache == NULL) {
+    *out_err = egw_format("%s: out of memory for the token cache", p->site_file);
+    return EGW_ERR_NOMEM;
+  }
+  site->tokens.cache = site->token_cache;
+  if (p->n_issuers > 0 || p->ecs != NULL) {
+    site->issuers = egw_issuers_new(p, out_err);
+    if (site->issuers == NULL)
+      return EGW_ERR_POLICY;
+    site->tokens.issuers = site->issuers;
+  }
+  if (p->ecs == NULL)
+    return 0;
+  site->store = egw_store_open(p->state_dir, out_err);
+  if (site->store == NULL)
+    return EGW_ERR_IO;
+  if (egw_store_load_revocations(site->store, egw_token_now_s(), on_stored_revocation,
+                                 site->token_cache) != 0) {
+    *out_err = egw_format("%s: cannot read the revocations", p->state_dir);
+    return EGW_ERR_IO;
+  }
+  return 0;
+}
+
 struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err) {
   struct egw_site *site = calloc(1, sizeof(*site));
   if (site == NULL) {
@@ -128,6 +164,8 @@ struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err) {
       goto fail;
   }
   if (load_psk_files(site, out_err) != 0)
+    goto fail;
+  if (build_token_services(site, out_err) != 0)
     goto fail;
   for (size_t i = 0; i < n; i++) {
     if (build_listener(site, &policy->listeners[i], &site->listeners[i], out_err) != 0)
@@ -160,6 +198,9 @@ void egw_site_unref(struct egw_site *site) {
   free(site->roles);
   free(site->listeners);
   egw_keystore_free(site->keys);
+  egw_store_close(site->store);
+  egw_issuers_free(site->issuers);
+  egw_tokcache_free(site->token_cache);
   egw_truststore_free(site->trust);
   egw_site_policy_free(site->policy);
   free(site);

@@ -6,8 +6,10 @@
 #define EGW_CORE_SITE_H
 
 #include <stddef.h>
+#include <uv.h>
 
 #include "auth/authz.h"
+#include "auth/token_verify.h"
 #include "config/policy.h"
 #include "edgegw/role.h"
 
@@ -15,6 +17,9 @@ struct egw_router;
 struct egw_tls_ctx;
 struct egw_truststore;
 struct egw_keystore;
+struct egw_issuer_set;
+struct egw_tokcache;
+struct egw_store;
 
 /* One listener's runtime configuration, built from its policy. */
 struct egw_listener_cfg {
@@ -36,10 +41,15 @@ struct egw_site {
   struct egw_site_policy *policy; /* owned */
   struct egw_truststore *trust;   /* NULL when the site names no CA */
   struct egw_keystore *keys;
+  struct egw_issuer_set *issuers; /* NULL when the site trusts no token issuer */
+  struct egw_tokcache *token_cache;
+  struct egw_token_env tokens; /* the two above, as authz providers and roles see them */
+  struct egw_store *store;     /* durable state; NULL when the site has no ECS */
   struct egw_listener_cfg *listeners; /* policy->n_listeners entries */
   struct egw_role_instance *roles;
   size_t n_roles;
   int ready; /* set by the server once every listener is bound */
+  uv_loop_t *loop; /* set by the server before the first request; for asynchronous work */
 };
 
 /* egw_site_new builds a site from |policy| and takes ownership of it (freed on failure

@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 
+extern const struct egw_role_ops egw_role_ecs;
 extern const struct egw_role_ops egw_role_health;
 extern const struct egw_role_ops egw_role_whoami;
 
 static const struct egw_role_ops *const builtin_roles[] = {
+    &egw_role_ecs,
     &egw_role_health,
     &egw_role_whoami,
 };

@@ -1,0 +1,177 @@
+#include "auth/issuers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/format.h"
+
+struct issuer {
+  const char *id; /* borrowed from the policy, which outlives the set */
+  struct egw_jwk **keys;
+  size_t n_keys;
+};
+
+struct egw_issuer_set {
+  struct issuer *issuers;
+  size_t n_issuers;
+  struct egw_jwk **local_keys; /* the ECS's keys, signing key first */
+  size_t n_local_keys;
+};
+
+static int add_key(struct egw_jwk ***keys, size_t *n, struct egw_jwk *key) {
+  struct egw_jwk **grown = realloc(*keys, (*n + 1) * sizeof(*grown));
+  if (grown == NULL) {
+    egw_jwk_free(key);
+    return -1;
+  }
+  grown[(*n)++] = key;
+  *keys = grown;
+  return 0;
+}
+
+static void free_keys(struct egw_jwk **keys, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    egw_jwk_free(keys[i]);
+  free(keys);
+}
+
+/* Loads key files; errors carry the policy's file and line. */
+static int load_key_files(const char *file, const char *what,
+                          const struct egw_key_file_policy *files, size_t n,
+                          struct egw_jwk ***keys, size_t *n_keys, char **out_err) {
+  for (size_t i = 0; i < n; i++) {
+    char *err = NULL;
+    struct egw_jwk *key = egw_jwk_from_pem_file(files[i].file, files[i].kid, &err);
+    if (key == NULL) {
+      *out_err = egw_format("%s:%d: %s: %s", file, files[i].line, what, err ? err : "bad key");
+      free(err);
+      return -1;
+    }
+    if (add_key(keys, n_keys, key) != 0) {
+      *out_err = egw_format("%s: out of memory", file);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int load_jwks_file(const char *file, int line, const char *path, struct egw_jwk ***keys,
+                          size_t *n_keys, char **out_err) {
+  json_error_t jerr;
+  json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+  json_t *list = doc ? json_object_get(doc, "keys") : NULL;
+  if (!json_is_array(list) || json_array_size(list) == 0) {
+    *out_err = egw_format("%s:%d: tokens.issuers.jwks_file: %s: %s", file, line, path,
+                          doc ? "no \"keys\" array" : jerr.text);
+    json_decref(doc);
+    return -1;
+  }
+  size_t i;
+  json_t *entry;
+  json_array_foreach(list, i, entry) {
+    char *err = NULL;
+    struct egw_jwk *key = egw_jwk_from_json(entry, &err);
+    if (key == NULL || add_key(keys, n_keys, key) != 0) {
+      *out_err = egw_format("%s:%d: tokens.issuers.jwks_file: %s: key #%zu: %s", file, line, path,
+                            i + 1, err ? err : "out of memory");
+      free(err);
+      json_decref(doc);
+      return -1;
+    }
+  }
+  json_decref(doc);
+  return 0;
+}
+
+struct egw_issuer_set *egw_issuers_new(const struct egw_site_policy *policy, char **out_err) {
+  struct egw_issuer_set *set = calloc(1, sizeof(*set));
+  if (set == NULL)
+    goto nomem;
+  if (policy->ecs &&
+      load_key_files(policy->site_file, "ecs.signing_keys", policy->ecs->signing_keys,
+                     policy->ecs->n_signing_keys, &set->local_keys, &set->n_local_keys,
+                     out_err) != 0)
+    goto fail;
+  set->issuers = calloc(policy->n_issuers ? policy->n_issuers : 1, sizeof(*set->issuers));
+  if (set->issuers == NULL)
+    goto nomem;
+  for (size_t i = 0; i < policy->n_issuers; i++) {
+    const struct egw_issuer_policy *ip = &policy->issuers[i];
+    struct issuer *is = &set->issuers[set->n_issuers++];
+    is->id = ip->id;
+    int rc = 0;
+    if (ip->local) {
+      for (size_t k = 0; k < set->n_local_keys && rc == 0; k++) {
+        egw_jwk_up_ref(set->local_keys[k]);
+        rc = add_key(&is->keys, &is->n_keys, set->local_keys[k]);
+      }
+      if (rc != 0)
+        goto nomem;
+    } else if (ip->jwks_file) {
+      rc = load_jwks_file(policy->site_file, ip->line, ip->jwks_file, &is->keys, &is->n_keys,
+                          out_err);
+    } else {
+      rc = load_key_files(policy->site_file, "tokens.issuers.keys", ip->keys, ip->n_keys,
+                          &is->keys, &is->n_keys, out_err);
+    }
+    if (rc != 0)
+      goto fail;
+  }
+  return set;
+nomem:
+  *out_err = egw_format("%s: out of memory", policy->site_file);
+fail:
+  egw_issuers_free(set);
+  return NULL;
+}
+
+void egw_issuers_free(struct egw_issuer_set *set) {
+  if (set == NULL)
+    return;
+  for (size_t i = 0; i < set->n_issuers; i++)
+    free_keys(set->issuers[i].keys, set->issuers[i].n_keys);
+  free(set->issuers);
+  free_keys(set->local_keys, set->n_local_keys);
+  free(set);
+}
+
+static const struct issuer *find_issuer(const struct egw_issuer_set *set, const char *iss) {
+  for (size_t i = 0; set && iss && i < set->n_issuers; i++) {
+    if (strcmp(set->issuers[i].id, iss) == 0)
+      return &set->issuers[i];
+  }
+  return NULL;
+}
+
+int egw_issuers_is_trusted(const struct egw_issuer_set *set, const char *iss) {
+  return find_issuer(set, iss) != NULL;
+}
+
+const struct egw_jwk *egw_issuers_find_key(const struct egw_issuer_set *set, const char *iss,
+                                           const char *kid) {
+  const struct issuer *is = find_issuer(set, iss);
+  if (is == NULL)
+    return NULL;
+  if (kid == NULL || kid[0] == '\0')
+    return is->n_keys == 1 ? is->keys[0] : NULL;
+  for (size_t i = 0; i < is->n_keys; i++) {
+    if (strcmp(egw_jwk_kid(is->keys[i]), kid) == 0)
+      return is->keys[i];
+  }
+  return NULL;
+}
+
+const struct egw_jwk *egw_issuers_signing_key(const struct egw_issuer_set *set) {
+  return set && set->n_local_keys ? set->local_keys[0] : NULL;
+}
+
+json_t *egw_issuers_local_jwks(const struct egw_issuer_set *set) {
+  json_t *keys = json_array();
+  for (size_t i = 0; keys && set && i < set->n_local_keys; i++) {
+    if (json_array_append_new(keys, egw_jwk_public_json(set->local_keys[i])) != 0) {
+      json_decref(keys);
+      return NULL;
+    }
+  }
+  return keys ? json_pack("{s:o}", "keys", keys) : NULL;
+}

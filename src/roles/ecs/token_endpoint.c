@@ -1,0 +1,149 @@
+/* POST /oauth2/token: client credentials grant in the shape of Nnrf_AccessToken
+ * (TS 29.510). The client is the TLS peer (certificate or PSK identity) and must be the
+ * nfInstanceId it names; what it may ask for is ECS policy (site.yaml ecs.clients). */
+#include <jansson.h>
+#include <openssl/mem.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/allowlist.h"
+#include "auth/issuers.h"
+#include "auth/token_verify.h"
+#include "roles/ecs/internal.h"
+
+static const struct egw_token_client_policy *client_policy(const struct egw_ecs_policy *p,
+                                                           const struct egw_peer *peer) {
+  for (size_t i = 0; i < p->n_clients; i++) {
+    if (egw_allowlist_match(p->clients[i].pattern, peer))
+      return &p->clients[i];
+  }
+  return NULL;
+}
+
+static int has_word(char *const *list, size_t n, const char *word, size_t len) {
+  for (size_t i = 0; i < n; i++) {
+    if (strlen(list[i]) == len && memcmp(list[i], word, len) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* Every space-separated scope asked for must be one the client may get. */
+static int scopes_allowed(const struct egw_token_client_policy *cp, const char *scope) {
+  const char *p = scope;
+  int words = 0;
+  while (*p) {
+    while (*p == ' ')
+      p++;
+    size_t len = strcspn(p, " ");
+    if (len == 0)
+      break;
+    if (!has_word(cp->scopes, cp->n_scopes, p, len))
+      return 0;
+    words++;
+    p += len;
+  }
+  return words > 0;
+}
+
+static int audience_allowed(const struct egw_token_client_policy *cp, const char *aud) {
+  return cp->allow_any_audience || has_word(cp->audiences, cp->n_audiences, aud, strlen(aud));
+}
+
+static void base64url(const uint8_t *in, size_t n, char *out) {
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t o = 0;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < n; i++) {
+    acc = acc << 8 | in[i];
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out[o++] = alphabet[(acc >> bits) & 63];
+    }
+  }
+  if (bits > 0)
+    out[o++] = alphabet[(acc << (6 - bits)) & 63];
+  out[o] = '\0';
+}
+
+static json_t *claims_for(const struct ecs *ecs, const struct egw_peer *peer, const char *sub,
+                          const char *aud, const char *scope, int64_t now) {
+  uint8_t raw[16];
+  char jti[32];
+  RAND_bytes(raw, sizeof(raw));
+  base64url(raw, sizeof(raw), jti);
+  json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "iss", ecs->policy->id, "sub",
+                             sub, "aud", aud, "scope", scope, "iat", (json_int_t)now, "exp",
+                             (json_int_t)(now + ecs->policy->token_ttl_s), "jti", jti);
+  if (claims && peer->has_cert_sha256) {
+    /* RFC 8705 3.1: bound to the certificate the client authenticated with. */
+    char thumb[48];
+    base64url(peer->cert_sha256, sizeof(peer->cert_sha256), thumb);
+    if (json_object_set_new(claims, "cnf", json_pack("{s:s}", "x5t#S256", thumb)) != 0) {
+      json_decref(claims);
+      return NULL;
+    }
+  }
+  return claims;
+}
+
+enum egw_handler_result egw__ecs_token(struct ecs *ecs, struct egw_exchange *x) {
+  const struct egw_request *req = egw_exchange_request(x);
+  struct egw_form form;
+  if (egw__ecs_read_form(x, &form) != 0)
+    return EGW_DONE;
+  const char *grant = egw_form_get(&form, "grant_type");
+  const char *sub = egw_form_get(&form, "nfInstanceId");
+  const char *scope = egw_form_get(&form, "scope");
+  const char *aud = egw_form_get(&form, "targetNfInstanceId");
+  if (grant == NULL)
+    return egw__ecs_oauth_error(x, 400, "invalid_request", "grant_type is required");
+  if (strcmp(grant, "client_credentials") != 0)
+    return egw__ecs_oauth_error(x, 400, "unsupported_grant_type",
+                                "only client_credentials is supported");
+  if (sub == NULL || scope == NULL || aud == NULL)
+    return egw__ecs_oauth_error(x, 400, "invalid_request",
+                                "nfInstanceId, scope and targetNfInstanceId are required");
+  if (req->peer->id == NULL)
+    return egw__ecs_oauth_error(x, 401, "invalid_client",
+                                "the client must authenticate with a certificate or a PSK");
+  if (strcmp(req->peer->id, sub) != 0)
+    return egw__ecs_oauth_error(x, 401, "invalid_client",
+                                "nfInstanceId is not the authenticated client");
+  const struct egw_token_client_policy *cp = client_policy(ecs->policy, req->peer);
+  if (cp == NULL)
+    return egw__ecs_oauth_error(x, 400, "unauthorized_client",
+                                "this client may not obtain access tokens");
+  if (!scopes_allowed(cp, scope))
+    return egw__ecs_oauth_error(x, 400, "invalid_scope", "a requested scope is not allowed");
+  if (!audience_allowed(cp, aud))
+    return egw__ecs_oauth_error(x, 400, "invalid_scope",
+                                "tokens for this targetNfInstanceId are not allowed");
+
+  int64_t now = egw_token_now_s();
+  json_t *claims = claims_for(ecs, req->peer, sub, aud, scope, now);
+  char *token = claims ? egw_jws_sign(egw_issuers_signing_key(ecs->site->issuers), claims) : NULL;
+  json_decref(claims);
+  if (token == NULL)
+    return EGW_FAILED;
+  json_t *body = json_pack("{s:s, s:s, s:I, s:s}", "access_token", token, "token_type", "Bearer",
+                           "expires_in", (json_int_t)ecs->policy->token_ttl_s, "scope", scope);
+  OPENSSL_cleanse(token, strlen(token));
+  free(token);
+  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  json_decref(body);
+  struct egw_response *resp = egw_exchange_response(x);
+  int rc = text ? egw_response_json(resp, 200, text) : -1;
+  if (text) {
+    /* The body holds a live token: do not leave it in freed memory. */
+    OPENSSL_cleanse(text, strlen(text));
+    free(text);
+  }
+  if (rc == 0)
+    rc = egw__ecs_no_store(resp);
+  return rc == 0 ? EGW_DONE : EGW_FAILED;
+}
