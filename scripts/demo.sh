@@ -4,7 +4,9 @@
 #   an EES over EDGE-6 (mutual TLS) is identified by its certificate's URI SAN;
 #   an EEC certificate on EDGE-6 is authenticated but not allowed (403);
 #   a certificate from another CA and a revoked one are refused in the handshake;
-#   an EEC over EDGE-1 (TLS-PSK) is identified by its PSK identity; a wrong key fails.
+#   an EEC over EDGE-1 (TLS-PSK) is identified by its PSK identity; a wrong key fails;
+#   an EES gets an access token from the ECS (EDGE-6) and calls another EES over EDGE-9
+#   with it; without it, or with it revoked, the call is refused.
 # Every outcome is checked; the script exits non-zero if any differs. The site is then
 # stopped with SIGTERM and must exit 0.
 set -euo pipefail
@@ -67,6 +69,24 @@ echo "   $(echo "$out" | tail -1)"
 expect "the EEC is identified by its PSK identity" "\"id\":\"$identity\"" "$out"
 out=$(psk_get "00${key:2}")
 expect "a wrong PSK fails the handshake" 'alert' "$out"
+
+step "EES -> ECS: access token (OAuth 2.0 client credentials over mTLS), EES -> EES over EDGE-9"
+ees1=(--cert $certs/ees1-client.pem --key $certs/ees1-client.key)
+out=$(curl_json "${ees1[@]}" https://localhost:8446/oauth2/token \
+  -d grant_type=client_credentials -d nfInstanceId=spiffe://site1/ees/ees1 \
+  -d scope=eees-edge9 -d targetNfInstanceId=ees.site1.example)
+token=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$out")
+if [[ -n $token ]]; then ok "the ECS issued a token (${#token} bytes)"; else bad "no token: $out"; fi
+"$bin" token inspect "$token" 2>/dev/null | sed -n '/"payload"/,/}/p' | sed 's/^/   /'
+out=$(curl_json "${ees1[@]}" -H "Authorization: Bearer $token" https://localhost:8449/whoami)
+echo "   $out"
+expect "EDGE-9 serves the EES that presents its token" '"id":"spiffe://site1/ees/ees1"' "$out"
+out=$(curl_json "${ees1[@]}" -w ' %{http_code}' https://localhost:8449/whoami)
+expect "EDGE-9 refuses a call without a token" ' 401' "$out"
+out=$(curl_json "${ees1[@]}" -w '%{http_code}' https://localhost:8446/oauth2/revoke -d "token=$token")
+expect "the ECS revokes the token" '200' "$out"
+out=$(curl_json "${ees1[@]}" -w ' %{http_code}' -H "Authorization: Bearer $token" https://localhost:8449/whoami)
+expect "EDGE-9 refuses the revoked token" ' 401' "$out"
 
 step "what the gateway logged about the refusals"
 grep -E '"event":"(tls_handshake_failed|authz)"' "$log" | sed 's/^/   /'
