@@ -12,8 +12,9 @@
 struct egw_store;
 
 /* egw_store_open opens (creating if needed, mode 0600) |state_dir|/edgegw.db and
- * migrates its schema. On error returns NULL with *out_err (malloc'd, "path: message").
- * Blocking: call at start-up only. */
+ * migrates its schema. |state_dir| must exist; an existing file is set to mode 0600. On
+ * error returns NULL with *out_err (malloc'd, "path: message" where path is the database
+ * file; NULL when out of memory). Blocking: call at start-up only. */
 struct egw_store *egw_store_open(const char *state_dir, char **out_err);
 
 /* egw_store_close closes the database. Every write must have completed (their callbacks
@@ -21,16 +22,19 @@ struct egw_store *egw_store_open(const char *state_dir, char **out_err);
 void egw_store_close(struct egw_store *st);
 
 /* egw_store_load_revocations calls |cb| for every revoked jti whose exp is at or after
- * |now_s| and deletes older ones. Blocking: start-up only. Returns 0 or a negative code
- * (EGW_ERR_IO). */
+ * |now_s| and deletes older ones. |cb| must not call into the store; |jti| is borrowed for
+ * the call. Blocking: start-up only, with no write pending. Returns 0 or a negative code
+ * (EGW_ERR_IO, logged as "store_load_failed"). */
 int egw_store_load_revocations(struct egw_store *st, int64_t now_s,
                                void (*cb)(void *arg, const char *jti, int64_t exp_s),
                                void *arg);
 
 /* egw_store_revoke records that |jti| (expiring at |exp_s|) is revoked, on a worker of
- * |loop|. |done| runs exactly once on the loop thread with 0 once the row is durable, or
- * a negative code; if this call returns non-zero, |done| is never called. Revoking the
- * same jti twice is not an error. */
+ * |loop|; |jti| is copied. |done| runs exactly once on the loop thread with 0 once the row
+ * is durable, or a negative code (EGW_ERR_IO, logged as "store_write_failed"); if this
+ * call returns non-zero (UV_EINVAL for a NULL or empty jti, EGW_ERR_NOMEM, or
+ * uv_queue_work's error), |done| is never called. Revoking the same jti twice is not an
+ * error (the first exp is kept). */
 int egw_store_revoke(struct egw_store *st, uv_loop_t *loop, const char *jti, int64_t exp_s,
                      void (*done)(void *arg, int status), void *arg);
 
