@@ -81,6 +81,11 @@ int egw__cfg_seq(struct egw__cfg_file *f, const char *key, yaml_node_t *node,
 int egw__cfg_path(struct egw__cfg_file *f, const char *key, yaml_node_t *node, char **out);
 int egw__cfg_paths(struct egw__cfg_file *f, const char *key, yaml_node_t *node, char ***out,
                    size_t *out_n);
+/* egw__cfg_scopes reads OAuth scopes (RFC 6749 scope-tokens): a list, or one string of
+ * scopes separated by spaces. The vector is counted as allocated before it is filled,
+ * so the caller frees it on failure too. */
+int egw__cfg_scopes(struct egw__cfg_file *f, const char *key, yaml_node_t *node, char ***out,
+                    size_t *out_n);
 /* egw__cfg_join returns "dir/name", or a copy of |name| when it is absolute. */
 char *egw__cfg_join(const char *dir, const char *name);
 
@@ -90,12 +95,37 @@ int egw__cfg_set_u64(struct egw__cfg_file *f, const struct egw__cfg_at *at, void
 
 void egw__cfg_free_strings(char **v, size_t n);
 
+/* What site.yaml parsing keeps for the checks made once every file is read. */
+struct egw__site_places {
+  int *issuer_local_lines; /* per tokens.issuers item: line of "local: true", else 0 */
+  int ecs_id_line;
+};
+
+/* The object site.yaml's top-level handlers get. */
+struct egw__site_parse {
+  struct egw_site_policy *p;
+  struct egw__site_places places;
+};
+
+/* Handlers of site.yaml's "tokens" and "ecs" keys (obj: struct egw__site_parse). */
+int egw__tokens_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__ecs_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+/* egw__tokens_cleanup frees the issuers and the ecs section of |p|. */
+void egw__tokens_cleanup(struct egw_site_policy *p);
+
+/* Where an interface file's keys are, for the checks that span files. */
+struct egw__listener_places {
+  int interface_line;
+  int listen_line;
+  int *issuer_lines; /* line of each authz.issuers item; malloc'd, freed by the caller */
+};
+
 /* egw__listener_parse fills |lp| (zeroed by the caller, freed by it on failure too) from
  * the interface file |f| with root |root|; |site| is the site parsed so far. Also
- * returns the lines of the interface and listen keys for the cross-file checks. */
+ * fills |places| (zeroed by the caller, which frees issuer_lines on failure too). */
 int egw__listener_parse(struct egw__cfg_file *f, yaml_node_t *root,
                         const struct egw_site_policy *site, struct egw_listener_policy *lp,
-                        int *out_interface_line, int *out_listen_line);
+                        struct egw__listener_places *places);
 void egw__listener_cleanup(struct egw_listener_policy *lp);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "auth/allowlist.h"
+#include "auth/jwt.h"
 #include "config/internal.h"
 #include "edgegw/http.h"
 
@@ -16,17 +17,25 @@
 /* PSK_MAX_IDENTITY_LEN in TLS stacks: the hint travels in the same field. */
 #define PSK_HINT_MAX 128
 
+/* Lines of a rule's keys that the authz mode decides about (0 when absent). */
+struct rule_place {
+  struct egw_allow_rule *r;
+  int allow_line;
+  int scope_line;
+};
+
 struct lparse {
   struct egw_listener_policy *lp;
   const struct egw_site_policy *site;
-  int interface_line;
-  int listen_line;
+  struct egw__listener_places *places;
   /* tls: line of each key seen (0 when absent), read by check_tls */
   int mode_set;
   int cert_line, key_line, hint_line, psk_file_line, crl_check_line;
   /* authz */
   int authz_mode_set;
   int rules_line;
+  struct rule_place *rule_places; /* one per rule, freed by egw__listener_parse */
+  int audience_line, algs_line, leeway_line, sub_is_peer_line, issuers_line;
 };
 
 static int name_ok(const char *s) {
@@ -38,9 +47,9 @@ static int set_interface(struct egw__cfg_file *f, const struct egw__cfg_at *at, 
   struct lparse *lx = obj;
   if (egw__cfg_string(f, at->path, at->value, &lx->lp->interface_name) != 0)
     return -1;
-  lx->interface_line = egw__cfg_line(at->value);
+  lx->places->interface_line = egw__cfg_line(at->value);
   if (strlen(lx->lp->interface_name) > 64 || !name_ok(lx->lp->interface_name))
-    return egw__cfg_error(f, lx->interface_line, at->path,
+    return egw__cfg_error(f, lx->places->interface_line, at->path,
                           "'%s' must be at most 64 letters, digits, '.', '_' or '-'",
                           lx->lp->interface_name);
   return 0;
@@ -69,7 +78,7 @@ static int set_listen(struct egw__cfg_file *f, const struct egw__cfg_at *at, voi
   const char *v = egw__cfg_scalar(f, at->path, at->value);
   if (v == NULL)
     return -1;
-  lx->listen_line = line;
+  lx->places->listen_line = line;
   const char *host = v, *host_end, *port;
   int v6 = v[0] == '[';
   if (v6) {
@@ -251,7 +260,7 @@ static int set_tls(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *
 /* ---- authz ---------------------------------------------------------------------------- */
 
 static int set_rule_path(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  struct egw_allow_rule *r = obj;
+  struct egw_allow_rule *r = ((struct rule_place *)obj)->r;
   if (egw__cfg_string(f, at->path, at->value, &r->path_prefix) != 0)
     return -1;
   if (r->path_prefix[0] != '/')
@@ -272,7 +281,7 @@ static int set_rule_methods(struct egw__cfg_file *f, const struct egw__cfg_at *a
       {.name = "PATCH", .bit = EGW_METHOD_PATCH},     {.name = "DELETE", .bit = EGW_METHOD_DELETE},
       {.name = "OPTIONS", .bit = EGW_METHOD_OPTIONS},
   };
-  struct egw_allow_rule *r = obj;
+  struct egw_allow_rule *r = ((struct rule_place *)obj)->r;
   yaml_node_item_t *items;
   size_t n;
   if (egw__cfg_seq(f, at->path, at->value, &items, &n) != 0)
@@ -296,7 +305,8 @@ static int set_rule_methods(struct egw__cfg_file *f, const struct egw__cfg_at *a
 }
 
 static int set_rule_allow(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  struct egw_allow_rule *r = obj;
+  struct egw_allow_rule *r = ((struct rule_place *)obj)->r;
+  ((struct rule_place *)obj)->allow_line = at->line;
   yaml_node_item_t *items;
   size_t n;
   if (at->value->type == YAML_SCALAR_NODE) {
@@ -328,10 +338,20 @@ static int set_rule_allow(struct egw__cfg_file *f, const struct egw__cfg_at *at,
   return 0;
 }
 
+/* token: the scopes a token must carry on the route. */
+static int set_rule_scope(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct rule_place *rp = obj;
+  rp->scope_line = at->line;
+  return egw__cfg_scopes(f, at->path, at->value, &rp->r->scopes, &rp->r->n_scopes);
+}
+
+/* allow is required in mode static and scope refused there; check_rules decides once the
+ * mode is known. */
 static const struct egw__cfg_key rule_keys[] = {
     {.name = "path", .set = set_rule_path, .required = 1},
     {.name = "methods", .set = set_rule_methods},
-    {.name = "allow", .set = set_rule_allow, .required = 1},
+    {.name = "allow", .set = set_rule_allow},
+    {.name = "scope", .set = set_rule_scope},
 };
 
 static int set_authz_mode(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
@@ -362,15 +382,115 @@ static int set_authz_rules(struct egw__cfg_file *f, const struct egw__cfg_at *at
     return -1;
   a->rules = calloc(n, sizeof(*a->rules));
   a->n_rules = a->rules ? n : 0;
-  if (a->rules == NULL)
+  lx->rule_places = calloc(n, sizeof(*lx->rule_places));
+  if (a->rules == NULL || lx->rule_places == NULL)
     return egw__cfg_nomem(f);
   for (size_t i = 0; i < n; i++) {
     char path[224];
     yaml_node_t *item = egw__cfg_node(f, items[i]);
     snprintf(path, sizeof(path), "%s[%zu]", at->path, i);
     a->rules[i].line = egw__cfg_line(item);
-    if (egw__cfg_walk(f, path, item, rule_keys, ARRAY_LEN(rule_keys), &a->rules[i]) != 0)
+    lx->rule_places[i].r = &a->rules[i];
+    if (egw__cfg_walk(f, path, item, rule_keys, ARRAY_LEN(rule_keys), &lx->rule_places[i]) != 0)
       return -1;
+  }
+  return 0;
+}
+
+/* ---- authz: token --------------------------------------------------------------------- */
+
+static int set_token_audience(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  lx->audience_line = at->line;
+  return egw__cfg_string(f, at->path, at->value, &lx->lp->authz.token.audience);
+}
+
+/* Same bits as enum egw_jws_alg; the names are mapped here because the config suite is
+ * built without the JWS code. Only asymmetric algorithms: a verifier that holds an HMAC
+ * secret can also mint tokens, and "none" is no signature at all. */
+static int set_token_algs(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  static const struct {
+    const char *name;
+    unsigned bit;
+  } algs[] = {
+      {.name = "ES256", .bit = EGW_JWS_ES256},
+      {.name = "ES384", .bit = EGW_JWS_ES384},
+      {.name = "RS256", .bit = EGW_JWS_RS256},
+      {.name = "PS256", .bit = EGW_JWS_PS256},
+  };
+  struct lparse *lx = obj;
+  yaml_node_item_t *items;
+  size_t n;
+  lx->algs_line = at->line;
+  if (egw__cfg_seq(f, at->path, at->value, &items, &n) != 0)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item = egw__cfg_node(f, items[i]);
+    int line = egw__cfg_line(item);
+    const char *v = egw__cfg_scalar(f, at->path, item);
+    if (v == NULL)
+      return -1;
+    size_t m = 0;
+    while (m < ARRAY_LEN(algs) && strcmp(algs[m].name, v) != 0)
+      m++;
+    if (m < ARRAY_LEN(algs)) {
+      lx->lp->authz.token.algs |= algs[m].bit;
+      continue;
+    }
+    if (strcasecmp(v, "none") == 0)
+      return egw__cfg_error(f, line, at->path,
+                            "'%s' is refused: unsigned tokens are never accepted", v);
+    if (strncasecmp(v, "HS", 2) == 0)
+      return egw__cfg_error(f, line, at->path,
+                            "'%s' is refused: HMAC keys are shared secrets, anyone who can "
+                            "verify can sign (expected ES256, ES384, RS256, PS256)",
+                            v);
+    return egw__cfg_error(f, line, at->path,
+                          "unknown algorithm '%s' (expected ES256, ES384, RS256, PS256)", v);
+  }
+  return 0;
+}
+
+static int set_token_leeway(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  uint64_t v = 0;
+  lx->leeway_line = at->line;
+  if (egw__cfg_uint(f, at->path, at->value, 0, 300, &v) != 0)
+    return -1;
+  lx->lp->authz.token.leeway_s = (uint32_t)v;
+  return 0;
+}
+
+static int set_token_sub_is_peer(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  lx->sub_is_peer_line = at->line;
+  return egw__cfg_bool(f, at->path, at->value, &lx->lp->authz.token.sub_is_peer);
+}
+
+/* The ids are checked against the site's issuers once every file is read. */
+static int set_token_issuers(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  struct egw_token_authz_policy *t = &lx->lp->authz.token;
+  yaml_node_item_t *items;
+  size_t n;
+  lx->issuers_line = at->line;
+  if (egw__cfg_seq(f, at->path, at->value, &items, &n) != 0)
+    return -1;
+  t->issuers = calloc(n, sizeof(char *));
+  lx->places->issuer_lines = calloc(n, sizeof(int));
+  if (t->issuers == NULL || lx->places->issuer_lines == NULL)
+    return egw__cfg_nomem(f);
+  t->n_issuers = n;
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item = egw__cfg_node(f, items[i]);
+    int line = egw__cfg_line(item);
+    lx->places->issuer_lines[i] = line;
+    if (egw__cfg_string(f, at->path, item, &t->issuers[i]) != 0)
+      return -1;
+    for (size_t k = 0; k < i; k++) {
+      if (strcmp(t->issuers[k], t->issuers[i]) == 0)
+        return egw__cfg_error(f, line, at->path, "'%s' is listed twice", t->issuers[i]);
+    }
   }
   return 0;
 }
@@ -378,23 +498,75 @@ static int set_authz_rules(struct egw__cfg_file *f, const struct egw__cfg_at *at
 static const struct egw__cfg_key authz_keys[] = {
     {.name = "mode", .set = set_authz_mode, .required = 1},
     {.name = "rules", .set = set_authz_rules},
+    {.name = "audience", .set = set_token_audience},
+    {.name = "algs", .set = set_token_algs},
+    {.name = "leeway_s", .set = set_token_leeway},
+    {.name = "sub_is_peer", .set = set_token_sub_is_peer},
+    {.name = "issuers", .set = set_token_issuers},
 };
+
+/* Per rule, what the mode allows: static needs allow and knows no scope; token takes
+ * allow only as "any" (a route that needs no token), and then no scope. */
+static int check_rules(struct egw__cfg_file *f, const char *path, struct lparse *lx) {
+  const struct egw_authz_policy *a = &lx->lp->authz;
+  char key[240];
+  for (size_t i = 0; i < a->n_rules; i++) {
+    const struct rule_place *rp = &lx->rule_places[i];
+    if (a->mode == EGW_AUTHZ_STATIC) {
+      snprintf(key, sizeof(key), "%s.rules[%zu].allow", path, i);
+      if (!rp->allow_line)
+        return egw__cfg_error(f, rp->r->line, key, "required key 'allow' missing");
+      snprintf(key, sizeof(key), "%s.rules[%zu].scope", path, i);
+      if (rp->scope_line)
+        return egw__cfg_error(f, rp->scope_line, key, "not allowed with mode static");
+    } else if (a->mode == EGW_AUTHZ_TOKEN) {
+      snprintf(key, sizeof(key), "%s.rules[%zu].allow", path, i);
+      if (rp->r->n_patterns > 0)
+        return egw__cfg_error(f, rp->allow_line, key,
+                              "only 'any' is allowed with mode token (peer patterns are for "
+                              "mode static)");
+      snprintf(key, sizeof(key), "%s.rules[%zu].scope", path, i);
+      if (rp->r->allow_any && rp->scope_line)
+        return egw__cfg_error(f, rp->scope_line, key,
+                              "not allowed with 'allow: any' (the route needs no token)");
+    }
+  }
+  return 0;
+}
 
 static int set_authz(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
   struct lparse *lx = obj;
   struct egw_authz_policy *a = &lx->lp->authz;
+  static const char *const token_only[] = {"audience", "algs", "leeway_s", "sub_is_peer",
+                                           "issuers"};
   char key[224];
+  int map_line = egw__cfg_line(at->value);
   a->line = at->line;
   if (egw__cfg_walk(f, at->path, at->value, authz_keys, ARRAY_LEN(authz_keys), lx) != 0)
     return -1;
+  const char *mode = egw_authz_mode_name(a->mode);
+  const int lines[] = {lx->audience_line, lx->algs_line, lx->leeway_line, lx->sub_is_peer_line,
+                       lx->issuers_line};
+  for (size_t i = 0; a->mode != EGW_AUTHZ_TOKEN && i < ARRAY_LEN(token_only); i++) {
+    if (lines[i]) {
+      snprintf(key, sizeof(key), "%s.%s", at->path, token_only[i]);
+      return egw__cfg_error(f, lines[i], key, "not allowed with mode %s", mode);
+    }
+  }
   snprintf(key, sizeof(key), "%s.rules", at->path);
-  if (a->mode != EGW_AUTHZ_STATIC && lx->rules_line)
-    return egw__cfg_error(f, lx->rules_line, key, "not allowed with mode %s",
-                          egw_authz_mode_name(a->mode));
-  if (a->mode == EGW_AUTHZ_STATIC && !lx->rules_line)
-    return egw__cfg_error(f, egw__cfg_line(at->value), key,
-                          "required key 'rules' missing (mode static)");
-  return 0;
+  if (a->mode == EGW_AUTHZ_NONE && lx->rules_line)
+    return egw__cfg_error(f, lx->rules_line, key, "not allowed with mode %s", mode);
+  if (a->mode != EGW_AUTHZ_NONE && !lx->rules_line)
+    return egw__cfg_error(f, map_line, key, "required key 'rules' missing (mode %s)", mode);
+  if (a->mode == EGW_AUTHZ_TOKEN && !lx->audience_line) {
+    snprintf(key, sizeof(key), "%s.audience", at->path);
+    return egw__cfg_error(f, map_line, key, "required key 'audience' missing (mode token)");
+  }
+  if (a->mode == EGW_AUTHZ_TOKEN && !lx->algs_line)
+    a->token.algs = EGW_JWS_ES256;
+  if (a->mode == EGW_AUTHZ_TOKEN && !lx->leeway_line)
+    a->token.leeway_s = 30;
+  return check_rules(f, at->path, lx);
 }
 
 /* ---- limits and the listener ---------------------------------------------------------- */
@@ -449,9 +621,21 @@ static const struct egw__cfg_key listener_keys[] = {
 
 static int set_listener(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
   struct lparse *lx = obj;
-  lx->lp->line = egw__cfg_line(at->value);
-  lx->lp->mount_line = lx->lp->line;
-  return egw__cfg_walk(f, at->path, at->value, listener_keys, ARRAY_LEN(listener_keys), lx);
+  struct egw_listener_policy *lp = lx->lp;
+  lp->line = egw__cfg_line(at->value);
+  lp->mount_line = lp->line;
+  if (egw__cfg_walk(f, at->path, at->value, listener_keys, ARRAY_LEN(listener_keys), lx) != 0)
+    return -1;
+  /* sub_is_peer depends on the TLS mode, which may come after authz in the file. */
+  if (lp->authz.mode == EGW_AUTHZ_TOKEN) {
+    int peer = lp->tls.mode != EGW_TLS_SERVER_CERT;
+    if (!lx->sub_is_peer_line)
+      lp->authz.token.sub_is_peer = peer;
+    else if (lp->authz.token.sub_is_peer && !peer)
+      return egw__cfg_error(f, lx->sub_is_peer_line, "listener.authz.sub_is_peer",
+                            "cannot be true with tls mode server-cert (no peer identity)");
+  }
+  return 0;
 }
 
 static const struct egw__cfg_key file_keys[] = {
@@ -460,8 +644,8 @@ static const struct egw__cfg_key file_keys[] = {
 
 int egw__listener_parse(struct egw__cfg_file *f, yaml_node_t *root,
                         const struct egw_site_policy *site, struct egw_listener_policy *lp,
-                        int *out_interface_line, int *out_listen_line) {
-  struct lparse lx = {.lp = lp, .site = site};
+                        struct egw__listener_places *places) {
+  struct lparse lx = {.lp = lp, .site = site, .places = places};
   lp->file = strdup(f->path);
   lp->mount = calloc(1, sizeof(char *));
   if (lp->file == NULL || lp->mount == NULL)
@@ -480,11 +664,9 @@ int egw__listener_parse(struct egw__cfg_file *f, yaml_node_t *root,
   };
   if (root == NULL)
     return egw__cfg_error(f, 1, "listener", "required key 'listener' missing");
-  if (egw__cfg_walk(f, "", root, file_keys, ARRAY_LEN(file_keys), &lx) != 0)
-    return -1;
-  *out_interface_line = lx.interface_line;
-  *out_listen_line = lx.listen_line;
-  return 0;
+  int ret = egw__cfg_walk(f, "", root, file_keys, ARRAY_LEN(file_keys), &lx);
+  free(lx.rule_places);
+  return ret;
 }
 
 void egw__listener_cleanup(struct egw_listener_policy *lp) {
@@ -501,6 +683,9 @@ void egw__listener_cleanup(struct egw_listener_policy *lp) {
   for (size_t i = 0; i < lp->authz.n_rules; i++) {
     free(lp->authz.rules[i].path_prefix);
     egw__cfg_free_strings(lp->authz.rules[i].patterns, lp->authz.rules[i].n_patterns);
+    egw__cfg_free_strings(lp->authz.rules[i].scopes, lp->authz.rules[i].n_scopes);
   }
   free(lp->authz.rules);
+  free(lp->authz.token.audience);
+  egw__cfg_free_strings(lp->authz.token.issuers, lp->authz.token.n_issuers);
 }

@@ -46,7 +46,9 @@ struct egw_tls_policy {
 
 /* egw_allow_rule: requests whose path starts with |path_prefix| (and whose method is in
  * |methods|, 0 meaning any) are allowed when the peer identity matches one of
- * |patterns|, or always when |allow_any| is set. */
+ * |patterns| (static) or carry a valid token with |scopes| (token), or always when
+ * |allow_any| is set. In token mode |patterns| is always empty; with |allow_any|,
+ * |scopes| is empty. */
 struct egw_allow_rule {
   char *path_prefix;
   unsigned methods;
@@ -123,7 +125,8 @@ struct egw_token_client_policy {
   char *pattern;    /* auth/allowlist.h syntax */
   char **scopes;    /* scopes it may ask for */
   size_t n_scopes;
-  char **audiences; /* targetNfInstanceId values it may ask for; allow_any_audience for all */
+  char **audiences; /* targetNfInstanceId values it may ask for; allow_any_audience for all
+                     * (the file must say one or the other) */
   size_t n_audiences;
   int allow_any_audience;
   int line;
@@ -163,9 +166,11 @@ struct egw_site_policy {
 /* egw_policy_load_dir parses |dir|/site.yaml and every other *.yaml / *.yml file in
  * |dir| (sorted by name) into a new site policy. On failure returns NULL and sets
  * *out_err to a malloc'd "file:line: key: message". Checks done here: YAML syntax, known
- * keys only, types and ranges, required keys per TLS mode, unique interface names and
- * listen addresses, allow-list pattern syntax, files named by the policy exist and are
- * readable. */
+ * keys only, types and ranges, required keys per TLS and authz mode, unique interface
+ * names and listen addresses, allow-list pattern and scope syntax, unique issuer ids and
+ * kids, one key source per issuer, a local issuer matching ecs.id, listener issuers
+ * defined by the site, files named by the policy exist and are readable. Key contents
+ * are not read here. */
 struct egw_site_policy *egw_policy_load_dir(const char *dir, char **out_err);
 
 /* egw_site_policy_free frees |p| and everything in it; NULL is accepted. */

@@ -1,6 +1,7 @@
 /* A policy directory: site.yaml, then every other *.yaml / *.yml file (one listener
  * each) in name order, then the checks that span files (unique interface names and
- * listen addresses). */
+ * listen addresses as each listener is read; local issuers and the issuers listeners
+ * name once every file is read). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -75,14 +76,18 @@ static const struct egw__cfg_key site_keys[] = {
 };
 
 static int set_site(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  return egw__cfg_walk(f, at->path, at->value, site_keys, ARRAY_LEN(site_keys), obj);
+  struct egw__site_parse *sx = obj;
+  return egw__cfg_walk(f, at->path, at->value, site_keys, ARRAY_LEN(site_keys), sx->p);
 }
 
 static const struct egw__cfg_key site_file_keys[] = {
     {.name = "site", .set = set_site, .required = 1},
+    {.name = "tokens", .set = egw__tokens_set},
+    {.name = "ecs", .set = egw__ecs_set},
 };
 
-static int load_site(struct egw_site_policy *p, char **out_err) {
+static int load_site(struct egw__site_parse *sx, char **out_err) {
+  struct egw_site_policy *p = sx->p;
   struct egw__cfg_file f;
   yaml_node_t *root;
   int ret = -1;
@@ -92,7 +97,7 @@ static int load_site(struct egw_site_policy *p, char **out_err) {
     egw__cfg_error(&f, 1, "site", "required key 'site' missing");
     goto end;
   }
-  if (egw__cfg_walk(&f, "", root, site_file_keys, ARRAY_LEN(site_file_keys), p) != 0)
+  if (egw__cfg_walk(&f, "", root, site_file_keys, ARRAY_LEN(site_file_keys), sx) != 0)
     goto end;
   if (p->state_dir == NULL) {
     p->state_dir = egw__cfg_join(p->dir, "state");
@@ -167,12 +172,6 @@ end:
   return ret;
 }
 
-/* Where each listener's interface and listen keys are, for errors that name two files. */
-struct place {
-  int interface_line;
-  int listen_line;
-};
-
 static void format_addr(const struct egw_listener_policy *lp, char *out, size_t cap) {
   if (strchr(lp->listen_host, ':'))
     snprintf(out, cap, "[%s]:%u", lp->listen_host, (unsigned)lp->listen_port);
@@ -197,7 +196,7 @@ static int addr_collides(const struct egw_listener_policy *a, const struct egw_l
 }
 
 static int check_unique(struct egw__cfg_file *f, const struct egw_site_policy *p, size_t i,
-                        const struct place *places) {
+                        const struct egw__listener_places *places) {
   const struct egw_listener_policy *lp = &p->listeners[i];
   for (size_t k = 0; k < i; k++) {
     const struct egw_listener_policy *other = &p->listeners[k];
@@ -222,8 +221,8 @@ static int check_unique(struct egw__cfg_file *f, const struct egw_site_policy *p
   return 0;
 }
 
-static int load_listener(struct egw_site_policy *p, const char *name, struct place *places,
-                         char **out_err) {
+static int load_listener(struct egw_site_policy *p, const char *name,
+                         struct egw__listener_places *places, char **out_err) {
   struct egw__cfg_file f;
   yaml_node_t *root;
   int ret = -1;
@@ -239,7 +238,7 @@ static int load_listener(struct egw_site_policy *p, const char *name, struct pla
   struct egw_listener_policy *lp = &p->listeners[p->n_listeners++];
   *lp = (struct egw_listener_policy){0};
   size_t i = p->n_listeners - 1;
-  if (egw__listener_parse(&f, root, p, lp, &places[i].interface_line, &places[i].listen_line) != 0)
+  if (egw__listener_parse(&f, root, p, lp, &places[i]) != 0)
     goto end;
   if (check_unique(&f, p, i, places) != 0)
     goto end;
@@ -250,11 +249,57 @@ end:
   return ret;
 }
 
+/* A local issuer verifies with the keys of the ECS in the same file, so its id must be
+ * the ECS's: tokens carry iss = ecs.id. */
+static int check_local_issuers(const struct egw_site_policy *p, const struct egw__site_places *sp,
+                               char **out_err) {
+  struct egw__cfg_file f = {.path = p->site_file, .dir = p->dir, .out_err = out_err};
+  for (size_t i = 0; i < p->n_issuers; i++) {
+    char key[64];
+    int line = sp->issuer_local_lines[i];
+    if (line == 0)
+      continue;
+    snprintf(key, sizeof(key), "tokens.issuers[%zu].local", i);
+    if (p->ecs == NULL)
+      return egw__cfg_error(&f, line, key, "needs the 'ecs' section (the local ECS and its keys)");
+    if (strcmp(p->ecs->id, p->issuers[i].id) != 0)
+      return egw__cfg_error(&f, line, key,
+                            "issuer '%s' is not the local ECS (ecs.id is '%s', line %d)",
+                            p->issuers[i].id, p->ecs->id, sp->ecs_id_line);
+  }
+  return 0;
+}
+
+/* A token listener needs issuers to trust, and those it names must be the site's. */
+static int check_listener_issuers(const struct egw_site_policy *p, size_t i,
+                                  const struct egw__listener_places *places, char **out_err) {
+  const struct egw_listener_policy *lp = &p->listeners[i];
+  const struct egw_token_authz_policy *t = &lp->authz.token;
+  struct egw__cfg_file f = {.path = lp->file, .dir = p->dir, .out_err = out_err};
+  if (lp->authz.mode != EGW_AUTHZ_TOKEN)
+    return 0;
+  if (p->n_issuers == 0)
+    return egw__cfg_error(&f, lp->authz.line, "listener.authz",
+                          "mode token needs issuers in tokens.issuers (%s)", p->site_file);
+  for (size_t k = 0; k < t->n_issuers; k++) {
+    size_t j = 0;
+    while (j < p->n_issuers && strcmp(p->issuers[j].id, t->issuers[k]) != 0)
+      j++;
+    if (j == p->n_issuers) {
+      return egw__cfg_error(&f, places[i].issuer_lines[k], "listener.authz.issuers",
+                            "unknown issuer '%s' (not in tokens.issuers of %s)", t->issuers[k],
+                            p->site_file);
+    }
+  }
+  return 0;
+}
+
 struct egw_site_policy *egw_policy_load_dir(const char *dir, char **out_err) {
   struct egw_site_policy *p = NULL;
   char **names = NULL;
   size_t n_names = 0;
-  struct place *places = NULL;
+  struct egw__listener_places *places = NULL;
+  struct egw__site_parse sx = {0};
   int ok = 0;
   *out_err = NULL;
   /* On failure *out_err is set, except after an allocation failure: see the end. */
@@ -264,11 +309,14 @@ struct egw_site_policy *egw_policy_load_dir(const char *dir, char **out_err) {
   if (p == NULL)
     goto end;
   p->drain_timeout_ms = 10000;
+  p->token_cache_entries = 100000;
+  p->token_negative_ttl_ms = 5000;
+  sx.p = p;
   p->dir = strdup(dir);
   p->site_file = egw__cfg_join(dir, "site.yaml");
   if (p->dir == NULL || p->site_file == NULL)
     goto end;
-  if (load_site(p, out_err) != 0)
+  if (load_site(&sx, out_err) != 0)
     goto end;
   if (n_names == 0) {
     if (asprintf(out_err, "%s: no listener policy files", dir) < 0)
@@ -283,6 +331,12 @@ struct egw_site_policy *egw_policy_load_dir(const char *dir, char **out_err) {
     if (load_listener(p, names[i], places, out_err) != 0)
       goto end;
   }
+  if (check_local_issuers(p, &sx.places, out_err) != 0)
+    goto end;
+  for (size_t i = 0; i < p->n_listeners; i++) {
+    if (check_listener_issuers(p, i, places, out_err) != 0)
+      goto end;
+  }
   ok = 1;
 end:
   if (!ok) {
@@ -292,7 +346,10 @@ end:
     p = NULL;
   }
   egw__cfg_free_strings(names, n_names);
+  for (size_t i = 0; places != NULL && i < n_names; i++)
+    free(places[i].issuer_lines);
   free(places);
+  free(sx.places.issuer_local_lines);
   return p;
 }
 
@@ -305,6 +362,7 @@ void egw_site_policy_free(struct egw_site_policy *p) {
   egw__cfg_free_strings(p->ca_files, p->n_ca_files);
   egw__cfg_free_strings(p->crl_files, p->n_crl_files);
   free(p->state_dir);
+  egw__tokens_cleanup(p);
   for (size_t i = 0; i < p->n_listeners; i++)
     egw__listener_cleanup(&p->listeners[i]);
   free(p->listeners);

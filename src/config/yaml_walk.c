@@ -313,3 +313,62 @@ void egw__cfg_free_strings(char **v, size_t n) {
     free(v[i]);
   free(v);
 }
+
+/* RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+static const char *bad_scope_char(const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (!(c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e)))
+      return s;
+  }
+  return NULL;
+}
+
+int egw__cfg_scopes(struct egw__cfg_file *f, const char *key, yaml_node_t *node, char ***out,
+                    size_t *out_n) {
+  yaml_node_item_t *items = NULL;
+  size_t n = 0;
+  const char *text = NULL;
+  int line = egw__cfg_line(node);
+  if (node->type == YAML_SEQUENCE_NODE) {
+    if (egw__cfg_seq(f, key, node, &items, &n) != 0)
+      return -1;
+  } else if (scalar_text(node) != NULL) {
+    if ((text = egw__cfg_scalar(f, key, node)) == NULL)
+      return -1;
+    for (const char *s = text + strspn(text, " "); *s; s += strspn(s, " ")) {
+      n++;
+      s += strcspn(s, " ");
+    }
+    if (n == 0)
+      return egw__cfg_error(f, line, key, "must not be empty");
+  } else {
+    return egw__cfg_error(f, line, key, "must be a list of scopes or one string of scopes");
+  }
+  *out = calloc(n, sizeof(char *));
+  if (*out == NULL)
+    return egw__cfg_nomem(f);
+  *out_n = n;
+  const char *s = text;
+  for (size_t i = 0; i < n; i++) {
+    if (items != NULL) {
+      yaml_node_t *item = egw__cfg_node(f, items[i]);
+      if (egw__cfg_string(f, key, item, &(*out)[i]) != 0)
+        return -1;
+      line = egw__cfg_line(item);
+    } else {
+      s += strspn(s, " ");
+      size_t len = strcspn(s, " ");
+      (*out)[i] = strndup(s, len);
+      if ((*out)[i] == NULL)
+        return egw__cfg_nomem(f);
+      s += len;
+    }
+    if (bad_scope_char((*out)[i]) != NULL)
+      return egw__cfg_error(f, line, key,
+                            "invalid scope '%s': printable ASCII only, without spaces, '\"' "
+                            "or '\\'",
+                            (*out)[i]);
+  }
+  return 0;
+}

@@ -248,8 +248,9 @@ Test(config_listener, rules_per_authz_mode) {
                     "static)");
   fx_listener_error(HEAD TLS_MTLS "  authz:\n    rules: [{path: /, allow: any}]\n    mode: none\n",
                     "D/l.yaml:10: listener.authz.rules: not allowed with mode none");
-  fx_listener_error(HEAD TLS_MTLS "  authz:\n    mode: token\n    rules: [{path: /, allow: any}]\n",
-                    "D/l.yaml:11: listener.authz.rules: not allowed with mode token");
+  fx_listener_error(HEAD TLS_MTLS "  authz:\n    mode: token\n    audience: ees1\n",
+                    "D/l.yaml:10: listener.authz.rules: required key 'rules' missing (mode "
+                    "token)");
 }
 
 Test(config_listener, rule_errors) {

@@ -64,7 +64,7 @@ static const char edge1[] = "listener:\n"
                             "    psk_identity_hint: site1-ees\n"
                             "    psk_file: certs/demo.psk\n"
                             "  authz:\n"
-                            "    mode: token\n";
+                            "    mode: none\n";
 
 Test(config_load, full_site_with_every_mode) {
   fx_write("site.yaml", "# the site\n"
@@ -111,7 +111,7 @@ Test(config_load, full_site_with_every_mode) {
   cr_assert_null(l1->tls.cert_file);
   cr_assert_null(l1->tls.key_file);
   cr_assert_null(l1->tls.ciphers);
-  cr_assert_eq(l1->authz.mode, EGW_AUTHZ_TOKEN);
+  cr_assert_eq(l1->authz.mode, EGW_AUTHZ_NONE);
   cr_assert_eq(l1->authz.line, 9);
   cr_assert_eq(l1->authz.n_rules, 0);
   /* Defaults: mount [health] (its line is the listener's), limits from policy.h. */
