@@ -1,14 +1,16 @@
 /* The shared token cache (tokcache.h).
  *
- * Verified tokens live in a pool of entries addressed by index, so that the two
- * structures pointing at them never move them:
- *   - an open-addressing table (linear probing, backward-shift deletion) from the
- *     SHA-256 of the token to the entry; the digest is uniform, so its first bytes are
- *     the hash and the next four a tag that spares most full compares;
- *   - a binary min-heap on exp, which finds both the entries to expire and, when the
- *     cache is full, the one to evict, in O(log n).
- * The pool, heap and table grow by doubling up to max_entries, so that a large bound
- * costs memory only when it is used.
+ * Verified tokens live in two structures:
+ *   - an open-addressing table (linear probing, backward-shift deletion, load <= 3/4)
+ *     keyed by the SHA-256 of the token, whose slots are the entries themselves, one
+ *     cache line each: a hit costs one miss for the entry and one for its claims (the
+ *     reference count), which is what keeps a hit well under a microsecond. The digest
+ *     is uniform, so its first bytes are the hash;
+ *   - a binary min-heap of slot numbers on exp, which finds both the entries to expire
+ *     and, when the cache is full, the one to evict, in O(log n). Each entry knows its
+ *     heap position and the heap is told when the table moves an entry.
+ * Both grow by doubling up to what max_entries needs, so that a large bound costs memory
+ * only when it is used.
  *
  * Revocation marks cached entries with the jti as revoked (their claims are released at
  * once) instead of forgetting them: a later lookup of the same token then answers
@@ -28,24 +30,23 @@
 
 #define NIL UINT32_MAX
 #define INITIAL_CAP 1024
-/* Indices are 32-bit and tables twice the pool: far beyond any useful cache. */
+/* Slot numbers are 32-bit: far beyond any useful cache. */
 #define MAX_ENTRIES_LIMIT ((size_t)1 << 30)
 /* Expired entries dropped per put, so that one put never pays for a mass expiry. */
 #define EXPIRE_PER_PUT 16
 
+enum entry_state { ENTRY_EMPTY, ENTRY_LIVE, ENTRY_REVOKED };
+
+/* One table slot, one cache line. */
 struct entry {
   uint8_t key[32];
-  struct egw_token_claims *claims; /* NULL: revoked, answers REVOKED until exp */
+  struct egw_token_claims *claims; /* NULL unless live */
   int64_t exp;
   uint64_t jti_hash; /* 0 when the token has no jti */
-  uint32_t heap_pos; /* in the heap; next free entry while on the free list */
+  uint32_t heap_pos;
+  uint32_t state; /* enum entry_state; a revoked entry answers REVOKED until exp */
 };
-
-/* A table slot: the entry's index and a tag taken from its key. */
-struct slot {
-  uint32_t tag;
-  uint32_t idx;
-};
+_Static_assert(sizeof(struct entry) == 64, "an entry is one cache line");
 
 struct negative {
   uint8_t key[32];
@@ -62,12 +63,10 @@ struct deny {
 struct egw_tokcache {
   size_t max_entries;
   /* positive entries */
-  struct entry *pool;
-  uint32_t pool_cap, pool_used, free_head;
-  uint32_t *heap; /* entry indices; its size is the number of entries in use */
-  uint32_t heap_len;
-  struct slot *table;
+  struct entry *table;
   size_t table_mask;
+  uint32_t *heap; /* slot numbers; its length is the number of entries in use */
+  uint32_t heap_len, heap_cap;
   size_t n_revoked_entries; /* entries in use whose claims were released */
   /* negative entries: ring[(head - len) .. head) in age order, with dead ones left */
   uint32_t negative_ttl_ms;
@@ -89,12 +88,6 @@ static uint64_t key_hash(const uint8_t key[32]) {
   return h;
 }
 
-static uint32_t key_tag(const uint8_t key[32]) {
-  uint32_t t;
-  memcpy(&t, key + 8, sizeof t);
-  return t;
-}
-
 /* FNV-1a: jti values come from trusted issuers and revocations from the operator. */
 static uint64_t jti_hash(const char *jti) {
   uint64_t h = 0xcbf29ce484222325u;
@@ -113,15 +106,15 @@ static size_t pow2_at_least(size_t n) {
 /* ---- the heap of entries by exp ---- */
 
 static int heap_less(const struct egw_tokcache *tc, uint32_t a, uint32_t b) {
-  return tc->pool[tc->heap[a]].exp < tc->pool[tc->heap[b]].exp;
+  return tc->table[tc->heap[a]].exp < tc->table[tc->heap[b]].exp;
 }
 
 static void heap_swap(struct egw_tokcache *tc, uint32_t a, uint32_t b) {
   uint32_t t = tc->heap[a];
   tc->heap[a] = tc->heap[b];
   tc->heap[b] = t;
-  tc->pool[tc->heap[a]].heap_pos = a;
-  tc->pool[tc->heap[b]].heap_pos = b;
+  tc->table[tc->heap[a]].heap_pos = a;
+  tc->table[tc->heap[b]].heap_pos = b;
 }
 
 static void heap_up(struct egw_tokcache *tc, uint32_t i) {
@@ -153,108 +146,107 @@ static void heap_remove(struct egw_tokcache *tc, uint32_t pos) {
   if (pos == last)
     return;
   tc->heap[pos] = tc->heap[last];
-  tc->pool[tc->heap[pos]].heap_pos = pos;
+  tc->table[tc->heap[pos]].heap_pos = pos;
   heap_up(tc, pos);
-  heap_down(tc, tc->pool[tc->heap[pos]].heap_pos);
+  heap_down(tc, tc->table[tc->heap[pos]].heap_pos);
 }
 
 /* ---- the table of positive entries ---- */
 
-/* Returns the slot holding |key|, or the empty slot where it would go. */
-static size_t table_find(const struct egw_tokcache *tc, const uint8_t key[32], uint32_t *out_idx) {
-  uint32_t tag = key_tag(key);
-  size_t i = key_hash(key) & tc->table_mask;
-  for (;; i = (i + 1) & tc->table_mask) {
-    const struct slot *s = &tc->table[i];
-    if (s->idx == NIL) {
-      *out_idx = NIL;
-      return i;
-    }
-    if (s->tag == tag && CRYPTO_memcmp(tc->pool[s->idx].key, key, 32) == 0) {
-      *out_idx = s->idx;
-      return i;
-    }
-  }
+/* Slots for up to |n| entries at a load of at most 3/4. */
+static size_t table_size_for(size_t n) {
+  size_t size = pow2_at_least(n + n / 3 + 1);
+  return size < 2 ? 2 : size;
 }
 
-static void table_put(struct slot *table, size_t mask, const struct entry *pool, uint32_t idx) {
-  size_t i = key_hash(pool[idx].key) & mask;
-  while (table[i].idx != NIL)
-    i = (i + 1) & mask;
-  table[i] = (struct slot){.tag = key_tag(pool[idx].key), .idx = idx};
+static struct entry *table_alloc(size_t size) {
+  struct entry *t = aligned_alloc(64, size * sizeof *t);
+  if (t != NULL)
+    memset(t, 0, size * sizeof *t); /* ENTRY_EMPTY */
+  return t;
+}
+
+/* Returns the slot holding |key|, or the empty slot where it would go. */
+static size_t table_find(const struct egw_tokcache *tc, const uint8_t key[32]) {
+  size_t i = key_hash(key) & tc->table_mask;
+  for (;; i = (i + 1) & tc->table_mask) {
+    const struct entry *e = &tc->table[i];
+    if (e->state == ENTRY_EMPTY)
+      return i;
+    if (CRYPTO_memcmp(e->key, key, 32) == 0)
+      return i;
+  }
 }
 
 /* Backward-shift deletion: later members of the probe run move up so that no lookup
- * ever stops at the hole. */
+ * ever stops at the hole; the heap follows the entries that move. */
 static void table_delete(struct egw_tokcache *tc, size_t hole) {
   size_t mask = tc->table_mask;
   for (size_t j = (hole + 1) & mask;; j = (j + 1) & mask) {
-    if (tc->table[j].idx == NIL)
+    if (tc->table[j].state == ENTRY_EMPTY)
       break;
-    size_t home = key_hash(tc->pool[tc->table[j].idx].key) & mask;
+    size_t home = key_hash(tc->table[j].key) & mask;
     /* Move j into the hole unless its home lies cyclically in (hole, j]. */
     if (((j - home) & mask) >= ((j - hole) & mask)) {
       tc->table[hole] = tc->table[j];
+      tc->heap[tc->table[hole].heap_pos] = (uint32_t)hole;
       hole = j;
     }
   }
-  tc->table[hole].idx = NIL;
+  memset(&tc->table[hole], 0, sizeof tc->table[hole]);
 }
 
-/* Doubles the pool (and heap, and table) towards max_entries. */
-static int pool_grow(struct egw_tokcache *tc) {
-  size_t cap = (size_t)tc->pool_cap * 2;
-  if (cap > tc->max_entries)
-    cap = tc->max_entries;
-  struct entry *pool = realloc(tc->pool, cap * sizeof *pool);
-  if (pool == NULL)
-    return EGW_ERR_NOMEM;
-  tc->pool = pool;
-  uint32_t *heap = realloc(tc->heap, cap * sizeof *heap);
-  if (heap == NULL)
-    return EGW_ERR_NOMEM;
-  tc->heap = heap;
-  size_t tsize = pow2_at_least(cap * 2);
-  if (tsize - 1 != tc->table_mask) {
-    struct slot *table = malloc(tsize * sizeof *table);
-    if (table == NULL)
+/* Makes room for one more entry: grows the heap and, past 3/4 load, doubles the table. */
+static int table_reserve(struct egw_tokcache *tc) {
+  if (tc->heap_len == tc->heap_cap) {
+    size_t cap = (size_t)tc->heap_cap * 2;
+    if (cap > tc->max_entries)
+      cap = tc->max_entries;
+    uint32_t *heap = realloc(tc->heap, cap * sizeof *heap);
+    if (heap == NULL)
       return EGW_ERR_NOMEM;
-    for (size_t i = 0; i < tsize; i++)
-      table[i].idx = NIL;
-    for (uint32_t h = 0; h < tc->heap_len; h++)
-      table_put(table, tsize - 1, tc->pool, tc->heap[h]);
-    free(tc->table);
-    tc->table = table;
-    tc->table_mask = tsize - 1;
+    tc->heap = heap;
+    tc->heap_cap = (uint32_t)cap;
   }
-  tc->pool_cap = (uint32_t)cap;
+  size_t size = tc->table_mask + 1;
+  if (((size_t)tc->heap_len + 1) * 4 <= size * 3)
+    return 0;
+  size_t new_size = size * 2;
+  struct entry *table = table_alloc(new_size);
+  if (table == NULL)
+    return EGW_ERR_NOMEM;
+  for (uint32_t h = 0; h < tc->heap_len; h++) {
+    const struct entry *e = &tc->table[tc->heap[h]];
+    size_t i = key_hash(e->key) & (new_size - 1);
+    while (table[i].state != ENTRY_EMPTY)
+      i = (i + 1) & (new_size - 1);
+    table[i] = *e;
+    tc->heap[h] = (uint32_t)i;
+  }
+  free(tc->table);
+  tc->table = table;
+  tc->table_mask = new_size - 1;
   return 0;
 }
 
-static void entry_remove(struct egw_tokcache *tc, uint32_t idx) {
-  struct entry *e = &tc->pool[idx];
-  uint32_t found;
-  size_t slot = table_find(tc, e->key, &found);
-  if (found == idx)
-    table_delete(tc, slot);
+static void entry_remove(struct egw_tokcache *tc, size_t slot) {
+  struct entry *e = &tc->table[slot];
   heap_remove(tc, e->heap_pos);
-  if (e->claims != NULL)
+  if (e->state == ENTRY_LIVE)
     egw_token_claims_free(e->claims);
   else
     tc->n_revoked_entries--;
-  e->claims = NULL;
-  e->heap_pos = tc->free_head;
-  tc->free_head = idx;
+  table_delete(tc, slot);
 }
 
 /* Drops the entry that expires first, counting it as expired or evicted. */
 static void drop_soonest(struct egw_tokcache *tc, int64_t now_s) {
-  uint32_t idx = tc->heap[0];
-  if (tc->pool[idx].exp < now_s)
+  uint32_t slot = tc->heap[0];
+  if (tc->table[slot].exp < now_s)
     tc->expirations++;
   else
     tc->evictions++;
-  entry_remove(tc, idx);
+  entry_remove(tc, slot);
 }
 
 /* ---- negative entries ---- */
@@ -406,21 +398,17 @@ struct egw_tokcache *egw_tokcache_new(size_t max_entries, uint32_t negative_ttl_
     max_entries = MAX_ENTRIES_LIMIT;
   tc->max_entries = max_entries;
   tc->negative_ttl_ms = negative_ttl_ms;
-  tc->free_head = NIL;
   tc->last_now_s = INT64_MIN;
   size_t cap = max_entries < INITIAL_CAP ? max_entries : INITIAL_CAP;
-  size_t tsize = pow2_at_least(cap * 2);
-  tc->pool = malloc(cap * sizeof *tc->pool);
+  size_t tsize = table_size_for(cap);
   tc->heap = malloc(cap * sizeof *tc->heap);
-  tc->table = malloc(tsize * sizeof *tc->table);
-  if (tc->pool == NULL || tc->heap == NULL || tc->table == NULL) {
+  tc->table = table_alloc(tsize);
+  if (tc->heap == NULL || tc->table == NULL) {
     egw_tokcache_free(tc);
     return NULL;
   }
-  for (size_t i = 0; i < tsize; i++)
-    tc->table[i].idx = NIL;
   tc->table_mask = tsize - 1;
-  tc->pool_cap = (uint32_t)cap;
+  tc->heap_cap = (uint32_t)cap;
   return tc;
 }
 
@@ -428,7 +416,7 @@ void egw_tokcache_free(struct egw_tokcache *tc) {
   if (tc == NULL)
     return;
   for (uint32_t h = 0; tc->heap != NULL && h < tc->heap_len; h++)
-    egw_token_claims_free(tc->pool[tc->heap[h]].claims);
+    egw_token_claims_free(tc->table[tc->heap[h]].claims);
   for (size_t i = 0; tc->deny != NULL && i <= tc->deny_mask; i++)
     free(tc->deny[i].jti);
   free(tc->deny);
@@ -436,7 +424,6 @@ void egw_tokcache_free(struct egw_tokcache *tc) {
   free(tc->neg_table);
   free(tc->table);
   free(tc->heap);
-  free(tc->pool);
   free(tc);
 }
 
@@ -448,22 +435,26 @@ static void note_time(struct egw_tokcache *tc, int64_t now_s) {
 enum egw_tokcache_result egw_tokcache_get(struct egw_tokcache *tc, const char *token, size_t len,
                                           int64_t now_s, uint64_t now_ms,
                                           struct egw_token_claims **out_claims) {
+  /* Ask for every line of the token at once: SHA-256 reads it one block after the other,
+   * and a token not in cache would otherwise cost one memory wait per block. */
+  for (size_t off = 0; off < len && off < 4096; off += 64)
+    __builtin_prefetch(token + off);
   uint8_t key[32];
   SHA256((const uint8_t *)token, len, key);
   *out_claims = NULL;
   note_time(tc, now_s);
 
-  uint32_t idx;
-  table_find(tc, key, &idx);
-  if (idx != NIL) {
-    struct entry *e = &tc->pool[idx];
+  size_t slot = table_find(tc, key);
+  struct entry *e = &tc->table[slot];
+  if (e->state != ENTRY_EMPTY) {
+    __builtin_prefetch(e->claims, 1); /* a hit writes its reference count */
     if (e->exp < now_s) {
-      entry_remove(tc, idx);
+      entry_remove(tc, slot);
       tc->expirations++;
       tc->misses++;
       return EGW_TOKCACHE_MISS;
     }
-    if (e->claims == NULL)
+    if (e->state == ENTRY_REVOKED)
       return EGW_TOKCACHE_REVOKED;
     if (e->jti_hash != 0 && deny_check(tc, e->claims->jti, e->jti_hash, now_s))
       return EGW_TOKCACHE_REVOKED;
@@ -504,15 +495,15 @@ int egw_tokcache_put(struct egw_tokcache *tc, const char *token, size_t len,
       neg_delete(tc, *s);
   }
 
-  uint32_t idx;
-  table_find(tc, key, &idx);
-  if (idx != NIL) { /* verified again: the new claims replace the old */
-    struct entry *e = &tc->pool[idx];
+  size_t slot = table_find(tc, key);
+  if (tc->table[slot].state != ENTRY_EMPTY) { /* verified again: new claims replace old */
+    struct entry *e = &tc->table[slot];
     egw_token_claims_up_ref(claims);
-    if (e->claims != NULL)
+    if (e->state == ENTRY_LIVE)
       egw_token_claims_free(e->claims);
     else
       tc->n_revoked_entries--;
+    e->state = ENTRY_LIVE;
     e->claims = claims;
     e->exp = claims->exp;
     e->jti_hash = jh;
@@ -521,31 +512,25 @@ int egw_tokcache_put(struct egw_tokcache *tc, const char *token, size_t len,
     return 0;
   }
 
-  for (int i = 0; i < EXPIRE_PER_PUT && tc->heap_len > 0 && tc->pool[tc->heap[0]].exp < now_s; i++)
+  for (int i = 0; i < EXPIRE_PER_PUT && tc->heap_len > 0 && tc->table[tc->heap[0]].exp < now_s; i++)
     drop_soonest(tc, now_s);
   if (tc->heap_len == tc->max_entries)
     drop_soonest(tc, now_s);
 
-  if (tc->free_head != NIL) {
-    idx = tc->free_head;
-    tc->free_head = tc->pool[idx].heap_pos;
-  } else {
-    if (tc->pool_used == tc->pool_cap) {
-      int rc = pool_grow(tc);
-      if (rc != 0)
-        return rc;
-    }
-    idx = tc->pool_used++;
-  }
-  struct entry *e = &tc->pool[idx];
+  int rc = table_reserve(tc);
+  if (rc != 0)
+    return rc;
+  /* Removals and growth move entries: look the free slot up again. */
+  slot = table_find(tc, key);
+  struct entry *e = &tc->table[slot];
   memcpy(e->key, key, sizeof key);
   egw_token_claims_up_ref(claims);
   e->claims = claims;
+  e->state = ENTRY_LIVE;
   e->exp = claims->exp;
   e->jti_hash = jh;
-  table_put(tc->table, tc->table_mask, tc->pool, idx);
   e->heap_pos = tc->heap_len;
-  tc->heap[tc->heap_len++] = idx;
+  tc->heap[tc->heap_len++] = (uint32_t)slot;
   heap_up(tc, e->heap_pos);
   return 0;
 }
@@ -597,10 +582,11 @@ int egw_tokcache_revoke(struct egw_tokcache *tc, const char *jti, int64_t exp_s)
   }
   /* Revocation is rare: a scan of the entries in use beats keeping a jti index. */
   for (uint32_t i = 0; i < tc->heap_len; i++) {
-    struct entry *e = &tc->pool[tc->heap[i]];
-    if (e->jti_hash == h && e->claims != NULL && strcmp(e->claims->jti, jti) == 0) {
+    struct entry *e = &tc->table[tc->heap[i]];
+    if (e->jti_hash == h && e->state == ENTRY_LIVE && strcmp(e->claims->jti, jti) == 0) {
       egw_token_claims_free(e->claims);
       e->claims = NULL;
+      e->state = ENTRY_REVOKED;
       tc->n_revoked_entries++;
     }
   }
