@@ -399,3 +399,125 @@ Test(tokcache, hundred_thousand_entries, .timeout = 60) {
     egw_token_claims_free(c[k]);
   }
 }
+
+/* Random puts, gets and revocations against a plain model of the contract: catches any
+ * disagreement between the table's moves, the heap and the deny-list. Exps are distinct
+ * so that "the entry that expires first" is always one entry. */
+enum { MODEL_TOKENS = 200, MODEL_MAX = 50 };
+struct model {
+  int present[MODEL_TOKENS], revoked_entry[MODEL_TOKENS];
+  int64_t exp[MODEL_TOKENS], deny_exp[MODEL_TOKENS]; /* deny_exp -1: none */
+  size_t size;
+};
+
+static int model_soonest(const struct model *m) {
+  int best = -1;
+  for (int t = 0; t < MODEL_TOKENS; t++) {
+    if (m->present[t] && (best < 0 || m->exp[t] < m->exp[best]))
+      best = t;
+  }
+  return best;
+}
+
+static void model_put(struct model *m, int t, int64_t exp, int64_t now) {
+  if (exp < now || m->deny_exp[t] >= now)
+    return;
+  if (m->present[t]) {
+    m->exp[t] = exp;
+    m->revoked_entry[t] = 0;
+    return;
+  }
+  for (int k = 0; k < 16; k++) {
+    int s = model_soonest(m);
+    if (s < 0 || m->exp[s] >= now)
+      break;
+    m->present[s] = 0;
+    m->size--;
+  }
+  if (m->size == MODEL_MAX) {
+    m->present[model_soonest(m)] = 0;
+    m->size--;
+  }
+  m->present[t] = 1;
+  m->revoked_entry[t] = 0;
+  m->exp[t] = exp;
+  m->size++;
+}
+
+static enum egw_tokcache_result model_get(struct model *m, int t, int64_t now) {
+  if (!m->present[t])
+    return EGW_TOKCACHE_MISS;
+  if (m->exp[t] < now) {
+    m->present[t] = 0;
+    m->size--;
+    return EGW_TOKCACHE_MISS;
+  }
+  if (m->revoked_entry[t] || m->deny_exp[t] >= now)
+    return EGW_TOKCACHE_REVOKED;
+  return EGW_TOKCACHE_HIT;
+}
+
+Test(tokcache, agrees_with_a_model, .timeout = 60) {
+  struct egw_tokcache *tc = egw_tokcache_new(MODEL_MAX, 0);
+  static struct model m;
+  memset(&m, 0, sizeof m);
+  for (int t = 0; t < MODEL_TOKENS; t++)
+    m.deny_exp[t] = -1;
+  struct egw_token_claims *claims[MODEL_TOKENS] = {0};
+  uint64_t rng = 12345;
+  int64_t now = 1000000;
+  char tok[32], jti[32];
+  int seen[4] = {0};
+  for (int op = 0; op < 30000; op++) {
+    rng = rng * 6364136223846793005u + 1442695040888963407u;
+    uint32_t r = (uint32_t)(rng >> 33);
+    int t = (int)(r % MODEL_TOKENS);
+    snprintf(tok, sizeof tok, "token-%d", t);
+    snprintf(jti, sizeof jti, "jti-%d", t);
+    now += 1000 * (int64_t)((r >> 8) % 3);
+    uint32_t kind = (r >> 12) % 100;
+    if (kind < 45) {
+      int64_t exp = now + 1000 * (int64_t)((r >> 16) % 300) + t - 100;
+      egw_token_claims_free(claims[t]);
+      claims[t] = make_claims(exp, jti);
+      cr_assert_eq(egw_tokcache_put(tc, tok, strlen(tok), claims[t], now), 0);
+      model_put(&m, t, exp, now);
+    } else if (kind < 97) {
+      struct egw_token_claims *out = NULL;
+      enum egw_tokcache_result want = model_get(&m, t, now);
+      enum egw_tokcache_result got = egw_tokcache_get(tc, tok, strlen(tok), now, 0, &out);
+      cr_assert_eq(got, want, "op %d token %d: got %d want %d", op, t, got, want);
+      seen[got]++;
+      if (got == EGW_TOKCACHE_HIT) {
+        cr_assert_eq(out->exp, m.exp[t]);
+        egw_token_claims_free(out);
+      }
+    } else {
+      int64_t dexp = now + 1000 * (int64_t)((r >> 16) % 100);
+      cr_assert_eq(egw_tokcache_revoke(tc, jti, dexp), 0);
+      m.deny_exp[t] = m.deny_exp[t] > dexp ? m.deny_exp[t] : dexp;
+      if (m.present[t])
+        m.revoked_entry[t] = 1;
+    }
+    size_t live = 0;
+    for (int k = 0; k < MODEL_TOKENS; k++)
+      live += m.present[k] && !m.revoked_entry[k];
+    cr_assert_eq(stats(tc).entries, live, "op %d", op);
+  }
+  /* The run went through every path. */
+  struct egw_tokcache_stats s = stats(tc);
+  cr_log_info("evictions %llu expirations %llu hit %d miss %d revoked %d",
+              (unsigned long long)s.evictions, (unsigned long long)s.expirations,
+              seen[EGW_TOKCACHE_HIT], seen[EGW_TOKCACHE_MISS], seen[EGW_TOKCACHE_REVOKED]);
+  cr_assert_gt(s.evictions, 100);
+  cr_assert_gt(s.expirations, 100);
+  cr_assert_gt(seen[EGW_TOKCACHE_HIT], 1000);
+  cr_assert_gt(seen[EGW_TOKCACHE_MISS], 1000);
+  cr_assert_gt(seen[EGW_TOKCACHE_REVOKED], 20);
+  egw_tokcache_free(tc);
+  for (int t = 0; t < MODEL_TOKENS; t++) {
+    if (claims[t] != NULL)
+      cr_assert_eq(claims[t]->refs, 1);
+    egw_token_claims_free(claims[t]);
+  }
+}
