@@ -43,7 +43,9 @@ enum egw_tokcache_result egw_tokcache_get(struct egw_tokcache *tc, const char *t
                                           struct egw_token_claims **out_claims);
 
 /* egw_tokcache_put stores |claims| (takes a reference of its own) for |token|. A token
- * whose jti is revoked is not stored. Returns 0 or EGW_ERR_NOMEM. */
+ * whose jti is revoked, or whose exp is before |now_s|, is not stored (and 0 returned):
+ * after verifying a token on a miss, check egw_tokcache_is_revoked before accepting it.
+ * Returns 0 or EGW_ERR_NOMEM. */
 int egw_tokcache_put(struct egw_tokcache *tc, const char *token, size_t len,
                      struct egw_token_claims *claims, int64_t now_s);
 
@@ -53,13 +55,17 @@ void egw_tokcache_put_negative(struct egw_tokcache *tc, const char *token, size_
                                uint64_t now_ms);
 
 /* egw_tokcache_revoke puts |jti| on the deny-list until |exp_s| (the revoked token's
- * exp; after it the token is refused as expired anyway) and drops cached entries with
- * that jti. Returns 0 or EGW_ERR_NOMEM. */
+ * exp; after it the token is refused as expired anyway) and drops the claims of cached
+ * entries with that jti; those entries stay, answering EGW_TOKCACHE_REVOKED until their
+ * exp (or eviction), so that the token is not sent back to verification. Returns 0 or
+ * EGW_ERR_NOMEM. */
 int egw_tokcache_revoke(struct egw_tokcache *tc, const char *jti, int64_t exp_s);
 /* egw_tokcache_is_revoked says whether |jti| is on the deny-list at |now_s|. */
 int egw_tokcache_is_revoked(struct egw_tokcache *tc, const char *jti, int64_t now_s);
 
-/* Counters for tests, logs and metrics. */
+/* Counters for tests, logs and metrics: entries counts those holding claims (not the
+ * revoked ones); hits and misses count HIT and MISS answers; expirations count entries
+ * dropped past their exp, evictions those dropped to make room. */
 struct egw_tokcache_stats {
   size_t entries, negative_entries, revoked;
   uint64_t hits, misses, evictions, expirations;
