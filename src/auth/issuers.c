@@ -37,8 +37,8 @@ static void free_keys(struct egw_jwk **keys, size_t n) {
 
 /* Loads key files; errors carry the policy's file and line. */
 static int load_key_files(const char *file, const char *what,
-                          const struct egw_key_file_policy *files, size_t n,
-                          struct egw_jwk ***keys, size_t *n_keys, char **out_err) {
+                          const struct egw_key_file_policy *files, size_t n, struct egw_jwk ***keys,
+                          size_t *n_keys, char **out_err) {
   for (size_t i = 0; i < n; i++) {
     char *err = NULL;
     struct egw_jwk *key = egw_jwk_from_pem_file(files[i].file, files[i].kid, &err);
@@ -87,10 +87,9 @@ struct egw_issuer_set *egw_issuers_new(const struct egw_site_policy *policy, cha
   struct egw_issuer_set *set = calloc(1, sizeof(*set));
   if (set == NULL)
     goto nomem;
-  if (policy->ecs &&
-      load_key_files(policy->site_file, "ecs.signing_keys", policy->ecs->signing_keys,
-                     policy->ecs->n_signing_keys, &set->local_keys, &set->n_local_keys,
-                     out_err) != 0)
+  if (policy->ecs && load_key_files(policy->site_file, "ecs.signing_keys",
+                                    policy->ecs->signing_keys, policy->ecs->n_signing_keys,
+                                    &set->local_keys, &set->n_local_keys, out_err) != 0)
     goto fail;
   set->issuers = calloc(policy->n_issuers ? policy->n_issuers : 1, sizeof(*set->issuers));
   if (set->issuers == NULL)
@@ -111,8 +110,8 @@ struct egw_issuer_set *egw_issuers_new(const struct egw_site_policy *policy, cha
       rc = load_jwks_file(policy->site_file, ip->line, ip->jwks_file, &is->keys, &is->n_keys,
                           out_err);
     } else {
-      rc = load_key_files(policy->site_file, "tokens.issuers.keys", ip->keys, ip->n_keys,
-                          &is->keys, &is->n_keys, out_err);
+      rc = load_key_files(policy->site_file, "tokens.issuers.keys", ip->keys, ip->n_keys, &is->keys,
+                          &is->n_keys, out_err);
     }
     if (rc != 0)
       goto fail;

@@ -57,21 +57,21 @@ char *egw_jws_sign(const struct egw_jwk *key, const json_t *claims);
 
 /* A token split and decoded but not verified. */
 struct egw_jws {
-  char alg[16];     /* from the header, as sent (truncated if longer) */
-  char kid[128];    /* "" when absent */
-  json_t *header;   /* owned */
-  json_t *payload;  /* owned: the claims */
+  char alg[16];              /* from the header, as sent (truncated if longer) */
+  char kid[128];             /* "" when absent */
+  json_t *header;            /* owned */
+  json_t *payload;           /* owned: the claims */
   const char *signing_input; /* header.payload, borrowed from the token text */
   size_t signing_input_len;
-  uint8_t *sig;     /* decoded signature, owned */
+  uint8_t *sig; /* decoded signature, owned */
   size_t sig_len;
 };
 
 enum egw_jws_result {
   EGW_JWS_OK,
-  EGW_JWS_MALFORMED,        /* not three base64url parts, bad JSON, not an object, crit */
-  EGW_JWS_ALG_REFUSED,      /* header alg not in the caller's set (incl. none, HS*) */
-  EGW_JWS_KEY_MISMATCH,     /* the key cannot verify the header's alg (key confusion) */
+  EGW_JWS_MALFORMED,    /* not three base64url parts, bad JSON, not an object, crit */
+  EGW_JWS_ALG_REFUSED,  /* header alg not in the caller's set (incl. none, HS*) */
+  EGW_JWS_KEY_MISMATCH, /* the key cannot verify the header's alg (key confusion) */
   EGW_JWS_BAD_SIGNATURE,
 };
 
@@ -94,9 +94,9 @@ struct egw_token_claims {
   char *sub;
   char **aud; /* "aud" as a string or an array */
   size_t n_aud;
-  char *scope; /* space-separated */
-  char *jti;   /* may be NULL when the issuer sets none */
-  char *eec_id; /* optional "eecId" claim (EDGE-9 tokens) */
+  char *scope;           /* space-separated */
+  char *jti;             /* may be NULL when the issuer sets none */
+  char *eec_id;          /* optional "eecId" claim (EDGE-9 tokens) */
   int64_t exp, nbf, iat; /* nbf/iat 0 when absent */
   int has_cnf;           /* RFC 8705 cnf with x5t#S256 */
   uint8_t x5t_s256[32];
@@ -109,16 +109,15 @@ struct egw_token_claims {
 /* egw_token_claims_from_json copies the claims of a verified payload. iss, sub, aud, exp
  * and scope are required (SPEC-NOTES); a present claim of the wrong type is an error.
  * On error NULL with *out_reason (static text). */
-struct egw_token_claims *egw_token_claims_from_json(const json_t *payload,
-                                                    const char **out_reason);
+struct egw_token_claims *egw_token_claims_from_json(const json_t *payload, const char **out_reason);
 void egw_token_claims_up_ref(struct egw_token_claims *c);
 void egw_token_claims_free(struct egw_token_claims *c);
 
 /* What a resource server expects, in the order of TS 33.501 13.4.1 (issuer and
  * signature are checked before, by whoever verified the token). */
 struct egw_token_expect {
-  const char *peer_id;      /* NULL: no sub check; else sub must equal it */
-  const char *audience;     /* this server's id; required */
+  const char *peer_id;       /* NULL: no sub check; else sub must equal it */
+  const char *audience;      /* this server's id; required */
   const char *const *scopes; /* each must be in the token's scope; may be empty */
   size_t n_scopes;
   const uint8_t *peer_cert_sha256; /* NULL when the connection has no client certificate */

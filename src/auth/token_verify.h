@@ -20,8 +20,8 @@ struct egw_token_env {
 
 /* Which tokens a verifier accepts. */
 struct egw_token_accept {
-  unsigned algs;               /* enum egw_jws_alg bits */
-  const char *const *issuers;  /* trusted issuer ids; n_issuers 0: every site issuer */
+  unsigned algs;              /* enum egw_jws_alg bits */
+  const char *const *issuers; /* trusted issuer ids; n_issuers 0: every site issuer */
   size_t n_issuers;
 };
 

@@ -87,9 +87,9 @@ static int issue(const struct options *o) {
   }
   int64_t now = egw_token_now_s();
   long ttl = o->ttl > 0 ? o->ttl : (long)p->ecs->token_ttl_s;
-  json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss", p->ecs->id, "sub", o->sub,
-                             "aud", o->aud, "scope", o->scope, "iat", (json_int_t)now, "exp",
-                             (json_int_t)(now + ttl));
+  json_t *claims =
+      json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss", p->ecs->id, "sub", o->sub, "aud", o->aud,
+                "scope", o->scope, "iat", (json_int_t)now, "exp", (json_int_t)(now + ttl));
   char *token = claims ? egw_jws_sign(key, claims) : NULL;
   json_decref(claims);
   if (token) {
@@ -111,8 +111,8 @@ static int inspect(const struct options *o) {
     egw_jws_cleanup(&jws);
     return 1;
   }
-  json_t *out = json_pack("{s:O, s:O, s:b}", "header", jws.header, "payload", jws.payload,
-                          "verified", 0);
+  json_t *out =
+      json_pack("{s:O, s:O, s:b}", "header", jws.header, "payload", jws.payload, "verified", 0);
   json_dumpf(out, stdout, JSON_INDENT(2));
   putchar('\n');
   json_decref(out);
@@ -131,8 +131,8 @@ static int verify(const struct options *o) {
     return 2;
   struct egw_tokcache *cache = egw_tokcache_new(1, 0);
   struct egw_token_env env = {.cache = cache, .issuers = set};
-  struct egw_token_accept accept = {
-      .algs = EGW_JWS_ES256 | EGW_JWS_ES384 | EGW_JWS_RS256 | EGW_JWS_PS256};
+  struct egw_token_accept accept = {.algs = EGW_JWS_ES256 | EGW_JWS_ES384 | EGW_JWS_RS256 |
+                                            EGW_JWS_PS256};
   struct egw_token_claims *claims = NULL;
   const char *reason = "out of memory";
   int rc = 1;

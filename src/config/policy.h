@@ -80,7 +80,7 @@ struct egw_authz_policy {
   struct egw_allow_rule *rules; /* static, token: first rule whose prefix and method match */
   size_t n_rules;
   struct egw_token_authz_policy token; /* mode token only */
-  int line; /* line of the authz key */
+  int line;                            /* line of the authz key */
 };
 
 struct egw_listener_policy {
@@ -122,8 +122,8 @@ struct egw_key_file_policy {
 /* Which authenticated client may get which tokens (site.yaml "ecs.clients"): the first
  * entry whose pattern matches the client's TLS peer identity decides. */
 struct egw_token_client_policy {
-  char *pattern;    /* auth/allowlist.h syntax */
-  char **scopes;    /* scopes it may ask for */
+  char *pattern; /* auth/allowlist.h syntax */
+  char **scopes; /* scopes it may ask for */
   size_t n_scopes;
   char **audiences; /* targetNfInstanceId values it may ask for; allow_any_audience for all
                      * (the file must say one or the other) */
@@ -134,7 +134,7 @@ struct egw_token_client_policy {
 
 /* The site's ECS as OAuth 2.0 authorization server (site.yaml "ecs"). */
 struct egw_ecs_policy {
-  char *id; /* "iss" of the tokens it issues */
+  char *id;                                 /* "iss" of the tokens it issues */
   struct egw_key_file_policy *signing_keys; /* the first signs, the others only verify */
   size_t n_signing_keys;
   uint32_t token_ttl_s; /* default 3600, 60..86400 */
@@ -154,8 +154,8 @@ struct egw_site_policy {
   char *state_dir;           /* durable state; created at start if missing */
   uint32_t drain_timeout_ms; /* SIGTERM: how long requests in flight may take; 10000 */
   /* site.yaml "tokens": the shared token cache and the trusted issuers. */
-  uint32_t token_cache_entries;     /* default 100000, 1..10000000 */
-  uint32_t token_negative_ttl_ms;   /* default 5000, 0..60000 */
+  uint32_t token_cache_entries;   /* default 100000, 1..10000000 */
+  uint32_t token_negative_ttl_ms; /* default 5000, 0..60000 */
   struct egw_issuer_policy *issuers;
   size_t n_issuers;
   struct egw_ecs_policy *ecs; /* NULL when site.yaml has no "ecs" */

@@ -43,12 +43,12 @@ struct egw_site {
   struct egw_keystore *keys;
   struct egw_issuer_set *issuers; /* NULL when the site trusts no token issuer */
   struct egw_tokcache *token_cache;
-  struct egw_token_env tokens; /* the two above, as authz providers and roles see them */
-  struct egw_store *store;     /* durable state; NULL when the site has no ECS */
+  struct egw_token_env tokens;        /* the two above, as authz providers and roles see them */
+  struct egw_store *store;            /* durable state; NULL when the site has no ECS */
   struct egw_listener_cfg *listeners; /* policy->n_listeners entries */
   struct egw_role_instance *roles;
   size_t n_roles;
-  int ready; /* set by the server once every listener is bound */
+  int ready;       /* set by the server once every listener is bound */
   uv_loop_t *loop; /* set by the server before the first request; for asynchronous work */
 };
 

@@ -18,9 +18,9 @@ struct egw_form {
 
 enum egw_form_result {
   EGW_FORM_OK,
-  EGW_FORM_NOT_FORM,     /* Content-Type is not application/x-www-form-urlencoded */
-  EGW_FORM_MALFORMED,    /* bad percent-encoding, NUL byte, a field without '=' */
-  EGW_FORM_DUPLICATE,    /* a field sent twice (RFC 6749 3.1: parameters must not repeat) */
+  EGW_FORM_NOT_FORM,  /* Content-Type is not application/x-www-form-urlencoded */
+  EGW_FORM_MALFORMED, /* bad percent-encoding, NUL byte, a field without '=' */
+  EGW_FORM_DUPLICATE, /* a field sent twice (RFC 6749 3.1: parameters must not repeat) */
   EGW_FORM_NOMEM,
 };
 

@@ -26,8 +26,7 @@ void egw_store_close(struct egw_store *st);
  * the call. Blocking: start-up only, with no write pending. Returns 0 or a negative code
  * (EGW_ERR_IO, logged as "store_load_failed"). */
 int egw_store_load_revocations(struct egw_store *st, int64_t now_s,
-                               void (*cb)(void *arg, const char *jti, int64_t exp_s),
-                               void *arg);
+                               void (*cb)(void *arg, const char *jti, int64_t exp_s), void *arg);
 
 /* egw_store_revoke records that |jti| (expiring at |exp_s|) is revoked, on a worker of
  * |loop|; |jti| is copied. |done| runs exactly once on the loop thread with 0 once the row

@@ -3,6 +3,7 @@ mode: no invalid access, no leak, clean exit on SIGTERM."""
 
 from conftest import (CERTS, GET_WHOAMI, Site, curl, demo_psk, free_port, read_response, request,
                       s_client, tls_client)
+from test_tokens import AUD, form_post, get_token, site_yaml, whoami
 
 
 def test_memcheck_clean_through_good_and_bad_traffic(tmp_path):
@@ -14,6 +15,15 @@ def test_memcheck_clean_through_good_and_bad_traffic(tmp_path):
              tls_extra="crl_check: true\n",
              authz="mode: static\nrules:\n  - path: /whoami\n    allow: [spiffe://site1/ees/*]")
     site.add("edge1.yaml", interface="EDGE-1", port=psk, mode="psk", role="ees")
+    # Tokens: the ECS issues, a resource server verifies (cache miss, hit, forged,
+    # revoked), the revocation goes through the store's worker thread.
+    ecs, ees = free_port(), free_port()
+    site.write("site.yaml", site_yaml(site.dir))
+    site.add("edge7.yaml", interface="EDGE-7", port=ecs, mode="mtls", role="ecs",
+             mount="[health, ecs]",
+             authz="mode: static\nrules:\n  - path: /\n    allow: [spiffe://site1/ees/*]")
+    site.add("edge9.yaml", interface="EDGE-9", port=ees, mode="mtls", role="ees",
+             authz=f"mode: token\naudience: {AUD}\nrules:\n  - path: /whoami\n    scope: [eees-whoami]")
     site.start(timeout=30)
     try:
         with tls_client(cert) as s:
@@ -41,6 +51,13 @@ def test_memcheck_clean_through_good_and_bad_traffic(tmp_path):
                            stdin=GET_WHOAMI, timeout=30)
         assert "HTTP/1.1 200" in out, out
         s_client(psk, ["-tls1_2", "-psk_identity", "nobody", "-psk", key], timeout=30)
+        token = get_token(ecs)[2]["access_token"]
+        assert whoami(ees, token)[0] == 200
+        assert whoami(ees, token)[0] == 200
+        assert whoami(ees, token[:-3] + "abc")[0] == 401
+        assert form_post(ecs, "/oauth2/introspect", {"token": token})[0] == 200
+        assert form_post(ecs, "/oauth2/revoke", {"token": token})[0] == 200
+        assert whoami(ees, token)[0] == 401
         left_open = tls_client(cert)
         assert request(left_open)[0] == 200
     finally:

@@ -27,6 +27,7 @@ def site_yaml(dir_):
   state_dir: {dir_}/state
   trust:
     ca: {CERTS}/ca.pem
+    crl: {CERTS}/crl.pem
 tokens:
   issuers:
     - id: {ECS_ID}
@@ -220,11 +221,11 @@ def test_revoked_token_is_refused_at_once_and_after_restart(site, ports):
     assert status == 200
     status, headers, _ = whoami(ports["ees"], token)
     assert status == 401 and "invalid_token" in headers["www-authenticate"]
-    assert site.stop() == 0
-    site.start()
-    assert whoami(ports["ees"], token)[0] == 401
     revoked = site.events("token_revoked")
     assert revoked and revoked[0]["durable"] is True
+    assert site.stop() == 0
+    site.start()  # the revocation comes back from the store
+    assert whoami(ports["ees"], token)[0] == 401
 
 
 def test_introspection(ports):

@@ -44,8 +44,8 @@ int egw__ecs_no_store(struct egw_response *resp) {
   return egw_response_add_header(resp, "Pragma", "no-cache");
 }
 
-enum egw_handler_result egw__ecs_oauth_error(struct egw_exchange *x, int status,
-                                             const char *error, const char *description) {
+enum egw_handler_result egw__ecs_oauth_error(struct egw_exchange *x, int status, const char *error,
+                                             const char *description) {
   struct egw_response *resp = egw_exchange_response(x);
   json_t *body = json_pack("{s:s, s:s}", "error", error, "error_description", description);
   char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -84,9 +84,8 @@ static enum egw_handler_result jwks(struct ecs *ecs, struct egw_exchange *x) {
   char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   json_decref(doc);
   struct egw_response *resp = egw_exchange_response(x);
-  int rc = text ? egw_response_set_body(resp, 200, "application/jwk-set+json", text,
-                                        strlen(text))
-                : -1;
+  int rc =
+      text ? egw_response_set_body(resp, 200, "application/jwk-set+json", text, strlen(text)) : -1;
   free(text);
   if (rc == 0)
     rc = egw_response_add_header(resp, "Cache-Control", "max-age=300");

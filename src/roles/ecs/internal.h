@@ -12,8 +12,8 @@ struct ecs {
 };
 
 /* RFC 6749 5.2 error response: {"error","error_description"}, no-store. */
-enum egw_handler_result egw__ecs_oauth_error(struct egw_exchange *x, int status,
-                                             const char *error, const char *description);
+enum egw_handler_result egw__ecs_oauth_error(struct egw_exchange *x, int status, const char *error,
+                                             const char *description);
 /* Parses the form body; on failure answers invalid_request and returns -1. */
 int egw__ecs_read_form(struct egw_exchange *x, struct egw_form *form);
 /* Sets the headers every token-bearing response carries (RFC 6749 5.1). */

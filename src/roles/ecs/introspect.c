@@ -42,9 +42,9 @@ static json_t *active_response(const struct egw_token_claims *c) {
   json_t *aud = json_array();
   for (size_t i = 0; aud && i < c->n_aud; i++)
     json_array_append_new(aud, json_string(c->aud[i]));
-  json_t *r = json_pack("{s:b, s:s, s:s, s:s, s:o, s:s, s:I}", "active", 1, "token_type",
-                        "Bearer", "iss", c->iss, "sub", c->sub, "aud", aud, "scope", c->scope,
-                        "exp", (json_int_t)c->exp);
+  json_t *r =
+      json_pack("{s:b, s:s, s:s, s:s, s:o, s:s, s:I}", "active", 1, "token_type", "Bearer", "iss",
+                c->iss, "sub", c->sub, "aud", aud, "scope", c->scope, "exp", (json_int_t)c->exp);
   if (r && c->iat)
     json_object_set_new(r, "iat", json_integer(c->iat));
   if (r && c->jti)

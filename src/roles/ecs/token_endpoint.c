@@ -52,8 +52,7 @@ static int audience_allowed(const struct egw_token_client_policy *cp, const char
 }
 
 static void base64url(const uint8_t *in, size_t n, char *out) {
-  static const char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   size_t o = 0;
   uint32_t acc = 0;
   int bits = 0;

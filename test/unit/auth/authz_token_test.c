@@ -33,11 +33,11 @@ static struct egw_allow_rule rules[] = {
 };
 static struct egw_listener_policy listener = {
     .file = "t/edge9.yaml",
-    .authz = {.mode = EGW_AUTHZ_TOKEN,
-              .rules = rules,
-              .n_rules = 2,
-              .token = {.audience = "ees9", .algs = EGW_JWS_ES256, .leeway_s = 30,
-                        .sub_is_peer = 1}},
+    .authz =
+        {.mode = EGW_AUTHZ_TOKEN,
+         .rules = rules,
+         .n_rules = 2,
+         .token = {.audience = "ees9", .algs = EGW_JWS_ES256, .leeway_s = 30, .sub_is_peer = 1}},
 };
 
 static struct egw_issuer_set *issuers;
@@ -69,8 +69,8 @@ static void teardown(void) {
 
 static char *token(const char *sub, const char *aud, const char *scope, long exp_in) {
   long now = (long)time(NULL);
-  json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "iss", "ecs.test", "sub", sub,
-                        "aud", aud, "scope", scope, "iat", (json_int_t)now, "exp",
+  json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "iss", "ecs.test", "sub", sub, "aud",
+                        aud, "scope", scope, "iat", (json_int_t)now, "exp",
                         (json_int_t)(now + exp_in), "jti", sub);
   char *t = egw_jws_sign(egw_issuers_signing_key(issuers), c);
   json_decref(c);
@@ -82,11 +82,15 @@ static enum egw_authz_decision call(const char *path, const char *tok, const cha
                                     struct egw_authz_verdict *v) {
   static char value[20000];
   snprintf(value, sizeof(value), "Bearer %s", tok ? tok : "");
-  struct egw_header h = {.name = "authorization", .name_len = 13, .value = value,
-                         .value_len = strlen(value)};
+  struct egw_header h = {
+      .name = "authorization", .name_len = 13, .value = value, .value_len = strlen(value)};
   struct egw_peer peer = {.kind = peer_id ? EGW_PEER_URI : EGW_PEER_NONE, .id = (char *)peer_id};
-  struct egw_request req = {.method = EGW_METHOD_GET, .method_name = "GET", .path = path,
-                            .peer = &peer, .headers = &h, .n_headers = tok ? 1 : 0,
+  struct egw_request req = {.method = EGW_METHOD_GET,
+                            .method_name = "GET",
+                            .path = path,
+                            .peer = &peer,
+                            .headers = &h,
+                            .n_headers = tok ? 1 : 0,
                             .arena = &arena};
   return prov->check(state, &req, v);
 }
