@@ -7,52 +7,11 @@
 #include <openssl/mem.h>
 
 #include "auth/jwt.h"
+#include "util/encoding.h"
 
 /* Bounds on what one token may make us copy: a claim string, and the entries of "aud". */
 #define CLAIM_STR_MAX 1024
 #define AUD_MAX 16
-
-/* base64url (RFC 4648 section 5) without padding, strictly: no '=', no whitespace, and
- * the unused low bits of the last character must be zero so that one value has one
- * spelling. Returns the decoded length or -1. */
-static int b64url_value(unsigned char ch) {
-  if (ch >= 'A' && ch <= 'Z')
-    return ch - 'A';
-  if (ch >= 'a' && ch <= 'z')
-    return ch - 'a' + 26;
-  if (ch >= '0' && ch <= '9')
-    return ch - '0' + 52;
-  if (ch == '-')
-    return 62;
-  if (ch == '_')
-    return 63;
-  return -1;
-}
-
-static long b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap) {
-  if (in_len % 4 == 1)
-    return -1;
-  size_t out_len = in_len / 4 * 3 + (in_len % 4 ? in_len % 4 - 1 : 0);
-  if (out_len > out_cap)
-    return -1;
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t o = 0;
-  for (size_t i = 0; i < in_len; i++) {
-    int v = b64url_value((unsigned char)in[i]);
-    if (v < 0)
-      return -1;
-    acc = (acc << 6) | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (uint8_t)(acc >> bits);
-    }
-  }
-  if (acc & ((1u << bits) - 1)) /* non-canonical trailing bits */
-    return -1;
-  return (long)o;
-}
 
 /* A string claim as jansson holds it; embedded NULs are refused so that the C string we
  * keep is the whole value (a sub of "a\0b" must never compare equal to "a"). */
@@ -208,8 +167,10 @@ struct egw_token_claims *egw_token_claims_from_json(const json_t *payload,
     /* x5t#S256 is the only confirmation method we can enforce: a token bound some
      * other way is refused rather than accepted unbound. */
     const json_t *t = json_is_object(cnf) ? json_object_get(cnf, "x5t#S256") : NULL;
-    if (!json_is_string(t) ||
-        b64url_decode(json_string_value(t), json_string_length(t), x5t, sizeof x5t) != 32) {
+    /* SHA-256 is 43 base64url characters; checking the length first bounds the decode. */
+    size_t x5t_len = 0;
+    if (!json_is_string(t) || json_string_length(t) != 43 ||
+        !egw_b64url_decode(x5t, &x5t_len, json_string_value(t), 43) || x5t_len != 32) {
       reason = "claim 'cnf' must hold 'x5t#S256', a base64url SHA-256";
       goto fail;
     }

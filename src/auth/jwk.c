@@ -29,82 +29,6 @@
 /* Longest base64url member we decode: a 16384-bit modulus is 2731 characters. */
 #define JWK_MEMBER_MAX 4096
 
-/* base64url (RFC 4648 section 5) without padding, as JWS requires (RFC 7515 section 2). */
-
-static const char b64url_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-size_t egw__b64url_encoded_len(size_t len) { return len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0); }
-
-size_t egw__b64url_encode(char *out, const uint8_t *in, size_t in_len) {
-  char *p = out;
-  size_t i = 0;
-  for (; i + 3 <= in_len; i += 3) {
-    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-    *p++ = b64url_alphabet[v >> 18];
-    *p++ = b64url_alphabet[(v >> 12) & 63];
-    *p++ = b64url_alphabet[(v >> 6) & 63];
-    *p++ = b64url_alphabet[v & 63];
-  }
-  if (in_len - i == 1) {
-    uint32_t v = (uint32_t)in[i] << 16;
-    *p++ = b64url_alphabet[v >> 18];
-    *p++ = b64url_alphabet[(v >> 12) & 63];
-  } else if (in_len - i == 2) {
-    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-    *p++ = b64url_alphabet[v >> 18];
-    *p++ = b64url_alphabet[(v >> 12) & 63];
-    *p++ = b64url_alphabet[(v >> 6) & 63];
-  }
-  return (size_t)(p - out);
-}
-
-char *egw__b64url_encode_str(const uint8_t *in, size_t in_len) {
-  char *s = malloc(egw__b64url_encoded_len(in_len) + 1);
-  if (s != NULL)
-    s[egw__b64url_encode(s, in, in_len)] = '\0';
-  return s;
-}
-
-static int b64url_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '-')
-    return 62;
-  if (c == '_')
-    return 63;
-  return -1;
-}
-
-int egw__b64url_decode(uint8_t *out, size_t *out_len, const char *in, size_t in_len) {
-  if (in_len % 4 == 1)
-    return 0;
-  size_t n = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < in_len; i++) {
-    int v = b64url_value((unsigned char)in[i]);
-    if (v < 0)
-      return 0;
-    acc = acc << 6 | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[n++] = (uint8_t)(acc >> bits);
-      acc &= (1u << bits) - 1;
-    }
-  }
-  /* The leftover bits of the last character must be zero: one encoding per value. */
-  if (acc != 0)
-    return 0;
-  *out_len = n;
-  return 1;
-}
-
 /* Keys. */
 
 static int no_password(char *buf, int size, int rwflag, void *u) { return 0; }
@@ -124,8 +48,8 @@ static int public_members(const struct egw_jwk *key, char **out_a, char **out_b)
     if (len < 3)
       return 0;
     size_t flen = (len - 1) / 2;
-    *out_a = egw__b64url_encode_str(buf + 1, flen);
-    *out_b = egw__b64url_encode_str(buf + 1 + flen, flen);
+    *out_a = egw_b64url_encode_str(buf + 1, flen);
+    *out_b = egw_b64url_encode_str(buf + 1 + flen, flen);
   } else {
     const BIGNUM *n, *e;
     RSA_get0_key(key->rsa, &n, &e, NULL);
@@ -135,8 +59,8 @@ static int public_members(const struct egw_jwk *key, char **out_a, char **out_b)
       return 0;
     BN_bn2bin(n, buf);
     BN_bn2bin(e, buf + nlen);
-    *out_a = egw__b64url_encode_str(buf, nlen);
-    *out_b = egw__b64url_encode_str(buf + nlen, elen);
+    *out_a = egw_b64url_encode_str(buf, nlen);
+    *out_b = egw_b64url_encode_str(buf + nlen, elen);
     free(buf);
   }
   if (*out_a == NULL || *out_b == NULL) {
@@ -165,7 +89,7 @@ static char *thumbprint(const struct egw_jwk *key) {
   uint8_t digest[SHA256_DIGEST_LENGTH];
   SHA256((const uint8_t *)canon, strlen(canon), digest);
   free(canon);
-  return egw__b64url_encode_str(digest, sizeof(digest));
+  return egw_b64url_encode_str(digest, sizeof(digest));
 }
 
 /* build_header encodes the header egw_jws_sign writes, once per key. */
@@ -176,7 +100,7 @@ static int build_header(struct egw_jwk *key) {
   json_decref(h);
   if (text == NULL)
     return 0;
-  key->header_b64 = egw__b64url_encode_str((const uint8_t *)text, strlen(text));
+  key->header_b64 = egw_b64url_encode_str((const uint8_t *)text, strlen(text));
   free(text);
   if (key->header_b64 == NULL)
     return 0;
@@ -350,7 +274,7 @@ static BIGNUM *b64url_member(const json_t *jwk, const char *name, size_t want_le
   }
   uint8_t buf[JWK_MEMBER_MAX];
   size_t n;
-  if (!egw__b64url_decode(buf, &n, json_string_value(m), len)) {
+  if (!egw_b64url_decode(buf, &n, json_string_value(m), len)) {
     *out_msg = "a member is not unpadded base64url";
     return NULL;
   }

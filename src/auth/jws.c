@@ -103,8 +103,8 @@ char *egw_jws_sign(const struct egw_jwk *key, const json_t *claims) {
   if (payload == NULL)
     return NULL;
   size_t plen = strlen(payload);
-  size_t input_len = key->header_b64_len + 1 + egw__b64url_encoded_len(plen);
-  size_t total = input_len + 1 + egw__b64url_encoded_len(key->sig_len);
+  size_t input_len = key->header_b64_len + 1 + egw_b64url_encoded_len(plen);
+  size_t total = input_len + 1 + egw_b64url_encoded_len(key->sig_len);
   char *token = total <= JWS_MAX_LEN ? malloc(total + 1) : NULL;
   if (token == NULL) {
     free(payload);
@@ -114,7 +114,7 @@ char *egw_jws_sign(const struct egw_jwk *key, const json_t *claims) {
   memcpy(p, key->header_b64, key->header_b64_len);
   p += key->header_b64_len;
   *p++ = '.';
-  p += egw__b64url_encode(p, (const uint8_t *)payload, plen);
+  p += egw_b64url_encode(p, (const uint8_t *)payload, plen);
   free(payload);
   uint8_t dgst[SHA384_DIGEST_LENGTH];
   uint8_t sig[SIG_MAX_LEN];
@@ -125,7 +125,7 @@ char *egw_jws_sign(const struct egw_jwk *key, const json_t *claims) {
     return NULL;
   }
   *p++ = '.';
-  p += egw__b64url_encode(p, sig, key->sig_len);
+  p += egw_b64url_encode(p, sig, key->sig_len);
   *p = '\0';
   return token;
 }
@@ -133,7 +133,7 @@ char *egw_jws_sign(const struct egw_jwk *key, const json_t *claims) {
 /* decode_json decodes one base64url part into a JSON object, or NULL. */
 static json_t *decode_json(const char *part, size_t len, uint8_t *scratch) {
   size_t n;
-  if (!egw__b64url_decode(scratch, &n, part, len))
+  if (!egw_b64url_decode(scratch, &n, part, len))
     return NULL;
   /* Duplicate members are refused: two readers must never see two different tokens. */
   json_t *j = json_loadb((const char *)scratch, n, JSON_REJECT_DUPLICATES, NULL);
@@ -177,7 +177,7 @@ enum egw_jws_result egw_jws_decode(const char *token, size_t len, struct egw_jws
   snprintf(out->alg, sizeof(out->alg), "%s", json_string_value(alg));
   if (kid != NULL)
     memcpy(out->kid, json_string_value(kid), json_string_length(kid) + 1);
-  if ((out->sig = malloc(slen)) == NULL || !egw__b64url_decode(out->sig, &out->sig_len, sig, slen))
+  if ((out->sig = malloc(slen)) == NULL || !egw_b64url_decode(out->sig, &out->sig_len, sig, slen))
     goto end;
   out->signing_input = token;
   out->signing_input_len = (size_t)(dot2 - token);

@@ -3,6 +3,7 @@
 #define EGW_AUTH_JWT_INTERNAL_H
 
 #include "auth/jwt.h"
+#include "util/encoding.h"
 
 #include <stdatomic.h>
 
@@ -24,17 +25,5 @@ struct egw_jwk {
   char *header_b64;
   size_t header_b64_len;
 };
-
-/* egw__b64url_encoded_len is the length of the unpadded base64url of |len| bytes. */
-size_t egw__b64url_encoded_len(size_t len);
-/* egw__b64url_encode writes the unpadded base64url of |in| to |out| (which has room for
- * egw__b64url_encoded_len(in_len) bytes; no NUL written) and returns its length. */
-size_t egw__b64url_encode(char *out, const uint8_t *in, size_t in_len);
-/* egw__b64url_encode_str returns the malloc'd, NUL-terminated base64url of |in|. */
-char *egw__b64url_encode_str(const uint8_t *in, size_t in_len);
-/* egw__b64url_decode decodes unpadded base64url |in| into |out| (room for in_len*3/4
- * bytes) and sets *out_len. Returns 0 on any non-alphabet byte (including '=' padding),
- * an impossible length, or non-zero trailing bits (a non-canonical encoding). */
-int egw__b64url_decode(uint8_t *out, size_t *out_len, const char *in, size_t in_len);
 
 #endif

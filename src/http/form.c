@@ -4,18 +4,9 @@
 #include <strings.h>
 
 #include "util/arena.h"
+#include "util/encoding.h"
 
 #define MAX_FIELDS 64
-
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 /* Decodes |len| bytes of |s| ('+' is a space, %XX a byte) into arena memory; NULL with
  * *out_bad set on bad input (truncated escape, NUL). */
@@ -33,7 +24,7 @@ static char *decode(struct egw_arena *arena, const char *s, size_t len, int *out
         *out_bad = 1;
         return NULL;
       }
-      int h = hex_value(s[i + 1]), l = hex_value(s[i + 2]);
+      int h = egw_hex_digit(s[i + 1]), l = egw_hex_digit(s[i + 2]);
       if (h < 0 || l < 0) {
         *out_bad = 1;
         return NULL;

@@ -12,6 +12,7 @@
 #include <openssl/mem.h>
 
 #include "keys/keystore.h"
+#include "util/encoding.h"
 #include "util/errors.h"
 #include "util/format.h"
 
@@ -76,16 +77,6 @@ end:
   return rc;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
 /* parse_line parses one NUL-terminated line (modified in place) into |p|. Returns 1 for
@@ -122,7 +113,7 @@ static int parse_line(char *s, struct parsed *p, const char **out_msg) {
     return -1;
   }
   for (size_t i = 0; i < hex_len; i++) {
-    if (hexval(hex[i]) < 0) {
+    if (egw_hex_digit(hex[i]) < 0) {
       *out_msg = "key is not hex";
       return -1;
     }
@@ -138,7 +129,7 @@ static int parse_line(char *s, struct parsed *p, const char **out_msg) {
   p->identity = id;
   p->key_len = hex_len / 2;
   for (size_t i = 0; i < p->key_len; i++)
-    p->key[i] = (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+    p->key[i] = (uint8_t)(egw_hex_digit(hex[2 * i]) << 4 | egw_hex_digit(hex[2 * i + 1]));
   return 1;
 }
 

@@ -11,6 +11,7 @@
 #include "auth/issuers.h"
 #include "auth/token_verify.h"
 #include "roles/ecs/internal.h"
+#include "util/encoding.h"
 
 static const struct egw_token_client_policy *client_policy(const struct egw_ecs_policy *p,
                                                            const struct egw_peer *peer) {
@@ -51,22 +52,9 @@ static int audience_allowed(const struct egw_token_client_policy *cp, const char
   return cp->allow_any_audience || has_word(cp->audiences, cp->n_audiences, aud, strlen(aud));
 }
 
+/* Writes the NUL-terminated base64url of |n| bytes into |out|. */
 static void base64url(const uint8_t *in, size_t n, char *out) {
-  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  size_t o = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    acc = acc << 8 | in[i];
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out[o++] = alphabet[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0)
-    out[o++] = alphabet[(acc << (6 - bits)) & 63];
-  out[o] = '\0';
+  out[egw_b64url_encode(out, in, n)] = '\0';
 }
 
 static json_t *claims_for(const struct ecs *ecs, const struct egw_peer *peer, const char *sub,
