@@ -15,16 +15,25 @@ static const struct egw_token_accept any_site_token = {
     .algs = EGW_JWS_ES256 | EGW_JWS_ES384 | EGW_JWS_RS256 | EGW_JWS_PS256,
 };
 
-/* Reads the "token" parameter and verifies it; NULL when the request was answered. */
-static const char *form_token(struct egw_exchange *x, struct egw_form *form) {
-  if (egw__ecs_read_form(x, form) != 0)
-    return NULL;
-  const char *token = egw_form_get(form, "token");
+/* Reads the "token" parameter and verifies it with the site's issuers. Returns -1 when
+ * the request was answered (a bad form), else 0 with *out the token's claims, or NULL
+ * when it is not a valid token. */
+static int form_token_claims(struct ecs *ecs, struct egw_exchange *x,
+                             struct egw_token_claims **out) {
+  struct egw_form form;
+  *out = NULL;
+  if (egw__ecs_read_form(x, &form) != 0)
+    return -1;
+  const char *token = egw_form_get(&form, "token");
   if (token == NULL || token[0] == '\0') {
     egw__ecs_oauth_error(x, 400, "invalid_request", "the token parameter is required");
-    return NULL;
+    return -1;
   }
-  return token;
+  const char *reason = NULL;
+  if (egw_token_verify(&ecs->site->tokens, &any_site_token, token, strlen(token), out, &reason) !=
+      0)
+    *out = NULL;
+  return 0;
 }
 
 static enum egw_handler_result json_reply(struct egw_exchange *x, json_t *body) {
@@ -53,14 +62,10 @@ static json_t *active_response(const struct egw_token_claims *c) {
 }
 
 enum egw_handler_result egw__ecs_introspect(struct ecs *ecs, struct egw_exchange *x) {
-  struct egw_form form;
-  const char *token = form_token(x, &form);
-  if (token == NULL)
-    return EGW_DONE;
   struct egw_token_claims *claims = NULL;
-  const char *reason = NULL;
-  int valid = egw_token_verify(&ecs->site->tokens, &any_site_token, token, strlen(token), &claims,
-                               &reason) == 0;
+  if (form_token_claims(ecs, x, &claims) != 0)
+    return EGW_DONE;
+  int valid = claims != NULL;
   /* RFC 7662 2.2: an expired token is inactive; no reason is given to the caller. */
   if (valid && claims->exp < egw_token_now_s()) {
     egw_token_claims_free(claims);
@@ -109,16 +114,11 @@ static void on_revoked(void *arg, int status) {
 }
 
 enum egw_handler_result egw__ecs_revoke(struct ecs *ecs, struct egw_exchange *x) {
-  struct egw_form form;
-  const char *token = form_token(x, &form);
-  if (token == NULL)
-    return EGW_DONE;
   struct egw_token_claims *claims = NULL;
-  const char *reason = NULL;
+  if (form_token_claims(ecs, x, &claims) != 0)
+    return EGW_DONE;
   /* RFC 7009 2.2: an invalid token is answered 200 too; there is nothing to revoke. */
-  if (egw_token_verify(&ecs->site->tokens, &any_site_token, token, strlen(token), &claims,
-                       &reason) != 0 ||
-      claims->jti == NULL) {
+  if (claims == NULL || claims->jti == NULL) {
     egw_token_claims_free(claims);
     egw_exchange_response(x)->status = 200;
     return EGW_DONE;

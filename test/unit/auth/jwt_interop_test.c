@@ -20,7 +20,7 @@ static char *unpad_libjwt_ec_sig(const char *token, size_t half) {
   const char *dot = strrchr(token, '.');
   size_t slen = strlen(dot + 1), n = 0;
   uint8_t *sig = malloc(slen), fixed[96];
-  cr_assert(egw__b64url_decode(sig, &n, dot + 1, slen));
+  cr_assert(egw_b64url_decode(sig, &n, dot + 1, slen));
   if (n == 2 * half) {
     free(sig);
     return strdup(token); /* a fixed libjwt */
@@ -30,7 +30,7 @@ static char *unpad_libjwt_ec_sig(const char *token, size_t half) {
     cr_assert(sig[i] == 0 && sig[66 + i] == 0, "padding must be zeros");
   memcpy(fixed, sig + 66 - half, half);
   memcpy(fixed + half, sig + 132 - half, half);
-  char *s64 = egw__b64url_encode_str(fixed, 2 * half);
+  char *s64 = egw_b64url_encode_str(fixed, 2 * half);
   char *out = malloc((size_t)(dot - token) + strlen(s64) + 2);
   sprintf(out, "%.*s.%s", (int)(dot - token), token, s64);
   free(s64);

@@ -190,13 +190,13 @@ static void add_d(json_t *j) { json_object_set(j, "d", json_object_get(j, "x"));
 static void add_p(json_t *j) { json_object_set_new(j, "p", json_string("AQAB")); }
 static void short_x(json_t *j) {
   uint8_t x[31] = {1};
-  char *s = egw__b64url_encode_str(x, 31);
+  char *s = egw_b64url_encode_str(x, 31);
   json_object_set_new(j, "x", json_string(s));
   free(s);
 }
 static void long_x(json_t *j) {
   uint8_t x[33] = {0};
-  char *s = egw__b64url_encode_str(x, 33);
+  char *s = egw_b64url_encode_str(x, 33);
   json_object_set_new(j, "x", json_string(s));
   free(s);
 }
@@ -286,7 +286,7 @@ Test(jwt_jwk, rsa_from_json_refusals) {
   RSA_get0_key(small, &n, NULL, NULL);
   uint8_t nb[128];
   BN_bn2bin_padded(nb, sizeof(nb), n);
-  char *n64 = egw__b64url_encode_str(nb, sizeof(nb));
+  char *n64 = egw_b64url_encode_str(nb, sizeof(nb));
   e = json_deep_copy(j);
   json_object_set_new(e, "n", json_string(n64));
   cr_assert_null(egw_jwk_from_json(e, &err));

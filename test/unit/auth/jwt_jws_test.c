@@ -35,7 +35,7 @@ static json_t *claims(void) {
                    "eees-eecregistration", "exp", (json_int_t)4000000000);
 }
 
-static char *b64(const void *p, size_t n) { return egw__b64url_encode_str(p, n); }
+static char *b64(const void *p, size_t n) { return egw_b64url_encode_str(p, n); }
 
 /* sign_raw signs |header|.|payload| (JSON text) with |key| as the test's own ES256/ES384
  * or PS256 implementation: for tokens egw_jws_sign would never write. */
