@@ -73,6 +73,14 @@ struct egw_token_authz_policy {
   int sub_is_peer;
   char **issuers; /* ids of site issuers trusted here; none listed: every site issuer */
   size_t n_issuers;
+  /* remote: ask the issuer's introspection endpoint instead of verifying locally; the
+   * answer is cached until the token's exp, at most remote_cache_s (default 60,
+   * 1..3600). Every accepted issuer needs an introspection_uri. */
+  int remote;
+  uint32_t remote_cache_s;
+  /* opaque_issuer: the issuer (with an introspection_uri) that non-JWT tokens are sent
+   * to (entitlement tokens, TR 33.739 solution 25); NULL: opaque tokens are refused. */
+  char *opaque_issuer;
 };
 
 struct egw_authz_policy {
@@ -108,6 +116,14 @@ struct egw_issuer_policy {
   struct egw_key_file_policy *keys;
   size_t n_keys;
   char *jwks_file;
+  /* jwks_uri: the issuer's JWKS fetched over HTTPS (verified against the site's trust
+   * store) at start and again, at most every jwks_refresh_min_s, when a token names a
+   * kid it does not know. A fourth key source, exclusive with the others. */
+  char *jwks_uri;
+  uint32_t jwks_refresh_min_s; /* default 30, 1..3600 */
+  /* introspection_uri: the issuer's RFC 7662 endpoint, for listeners in remote mode and
+   * for opaque (non-JWT) tokens. May stand alone (an issuer of opaque tokens only). */
+  char *introspection_uri;
   int line;
 };
 
@@ -156,6 +172,10 @@ struct egw_site_policy {
   /* site.yaml "tokens": the shared token cache and the trusted issuers. */
   uint32_t token_cache_entries;   /* default 100000, 1..10000000 */
   uint32_t token_negative_ttl_ms; /* default 5000, 0..60000 */
+  /* tokens.client: the certificate and key edgegw presents when it calls an issuer
+   * (JWKS, introspection) that wants mutual TLS; NULL for none. */
+  char *token_client_cert;
+  char *token_client_key;
   struct egw_issuer_policy *issuers;
   size_t n_issuers;
   struct egw_ecs_policy *ecs; /* NULL when site.yaml has no "ecs" */
