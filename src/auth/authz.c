@@ -38,3 +38,35 @@ const struct egw_allow_rule *egw__authz_find_rule(const struct egw_authz_policy 
   }
   return NULL;
 }
+
+void egw_authz_waitlist_add(struct egw_authz_waitlist *l, struct egw_authz_wait *w) {
+  w->next = l->head;
+  if (l->head)
+    l->head->pprev = &w->next;
+  l->head = w;
+  w->pprev = &l->head;
+}
+
+void egw_authz_wait_cancel(struct egw_authz_wait *w) {
+  if (w->pprev == NULL)
+    return;
+  *w->pprev = w->next;
+  if (w->next)
+    w->next->pprev = w->pprev;
+  w->next = NULL;
+  w->pprev = NULL;
+}
+
+void egw_authz_waitlist_wake(struct egw_authz_waitlist *l) {
+  /* This round's waits move to a local list first: resuming one may cancel another of
+   * them, or put itself back on |l| for a later round. */
+  struct egw_authz_waitlist round = {.head = l->head};
+  l->head = NULL;
+  if (round.head)
+    round.head->pprev = &round.head;
+  while (round.head) {
+    struct egw_authz_wait *w = round.head;
+    egw_authz_wait_cancel(w);
+    w->resume(w);
+  }
+}

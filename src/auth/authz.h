@@ -11,11 +11,34 @@ struct egw_token_env; /* auth/token_verify.h: the site's token cache and issuers
 enum egw_authz_decision {
   EGW_AUTHZ_ALLOW,
   EGW_AUTHZ_DENY,
-  /* EGW_AUTHZ_RETRY: the provider needs asynchronous work (an issuer's keys); it will
-   * decide later. Reserved for the token provider; the dispatcher answers 503 until
-   * that provider exists. */
+  /* EGW_AUTHZ_RETRY: the provider needs asynchronous work first (an issuer's keys); it
+   * put the request's wait on a wait list and will wake it, and the dispatcher then
+   * asks again. */
   EGW_AUTHZ_RETRY,
 };
+
+/* A request waiting for a provider's asynchronous work. The dispatcher owns it (one per
+ * connection) and sets |resume|. A provider that answers EGW_AUTHZ_RETRY has added it
+ * to one of its wait lists and wakes the list when the work is done (successful or
+ * not): |resume| then runs exactly once, on the loop thread, unless the dispatcher
+ * cancelled the wait first (the connection went away). */
+struct egw_authz_wait {
+  void (*resume)(struct egw_authz_wait *w);
+  struct egw_authz_wait *next;
+  struct egw_authz_wait **pprev; /* NULL when on no list */
+};
+
+struct egw_authz_waitlist {
+  struct egw_authz_wait *head;
+};
+
+/* egw_authz_waitlist_add puts |w| (on no list) on |l|. */
+void egw_authz_waitlist_add(struct egw_authz_waitlist *l, struct egw_authz_wait *w);
+/* egw_authz_waitlist_wake takes every wait off |l| and resumes each; a resumed request
+ * that waits again goes on the list afresh, not into this round. */
+void egw_authz_waitlist_wake(struct egw_authz_waitlist *l);
+/* egw_authz_wait_cancel takes |w| off its list, if any; it will not be resumed. */
+void egw_authz_wait_cancel(struct egw_authz_wait *w);
 
 /* egw_authz_verdict explains a decision, for the response and the audit line. All
  * strings are static or live in the request's arena. */
@@ -28,13 +51,14 @@ struct egw_authz_verdict {
 
 /* egw_authz_provider is one provider's table. Return contract: init returns 0 or a
  * negative code with *out_err (malloc'd, "file:line: authz: message"); check fills
- * *out on every call and never blocks; dispose accepts NULL. */
+ * *out on every call and never blocks: when it must wait, it answers EGW_AUTHZ_RETRY with
+ * |wait| on one of its wait lists (see struct egw_authz_wait); dispose accepts NULL. */
 struct egw_authz_provider {
   const char *name;
   int (*init)(const struct egw_listener_policy *lp, const struct egw_token_env *tokens,
               void **out_state, char **out_err);
   enum egw_authz_decision (*check)(void *state, const struct egw_request *req,
-                                   struct egw_authz_verdict *out);
+                                   struct egw_authz_wait *wait, struct egw_authz_verdict *out);
   void (*dispose)(void *state);
 };
 

@@ -13,6 +13,7 @@ static int static_init(const struct egw_listener_policy *lp, const struct egw_to
 }
 
 static enum egw_authz_decision static_check(void *state, const struct egw_request *req,
+                                            struct egw_authz_wait *wait,
                                             struct egw_authz_verdict *out) {
   const struct egw_allow_rule *rule = egw__authz_find_rule(state, req);
   if (rule != NULL) {

@@ -131,6 +131,7 @@ static const char *joined_scopes(const struct egw_request *req, const struct egw
 }
 
 static enum egw_authz_decision token_check(void *state, const struct egw_request *req,
+                                           struct egw_authz_wait *wait,
                                            struct egw_authz_verdict *out) {
   const struct token_state *st = state;
   const struct egw_allow_rule *rule = egw__authz_find_rule(st->policy, req);

@@ -5,6 +5,7 @@
  * end (after an error response, a timeout, close_notify or drain) flushes what is
  * queued, shuts down the write side and lingers, discarding input, so that the client
  * reads our last response instead of a reset. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,12 @@ struct egw_conn {
   int deferred;  /* on the server's deferred list */
   struct egw_conn *deferred_next;
   struct egw_conn *prev, *next;
+  /* A request whose authorization waits for asynchronous work (EGW_AUTHZ_RETRY); at
+   * most one, since framing hands over one exchange at a time. */
+  struct egw_authz_wait authz_wait;
+  struct egw_exchange *authz_x;
+  struct egw_route_target authz_target;
+  int authz_rounds;
   char peer_addr[64];
 };
 
@@ -59,6 +66,8 @@ struct write_req {
 
 static void after_io(struct egw_conn *c);
 static void on_timer(uv_timer_t *t);
+static void authorize_and_run(struct egw_conn *c, struct egw_exchange *x,
+                              const struct egw_route_target *route);
 
 /* ---- closing ---------------------------------------------------------------------- */
 
@@ -283,15 +292,51 @@ static void conn_on_request(void *owner, struct egw_exchange *x) {
     break;
   }
 
+  c->authz_rounds = 0;
+  authorize_and_run(c, x, &target);
+}
+
+/* How often one request may be told to wait: a provider wakes it when its work is done,
+ * so a second wait means something keeps failing. */
+#define MAX_AUTHZ_ROUNDS 2
+
+static void cancel_authz_wait(void *arg) {
+  struct egw_conn *c = arg;
+  egw_authz_wait_cancel(&c->authz_wait);
+  c->authz_x = NULL;
+}
+
+static void resume_authz(struct egw_authz_wait *w) {
+  struct egw_conn *c = (struct egw_conn *)((char *)w - offsetof(struct egw_conn, authz_wait));
+  struct egw_exchange *x = c->authz_x;
+  c->authz_x = NULL;
+  egw_exchange_set_abort(x, NULL, NULL);
+  authorize_and_run(c, x, &c->authz_target);
+}
+
+static void authorize_and_run(struct egw_conn *c, struct egw_exchange *x,
+                              const struct egw_route_target *route) {
+  const struct egw_listener_policy *lp = c->cfg->policy;
+  struct egw_request *req = &x->req;
+  struct egw_route_target target = *route;
   struct egw_authz_verdict verdict = {0};
-  enum egw_authz_decision decision = c->cfg->authz->check(c->cfg->authz_state, req, &verdict);
-  if (lp->authz.mode != EGW_AUTHZ_NONE)
-    audit(c, req, decision, &verdict);
+  c->authz_wait.resume = resume_authz;
+  enum egw_authz_decision decision =
+      c->cfg->authz->check(c->cfg->authz_state, req, &c->authz_wait, &verdict);
   if (decision == EGW_AUTHZ_RETRY) {
-    answer_problem(x, 503, "authorization is not available", "AUTHZ_UNAVAILABLE");
-    egw_exchange_finish(x);
+    if (++c->authz_rounds > MAX_AUTHZ_ROUNDS) {
+      egw_authz_wait_cancel(&c->authz_wait);
+      answer_problem(x, 503, "authorization is not available", "AUTHZ_UNAVAILABLE");
+      egw_exchange_finish(x);
+      return;
+    }
+    c->authz_x = x;
+    c->authz_target = target;
+    egw_exchange_set_abort(x, cancel_authz_wait, c);
     return;
   }
+  if (lp->authz.mode != EGW_AUTHZ_NONE)
+    audit(c, req, decision, &verdict);
   if (decision == EGW_AUTHZ_DENY) {
     answer_problem(x, verdict.status, verdict.reason, verdict.cause);
     if (verdict.www_authenticate)

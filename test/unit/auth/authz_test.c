@@ -34,7 +34,7 @@ static enum egw_authz_decision check(enum egw_authz_mode mode, enum egw_method m
                             .headers = headers,
                             .n_headers = n_headers,
                             .method_name = "GET"};
-  enum egw_authz_decision d = prov->check(state, &req, v);
+  enum egw_authz_decision d = prov->check(state, &req, NULL, v);
   if (prov->dispose)
     prov->dispose(state);
   return d;

@@ -92,7 +92,7 @@ static enum egw_authz_decision call(const char *path, const char *tok, const cha
                             .headers = &h,
                             .n_headers = tok ? 1 : 0,
                             .arena = &arena};
-  return prov->check(state, &req, v);
+  return prov->check(state, &req, NULL, v);
 }
 
 TestSuite(authz_token, .init = setup, .fini = teardown);
