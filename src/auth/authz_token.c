@@ -160,8 +160,15 @@ static enum egw_authz_decision token_check(void *state, const struct egw_request
   }
   struct egw_token_claims *claims = NULL;
   const char *reason = NULL;
-  if (egw_token_verify(st->env, &st->accept, token, len, &claims, &reason) != 0)
+  switch (egw_token_verify(st->env, &st->accept, token, len, wait, &claims, &reason)) {
+  case 0:
+    break;
+  case 1:
+    *out = (struct egw_authz_verdict){.reason = "waiting for the issuer's keys"};
+    return EGW_AUTHZ_RETRY;
+  default:
     return deny_invalid(req, "INVALID_TOKEN", reason, out);
+  }
 
   const struct egw_token_authz_policy *tp = &st->policy->token;
   if (tp->sub_is_peer && req->peer->id == NULL) {

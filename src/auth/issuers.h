@@ -7,7 +7,9 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "auth/authz.h"
 #include "auth/jwt.h"
 #include "config/policy.h"
 
@@ -25,6 +27,46 @@ const struct egw_jwk *egw_issuers_find_key(const struct egw_issuer_set *set, con
                                            const char *kid);
 /* egw_issuers_is_trusted says whether |iss| is one of the site's issuers. */
 int egw_issuers_is_trusted(const struct egw_issuer_set *set, const char *iss);
+
+/* Keys an issuer publishes at a jwks_uri: fetched at start and again, at most every
+ * refresh interval, when a token names a kid the set does not hold. The fetching itself
+ * (HTTP) is the site's: it registers a fetch function with egw_issuers_set_fetcher and
+ * reports each outcome with egw_remote_keys_fetched. Requests that need the new keys
+ * wait on the source's wait list (auth/authz.h). */
+struct egw_remote_keys;
+
+/* egw_remote_keys_fetch_fn starts fetching |rk|'s uri; it must end, on the loop
+ * thread and not from inside this call, with exactly one egw_remote_keys_fetched. It
+ * returns 0, or non-zero when it cannot start (then no egw_remote_keys_fetched). */
+typedef int (*egw_remote_keys_fetch_fn)(void *arg, struct egw_remote_keys *rk, const char *uri);
+
+/* egw_issuers_set_fetcher registers the fetch function (NULL: remote keys are never
+ * fetched and tokens that need them are refused). */
+void egw_issuers_set_fetcher(struct egw_issuer_set *set, egw_remote_keys_fetch_fn fetch, void *arg);
+/* egw_issuers_fetch_all starts a fetch for every jwks_uri issuer (at start-up). */
+void egw_issuers_fetch_all(struct egw_issuer_set *set, uint64_t now_ms);
+
+/* egw_remote_keys_fetched ends a fetch: |jwks| is the document received (borrowed), or
+ * NULL when the fetch failed (|why| says why, for the log). A usable document replaces
+ * the source's keys; either way every waiting request is woken. Returns 0 when the keys
+ * were replaced, else -1 and sets *out_err to a static reason. */
+int egw_remote_keys_fetched(struct egw_remote_keys *rk, const json_t *jwks, const char **out_err);
+const char *egw_remote_keys_issuer(const struct egw_remote_keys *rk);
+
+enum egw_key_lookup {
+  EGW_KEY_FOUND,
+  EGW_KEY_UNKNOWN, /* no such issuer or kid, and no fetch to wait for */
+  EGW_KEY_WAIT,    /* |wait| was put on the issuer's wait list: a fetch is under way */
+};
+
+/* egw_issuers_lookup_key is egw_issuers_find_key that can wait: for an issuer with a
+ * jwks_uri and a kid it does not hold, it starts a fetch (unless one ran less than the
+ * refresh interval ago) and puts |wait| on the issuer's wait list. |wait| NULL: never
+ * waits. */
+enum egw_key_lookup egw_issuers_lookup_key(struct egw_issuer_set *set, const char *iss,
+                                           const char *kid, uint64_t now_ms,
+                                           struct egw_authz_wait *wait,
+                                           const struct egw_jwk **out_key);
 
 /* egw_issuers_signing_key returns the local ECS's current signing key (borrowed), or
  * NULL when the site has no ECS. */

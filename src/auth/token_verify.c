@@ -38,7 +38,8 @@ static int hit_accepted(const struct egw_token_env *env, const struct egw_token_
 static struct egw_token_claims *verify_uncached(const struct egw_token_env *env,
                                                 const struct egw_token_accept *accept,
                                                 const char *token, size_t len, int64_t now_s,
-                                                uint64_t now_ms, const char **out_reason) {
+                                                uint64_t now_ms, struct egw_authz_wait *wait,
+                                                int *out_wait, const char **out_reason) {
   struct egw_jws jws;
   memset(&jws, 0, sizeof(jws));
   struct egw_token_claims *claims = NULL;
@@ -51,8 +52,14 @@ static struct egw_token_claims *verify_uncached(const struct egw_token_env *env,
     *out_reason = "the token's issuer is not trusted here";
     goto end;
   }
-  const struct egw_jwk *key = egw_issuers_find_key(env->issuers, iss, jws.kid);
-  if (key == NULL) {
+  const struct egw_jwk *key = NULL;
+  switch (egw_issuers_lookup_key(env->issuers, iss, jws.kid, now_ms, wait, &key)) {
+  case EGW_KEY_FOUND:
+    break;
+  case EGW_KEY_WAIT:
+    *out_wait = 1;
+    goto end;
+  case EGW_KEY_UNKNOWN:
     *out_reason = "the issuer has no key with the token's kid";
     goto end;
   }
@@ -86,8 +93,8 @@ end:
 }
 
 int egw_token_verify(const struct egw_token_env *env, const struct egw_token_accept *accept,
-                     const char *token, size_t len, struct egw_token_claims **out,
-                     const char **out_reason) {
+                     const char *token, size_t len, struct egw_authz_wait *wait,
+                     struct egw_token_claims **out, const char **out_reason) {
   int64_t now_s = egw_token_now_s();
   uint64_t now_ms = egw_token_now_ms();
   struct egw_token_claims *claims = NULL;
@@ -109,7 +116,10 @@ int egw_token_verify(const struct egw_token_env *env, const struct egw_token_acc
   case EGW_TOKCACHE_MISS:
     break;
   }
-  claims = verify_uncached(env, accept, token, len, now_s, now_ms, out_reason);
+  int must_wait = 0;
+  claims = verify_uncached(env, accept, token, len, now_s, now_ms, wait, &must_wait, out_reason);
+  if (must_wait)
+    return 1;
   if (claims == NULL)
     return -1;
   *out = claims;

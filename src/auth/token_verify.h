@@ -15,7 +15,7 @@
 /* The site's token services, handed to authorization providers and roles. */
 struct egw_token_env {
   struct egw_tokcache *cache;
-  const struct egw_issuer_set *issuers;
+  struct egw_issuer_set *issuers; /* mutable: keys fetched from jwks_uri issuers */
 };
 
 /* Which tokens a verifier accepts. */
@@ -25,11 +25,13 @@ struct egw_token_accept {
   size_t n_issuers;
 };
 
-/* egw_token_verify returns 0 and a new reference to the token's claims in *out, or -1
- * with *out_reason (static text naming what failed, never the token). */
+/* egw_token_verify returns 0 and a new reference to the token's claims in *out, -1
+ * with *out_reason (static text naming what failed, never the token), or 1 when the
+ * issuer's keys are being fetched and |wait| (non-NULL) was put on its wait list: ask
+ * again when it is resumed. With |wait| NULL it never returns 1. */
 int egw_token_verify(const struct egw_token_env *env, const struct egw_token_accept *accept,
-                     const char *token, size_t len, struct egw_token_claims **out,
-                     const char **out_reason);
+                     const char *token, size_t len, struct egw_authz_wait *wait,
+                     struct egw_token_claims **out, const char **out_reason);
 
 /* egw_token_now_s and egw_token_now_ms: wall-clock seconds (token times) and a
  * monotonic millisecond clock (negative cache). */

@@ -136,7 +136,8 @@ static int verify(const struct options *o) {
   struct egw_token_claims *claims = NULL;
   const char *reason = "out of memory";
   int rc = 1;
-  if (cache && egw_token_verify(&env, &accept, o->token, strlen(o->token), &claims, &reason) == 0) {
+  if (cache &&
+      egw_token_verify(&env, &accept, o->token, strlen(o->token), NULL, &claims, &reason) == 0) {
     struct egw_token_expect expect = {.audience = o->aud ? o->aud : claims->aud[0],
                                       .now_s = egw_token_now_s()};
     enum egw_token_check check = egw_token_check_claims(claims, &expect);

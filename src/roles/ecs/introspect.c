@@ -30,8 +30,8 @@ static int form_token_claims(struct ecs *ecs, struct egw_exchange *x,
     return -1;
   }
   const char *reason = NULL;
-  if (egw_token_verify(&ecs->site->tokens, &any_site_token, token, strlen(token), out, &reason) !=
-      0)
+  if (egw_token_verify(&ecs->site->tokens, &any_site_token, token, strlen(token), NULL, out,
+                       &reason) != 0)
     *out = NULL;
   return 0;
 }
