@@ -9,6 +9,7 @@
 #include "core/site.h"
 
 struct egw_conn;
+struct egw_http_client;
 
 struct egw_listener {
   uv_tcp_t tcp;
@@ -36,6 +37,9 @@ struct egw_server {
   struct egw_conn *conns; /* every open connection, for draining */
   size_t n_conns;
   int draining;
+  /* Outbound calls of the site's services (an issuer's JWKS); NULL when none are
+   * configured. Freed when the server drains, before the loop ends. */
+  struct egw_http_client *http;
   /* One read buffer for the whole loop: reads are processed synchronously, so no
    * connection needs its own (this keeps idle connections small). */
   char read_buf[64 * 1024];
@@ -50,6 +54,11 @@ void egw__conns_drain_all(struct egw_server *s);
 void egw__conns_abort_all(struct egw_server *s);
 /* egw__conn_run_deferred re-evaluates a connection on the deferred list. */
 void egw__conn_run_deferred(struct egw_server *s);
+/* egw__outbound_start creates the outbound HTTPS client when the site needs one and
+ * starts the first fetch of every jwks_uri issuer's keys. Returns 0, or -1 after
+ * logging why. egw__outbound_stop cancels what is in flight and frees the client. */
+int egw__outbound_start(struct egw_server *s);
+void egw__outbound_stop(struct egw_server *s);
 /* egw__server_conn_closed is called by a connection when it is freed. */
 void egw__server_conn_closed(struct egw_server *s);
 

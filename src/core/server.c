@@ -89,6 +89,7 @@ static void start_drain(struct egw_server *s, const char *why) {
     if (!uv_is_closing((uv_handle_t *)&s->listeners[i].tcp))
       uv_close((uv_handle_t *)&s->listeners[i].tcp, NULL);
   }
+  egw__outbound_stop(s);
   egw__conns_drain_all(s);
   uv_timer_start(&s->drain_timer, on_drain_timeout, s->site->policy->drain_timeout_ms, 0);
   stop_when_empty(s);
@@ -131,6 +132,8 @@ int egw_server_run(struct egw_site *site) {
   }
   if (s->listeners == NULL)
     exit_code = 1;
+  if (exit_code == 0 && egw__outbound_start(s) != 0)
+    exit_code = 1;
 
   if (exit_code == 0) {
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
@@ -143,6 +146,7 @@ int egw_server_run(struct egw_site *site) {
     egw_log_end(&rec);
   } else {
     s->draining = 1; /* nothing was accepted; close everything below */
+    egw__outbound_stop(s);
     for (size_t i = 0; s->listeners && i < s->n_listeners; i++) {
       if (s->listeners[i].server)
         uv_close((uv_handle_t *)&s->listeners[i].tcp, NULL);
