@@ -106,10 +106,10 @@ struct egw_http_call {
   int retried;
   int finished;
   /* The response. */
-  int got_bytes;  /* any byte of a response arrived on the current connection */
-  int interim;    /* the message being parsed is a 1xx */
-  int head_done;  /* later header callbacks are trailer fields */
-  int in_name;    /* a field name is being collected */
+  int got_bytes; /* any byte of a response arrived on the current connection */
+  int interim;   /* the message being parsed is a 1xx */
+  int head_done; /* later header callbacks are trailer fields */
+  int in_name;   /* a field name is being collected */
   size_t trailer_bytes;
   int complete;   /* the final response is complete */
   int keep_alive; /* ...and the connection may serve another */
@@ -236,7 +236,6 @@ static struct conn *pool_take(struct egw_http_client *c, const char *origin) {
 }
 
 /* ---- connections: output ----------------------------------------------------------- */
-
 
 static void on_write(uv_write_t *req, int status) {
   struct write_req *wr = (struct write_req *)req;
@@ -762,9 +761,8 @@ static int connect_call(struct egw_http_call *call, int may_pool) {
   int rc;
   if (call->host_is_ip) {
     struct sockaddr_storage *ss = &conn->addrs[0];
-    rc = strchr(call->host, ':')
-             ? uv_ip6_addr(call->host, call->port, (struct sockaddr_in6 *)ss)
-             : uv_ip4_addr(call->host, call->port, (struct sockaddr_in *)ss);
+    rc = strchr(call->host, ':') ? uv_ip6_addr(call->host, call->port, (struct sockaddr_in6 *)ss)
+                                 : uv_ip4_addr(call->host, call->port, (struct sockaddr_in *)ss);
     conn->n_addrs = 1;
     if (rc == 0)
       rc = conn_connect_next(conn);
@@ -773,8 +771,8 @@ static int connect_call(struct egw_http_call *call, int may_pool) {
     char port[8];
     snprintf(port, sizeof(port), "%u", (unsigned)call->port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    rc = r ? uv_getaddrinfo(c->loop, &r->req, on_resolved, call->host, port, &hints)
-           : EGW_ERR_NOMEM;
+    rc =
+        r ? uv_getaddrinfo(c->loop, &r->req, on_resolved, call->host, port, &hints) : EGW_ERR_NOMEM;
     if (rc == 0) {
       r->conn = conn;
       conn->resolve = r;
@@ -966,8 +964,7 @@ static int append_str(struct egw_buf *b, const char *s) { return egw_buf_append(
 
 /* The client's own header fields: a caller's copy would contradict the framing. */
 static int is_framing_header(const char *name, size_t n) {
-  static const char *const names[] = {"host", "content-length", "transfer-encoding",
-                                      "connection"};
+  static const char *const names[] = {"host", "content-length", "transfer-encoding", "connection"};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
     if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
       return 1;
@@ -1108,9 +1105,8 @@ static char *tls_error(const char *what, const char *path) {
   return egw_format("%s: %s: %s", what, path, reason ? reason : "cannot load");
 }
 
-struct egw_http_client *egw_http_client_new(uv_loop_t *loop,
-                                            const struct egw_http_client_config *cfg,
-                                            char **out_err) {
+struct egw_http_client *
+egw_http_client_new(uv_loop_t *loop, const struct egw_http_client_config *cfg, char **out_err) {
   char *err = NULL;
   struct egw_http_client *c = NULL;
   if (loop == NULL || cfg == NULL || cfg->trust == NULL) {

@@ -101,9 +101,8 @@ struct egw_http_call;
 /* egw_http_client_new creates a client on |loop| (borrowed; it must outlive the client's
  * handles, see egw_http_client_free). On error returns NULL and sets *out_err, when
  * |out_err| is not NULL, to a malloc'd message ("client_key_file: path: reason"). */
-struct egw_http_client *egw_http_client_new(uv_loop_t *loop,
-                                            const struct egw_http_client_config *cfg,
-                                            char **out_err);
+struct egw_http_client *
+egw_http_client_new(uv_loop_t *loop, const struct egw_http_client_config *cfg, char **out_err);
 
 /* egw_http_client_free cancels every call in flight (each completion fires, with
  * "cancelled", before this returns), then closes every connection. It accepts NULL. The

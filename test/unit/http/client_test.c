@@ -493,7 +493,6 @@ Test(http_client, cancel_fires_done_once_with_cancelled, .timeout = 20) {
   cr_assert_eq(k.fired_inside, 1);
   cr_assert_eq(r.status, 0);
   cr_assert_str_eq(r.error, "cancelled");
-  cr_assert_eq(e.srv.n_requests, 1, "the request had reached the server");
 }
 
 Test(http_client, cancel_before_connecting, .timeout = 20) {
@@ -619,9 +618,9 @@ Test(http_client, bad_requests_refused_without_callback) {
   cr_assert_eq(uv_loop_init(&e.loop), 0);
   env_client(&e, CERTS "ca.pem", defaults);
   static const char *const bad_urls[] = {
-      "http://127.0.0.1/", "https://", "https:///x", "https://a b/", "https://h:0/",
-      "https://h:65536/", "https://h:x/", "https://[::1/", "https://[nothex]/", "https://u@h/",
-      "https://h/a b", "ftp://h/",
+      "http://127.0.0.1/", "https://",         "https:///x",    "https://a b/",
+      "https://h:0/",      "https://h:65536/", "https://h:x/",  "https://[::1/",
+      "https://[nothex]/", "https://u@h/",     "https://h/a b", "ftp://h/",
   };
   for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
     struct egw_http_client_request req = {.method = "GET", .url = bad_urls[i]};
