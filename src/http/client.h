@@ -80,7 +80,9 @@ struct egw_http_client_response {
   /* error is NULL on success (status != 0), else why the call failed: "timeout",
    * "cancelled", "connection refused", "connection failed", "connection closed",
    * "name resolution failed", "certificate verify failed: <reason>", "TLS handshake
-   * failed", "response too large", "malformed response", "out of memory". */
+   * failed", "TLS failure" (after the handshake, such as an alert from a server that
+   * refused our certificate), "response too large", "malformed response", "out of
+   * memory". */
   const char *error;
   /* headers of the final response; names lower-cased, values trimmed. */
   const struct egw_header *headers;
@@ -107,8 +109,9 @@ egw_http_client_new(uv_loop_t *loop, const struct egw_http_client_config *cfg, c
 /* egw_http_client_free cancels every call in flight (each completion fires, with
  * "cancelled", before this returns), then closes every connection. It accepts NULL. The
  * handles it closes finish closing in the next loop iteration: after it, uv_run returns
- * once the rest of the caller's handles are closed and uv_loop_close succeeds. It must
- * not be called from inside egw_http_client_free's own callbacks. */
+ * once the rest of the caller's handles are closed and uv_loop_close succeeds. Called
+ * again from a completion it fires, it does nothing; a request started there is refused
+ * with UV_ECANCELED. */
 void egw_http_client_free(struct egw_http_client *c);
 
 /* egw_http_client_request starts |req| on |c|. On success returns 0, and |done| fires
@@ -116,7 +119,11 @@ void egw_http_client_free(struct egw_http_client *c);
  * receives the call, which stays valid until |done| starts. On failure returns a
  * negative code and |done| never fires: UV_EINVAL for a URL that is not https:// or is
  * malformed, a method that is not a token, or a header with CR, LF or NUL;
- * EGW_ERR_NOMEM; or a libuv code. */
+ * UV_ECANCELED while the client is being freed; EGW_ERR_NOMEM; or a libuv code. A call
+ * that finds an idle connection to its origin uses it; if that connection turns out to
+ * be closed before any byte of the response, an idempotent request (GET, HEAD, PUT,
+ * DELETE, OPTIONS, TRACE) is retried once on a fresh connection, others fail with
+ * "connection closed". */
 int egw_http_client_request(struct egw_http_client *c, const struct egw_http_client_request *req,
                             egw_http_client_done_fn done, void *arg,
                             struct egw_http_call **out_call);

@@ -635,3 +635,30 @@ Test(http_client, bad_requests_refused_without_callback) {
   cr_assert_eq(egw_http_client_request(e.client, &req, never, NULL, NULL), UV_EINVAL);
   env_finish(&e);
 }
+
+Test(http_client, idle_connection_expires, .timeout = 20) {
+  struct env e;
+  env_init(&e, SRV_FIXED, (struct egw_http_client_config){.idle_ms = 50});
+  struct result r = {0};
+  cr_assert_eq(start(&e, "GET", e.url, &r, NULL), 0);
+  run_until(&e, &r.fired);
+  cr_assert_eq(r.status, 200);
+  /* Only the pooled connection is left: the loop ends when its idle time is up. */
+  uv_update_time(&e.loop);
+  uint64_t t0 = uv_now(&e.loop);
+  cr_assert_eq(uv_run(&e.loop, UV_RUN_DEFAULT), 0);
+  cr_assert_geq(uv_now(&e.loop) - t0, 40);
+  env_finish(&e);
+}
+
+Test(http_client, head_response_has_no_body, .timeout = 20) {
+  struct env e;
+  env_init(&e, SRV_FIXED, defaults);
+  struct result r = {0};
+  cr_assert_eq(start(&e, "HEAD", e.url, &r, NULL), 0);
+  run_until(&e, &r.fired);
+  env_finish(&e);
+  cr_assert_eq(r.status, 200, "%s", r.error);
+  cr_assert_eq(r.body_len, 0);
+  cr_assert_str_eq(r.x_test, "yes");
+}
