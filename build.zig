@@ -111,6 +111,12 @@ pub fn build(b: *std.Build) !void {
     demo.has_side_effects = true;
     const demo_step = b.step("demo", "Generate the dev PKI if missing, run the demo site and a client against it");
     demo_step.dependOn(&demo.step);
+
+    const bench_issue = b.addSystemCommand(&.{ "bash", "bench/token_issue/run.sh" });
+    bench_issue.setCwd(b.path("."));
+    bench_issue.has_side_effects = true;
+    const bench_issue_step = b.step("bench-token-issue", "Benchmark POST /oauth2/token over kept-alive mTLS against bssl-tool's ES256 sign rate");
+    bench_issue_step.dependOn(&bench_issue.step);
 }
 
 fn defaultTarget() std.Target.Query {

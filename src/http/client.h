@@ -1,0 +1,137 @@
+/* An HTTPS client on the loop, for the gateway's outbound calls (AUSF, NEF, AAnF, a peer
+ * ECS, an upstream application).
+ *
+ * One client per loop and per TLS identity. Every call runs on the loop thread and never
+ * blocks it: names are resolved with uv_getaddrinfo, TLS runs over memory BIOs fed by
+ * uv_read, and each call has one deadline that covers resolution, connect, handshake and
+ * the whole response. Connections are kept alive and pooled per origin (host and port;
+ * the scheme is always https).
+ *
+ * Only https:// URLs are accepted, and the server is always verified: its chain against
+ * the configured trust store, its name against the URL's host (DNS name or IP address).
+ *
+ * The completion callback of a call fires exactly once, on the loop thread, and never from
+ * inside egw_http_client_request. Request bodies and header values (Authorization carries
+ * tokens) are never logged. */
+#ifndef EGW_HTTP_CLIENT_H
+#define EGW_HTTP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+#include <uv.h>
+
+#include "edgegw/http.h"
+
+/* Defaults applied to a zero field of egw_http_client_config. */
+#define EGW_HTTP_CLIENT_DEFAULT_TIMEOUT_MS 5000
+#define EGW_HTTP_CLIENT_DEFAULT_MAX_BODY_BYTES (1024 * 1024)
+#define EGW_HTTP_CLIENT_DEFAULT_MAX_IDLE_PER_ORIGIN 4
+#define EGW_HTTP_CLIENT_DEFAULT_IDLE_MS 30000
+
+/* egw_http_client_config configures a client. Zero fields take the defaults above. */
+struct egw_http_client_config {
+  /* trust is the store servers are verified against (required). The client takes its
+   * own reference; the caller keeps its own. */
+  X509_STORE *trust;
+  /* client_cert_file (a PEM chain, leaf first) and client_key_file (PEM) are the
+   * certificate presented to servers that ask for one (mutual TLS). Both or neither. */
+  const char *client_cert_file;
+  const char *client_key_file;
+  /* timeout_ms bounds one call from egw_http_client_request to its completion:
+   * resolution, connect, TLS handshake, sending, and the whole response. */
+  uint32_t timeout_ms;
+  /* max_body_bytes bounds a response body (after de-chunking). */
+  size_t max_body_bytes;
+  /* max_idle_per_origin is how many idle connections are kept per origin. */
+  uint32_t max_idle_per_origin;
+  /* idle_ms is how long an idle connection is kept before it is closed. */
+  uint32_t idle_ms;
+};
+
+/* egw_http_client_request is one request. Everything is borrowed for the duration of
+ * egw_http_client_request only: the request is serialized before it returns. */
+struct egw_http_client_request {
+  /* method is an HTTP token: "GET", "POST", ... */
+  const char *method;
+  /* url is https://host[:port][/path][?query]. The host is a DNS name, an IPv4 address
+   * or a bracketed IPv6 address; the port defaults to 443; a fragment is dropped. */
+  const char *url;
+  /* headers are sent as given, after Host. A zero name_len or value_len means the
+   * string is NUL-terminated. Host, Content-Length, Transfer-Encoding and Connection
+   * are the client's and are dropped from here. */
+  const struct egw_header *headers;
+  size_t n_headers;
+  /* body, of body_len bytes, is sent with Content-Length (also for an empty body when
+   * the method is POST, PUT or PATCH). NULL when body_len is 0. */
+  const void *body;
+  size_t body_len;
+  /* content_type, when not NULL, is sent as Content-Type. */
+  const char *content_type;
+};
+
+/* egw_http_client_response is what a call ended with. It and everything it points to
+ * belong to the client and are valid only during the completion callback. */
+struct egw_http_client_response {
+  /* status is the final status code (1xx responses are skipped), or 0 when the call
+   * failed before a complete response arrived. */
+  int status;
+  /* error is NULL on success (status != 0), else why the call failed: "timeout",
+   * "cancelled", "connection refused", "connection failed", "connection closed",
+   * "name resolution failed", "certificate verify failed: <reason>", "TLS handshake
+   * failed", "TLS failure" (after the handshake, such as an alert from a server that
+   * refused our certificate), "response too large", "malformed response", "out of
+   * memory". */
+  const char *error;
+  /* headers of the final response; names lower-cased, values trimmed. */
+  const struct egw_header *headers;
+  size_t n_headers;
+  /* body is the de-chunked body, NUL-terminated for convenience (the NUL is not counted
+   * in body_len); NULL when empty. */
+  const uint8_t *body;
+  size_t body_len;
+};
+
+/* egw_http_client_done_fn is a call's completion callback. It may start new requests,
+ * cancel other calls, or free the client. */
+typedef void (*egw_http_client_done_fn)(void *arg, const struct egw_http_client_response *resp);
+
+struct egw_http_client;
+struct egw_http_call;
+
+/* egw_http_client_new creates a client on |loop| (borrowed; it must outlive the client's
+ * handles, see egw_http_client_free). On error returns NULL and sets *out_err, when
+ * |out_err| is not NULL, to a malloc'd message ("client_key_file: path: reason"). */
+struct egw_http_client *
+egw_http_client_new(uv_loop_t *loop, const struct egw_http_client_config *cfg, char **out_err);
+
+/* egw_http_client_free cancels every call in flight (each completion fires, with
+ * "cancelled", before this returns), then closes every connection. It accepts NULL. The
+ * handles it closes finish closing in the next loop iteration: after it, uv_run returns
+ * once the rest of the caller's handles are closed and uv_loop_close succeeds. Called
+ * again from a completion it fires, it does nothing; a request started there is refused
+ * with UV_ECANCELED. */
+void egw_http_client_free(struct egw_http_client *c);
+
+/* egw_http_client_request starts |req| on |c|. On success returns 0, and |done| fires
+ * exactly once later on the loop thread with |arg|; when |out_call| is not NULL it
+ * receives the call, which stays valid until |done| starts. On failure returns a
+ * negative code and |done| never fires: UV_EINVAL for a URL that is not https:// or is
+ * malformed, a method that is not a token, or a header with CR, LF or NUL;
+ * UV_ECANCELED while the client is being freed; EGW_ERR_NOMEM; or a libuv code. A call
+ * that finds an idle connection to its origin uses it; if that connection turns out to
+ * be closed before any byte of the response, an idempotent request (GET, HEAD, PUT,
+ * DELETE, OPTIONS, TRACE) is retried once on a fresh connection, others fail with
+ * "connection closed". */
+int egw_http_client_request(struct egw_http_client *c, const struct egw_http_client_request *req,
+                            egw_http_client_done_fn done, void *arg,
+                            struct egw_http_call **out_call);
+
+/* egw_http_call_cancel ends |call|: its completion fires before this returns, with
+ * status 0 and error "cancelled", and its connection is closed (a response cut short
+ * cannot be reused). |call| is invalid afterwards. It must not be called once the
+ * completion has started. */
+void egw_http_call_cancel(struct egw_http_call *call);
+
+#endif
