@@ -77,7 +77,7 @@ static int key_list(struct egw__cfg_file *f, const struct egw__cfg_at *at,
 struct iparse {
   struct egw_issuer_policy *ip;
   int id_line;
-  int local_line, keys_line, jwks_line;
+  int local_line, keys_line, jwks_line, jwks_uri_line, refresh_line;
 };
 
 static int set_issuer_id(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
@@ -105,11 +105,35 @@ static int set_issuer_jwks(struct egw__cfg_file *f, const struct egw__cfg_at *at
   return egw__cfg_path(f, at->path, at->value, &ix->ip->jwks_file);
 }
 
+/* An https:// URL with a host: the keys of a token issuer never travel in clear. */
+static int set_issuer_jwks_uri(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct iparse *ix = obj;
+  ix->jwks_uri_line = at->line;
+  if (egw__cfg_string(f, at->path, at->value, &ix->ip->jwks_uri) != 0)
+    return -1;
+  const char *u = ix->ip->jwks_uri;
+  if (strncmp(u, "https://", 8) != 0 || u[8] == '\0' || u[8] == '/' || strlen(u) > 2048)
+    return egw__cfg_error(f, at->line, at->path, "'%s' must be an https:// URL", u);
+  return 0;
+}
+
+static int set_issuer_refresh(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct iparse *ix = obj;
+  uint64_t v;
+  ix->refresh_line = at->line;
+  if (egw__cfg_uint(f, at->path, at->value, 1, 3600, &v) != 0)
+    return -1;
+  ix->ip->jwks_refresh_min_s = (uint32_t)v;
+  return 0;
+}
+
 static const struct egw__cfg_key issuer_keys[] = {
     {.name = "id", .set = set_issuer_id, .required = 1},
     {.name = "local", .set = set_issuer_local},
     {.name = "keys", .set = set_issuer_keys},
     {.name = "jwks_file", .set = set_issuer_jwks},
+    {.name = "jwks_uri", .set = set_issuer_jwks_uri},
+    {.name = "jwks_refresh_min_s", .set = set_issuer_refresh},
 };
 
 /* Exactly one source of keys; "local: false" is the same as no local key. When two are
@@ -118,7 +142,7 @@ static int check_issuer_source(struct egw__cfg_file *f, const char *path, struct
   struct {
     const char *name;
     int line;
-  } src[3], set[3];
+  } src[4], set[4];
   size_t n = 0;
   src[0].name = "local";
   src[0].line = ix->ip->local ? ix->local_line : 0;
@@ -126,7 +150,9 @@ static int check_issuer_source(struct egw__cfg_file *f, const char *path, struct
   src[1].line = ix->keys_line;
   src[2].name = "jwks_file";
   src[2].line = ix->jwks_line;
-  for (size_t i = 0; i < 3; i++) {
+  src[3].name = "jwks_uri";
+  src[3].line = ix->jwks_uri_line;
+  for (size_t i = 0; i < 4; i++) {
     if (src[i].line == 0)
       continue;
     size_t k = n++;
@@ -137,12 +163,14 @@ static int check_issuer_source(struct egw__cfg_file *f, const char *path, struct
     set[k] = src[i];
   }
   if (n == 0)
-    return egw__cfg_error(f, ix->ip->line, path, "needs one of local: true, keys or jwks_file");
+    return egw__cfg_error(f, ix->ip->line, path,
+                          "needs one of local: true, keys, jwks_file or jwks_uri");
   if (n > 1) {
     char key[224];
     snprintf(key, sizeof(key), "%s.%s", path, set[1].name);
     return egw__cfg_error(f, set[1].line, key,
-                          "not allowed with '%s' (one of local, keys, jwks_file per issuer)",
+                          "not allowed with '%s' (one of local, keys, jwks_file, jwks_uri per "
+                          "issuer)",
                           set[0].name);
   }
   return 0;
@@ -177,6 +205,12 @@ static int set_tokens_issuers(struct egw__cfg_file *f, const struct egw__cfg_at 
     }
     if (check_issuer_source(f, path, &ix) != 0)
       return -1;
+    if (ix.refresh_line && ix.ip->jwks_uri == NULL) {
+      snprintf(key, sizeof(key), "%s.jwks_refresh_min_s", path);
+      return egw__cfg_error(f, ix.refresh_line, key, "only with jwks_uri");
+    }
+    if (ix.ip->jwks_refresh_min_s == 0)
+      ix.ip->jwks_refresh_min_s = 30;
     sx->places.issuer_local_lines[i] = ix.ip->local ? ix.local_line : 0;
   }
   return 0;
@@ -347,6 +381,7 @@ void egw__tokens_cleanup(struct egw_site_policy *p) {
     free(p->issuers[i].id);
     free_key_files(p->issuers[i].keys, p->issuers[i].n_keys);
     free(p->issuers[i].jwks_file);
+    free(p->issuers[i].jwks_uri);
   }
   free(p->issuers);
   p->issuers = NULL;

@@ -117,6 +117,14 @@ static int build_token_services(struct egw_site *site, char **out_err) {
     return EGW_ERR_NOMEM;
   }
   site->tokens.cache = site->token_cache;
+  for (size_t i = 0; i < p->n_issuers; i++) {
+    if (p->issuers[i].jwks_uri && site->trust == NULL) {
+      *out_err = egw_format("%s:%d: tokens.issuers[%zu].jwks_uri: fetching keys over HTTPS needs "
+                            "the site's CA certificates (site.trust.ca) to verify the issuer",
+                            p->site_file, p->issuers[i].line, i);
+      return EGW_ERR_POLICY;
+    }
+  }
   if (p->n_issuers > 0 || p->ecs != NULL) {
     site->issuers = egw_issuers_new(p, out_err);
     if (site->issuers == NULL)
