@@ -3,7 +3,19 @@ mode: no invalid access, no leak, clean exit on SIGTERM."""
 
 from conftest import (CERTS, GET_WHOAMI, Site, curl, demo_psk, free_port, read_response, request,
                       s_client, tls_client)
-from test_tokens import AUD, form_post, get_token, site_yaml, whoami
+from test_jwks_fetch import PEER, JwksServer, jwk_of
+from test_tokens import AUD, EES1, form_post, get_token, site_yaml, whoami
+
+
+def peer_signed(key_name, kid, aud):
+    import time
+
+    import jwt
+    now = int(time.time())
+    c = {"iss": PEER, "sub": EES1, "aud": aud, "scope": "eees-whoami", "iat": now,
+         "exp": now + 300}
+    return jwt.encode(c, (CERTS / f"{key_name}.key").read_bytes(), algorithm="ES256",
+                      headers={"kid": kid})
 
 
 def test_memcheck_clean_through_good_and_bad_traffic(tmp_path):
@@ -18,7 +30,14 @@ def test_memcheck_clean_through_good_and_bad_traffic(tmp_path):
     # Tokens: the ECS issues, a resource server verifies (cache miss, hit, forged,
     # revoked), the revocation goes through the store's worker thread.
     ecs, ees = free_port(), free_port()
-    site.write("site.yaml", site_yaml(site.dir))
+    # A peer issuer whose keys are fetched over HTTPS (the outbound client, a request
+    # waiting for the fetch).
+    jwks_server = JwksServer()
+    jwks_server.keys = [jwk_of("jwt-es256-k2", "peer-a")]
+    site.write("site.yaml", site_yaml(site.dir) .replace(
+        "tokens:\n  issuers:\n",
+        f"tokens:\n  issuers:\n    - id: {PEER}\n      jwks_uri: "
+        f"https://127.0.0.1:{jwks_server.port}/jwks\n      jwks_refresh_min_s: 1\n"))
     site.add("edge7.yaml", interface="EDGE-7", port=ecs, mode="mtls", role="ecs",
              mount="[health, ecs]",
              authz="mode: static\nrules:\n  - path: /\n    allow: [spiffe://site1/ees/*]")
@@ -58,10 +77,13 @@ def test_memcheck_clean_through_good_and_bad_traffic(tmp_path):
         assert form_post(ecs, "/oauth2/introspect", {"token": token})[0] == 200
         assert form_post(ecs, "/oauth2/revoke", {"token": token})[0] == 200
         assert whoami(ees, token)[0] == 401
+        peer_token = peer_signed("jwt-es256-k2", "peer-a", AUD)
+        assert whoami(ees, peer_token)[0] == 200
         left_open = tls_client(cert)
         assert request(left_open)[0] == 200
     finally:
         rc = site.stop(timeout=30)
+        jwks_server.stop()
     report = (site.dir / "valgrind.txt").read_text()
     assert rc == 0, f"exit {rc}\n{report}\n{site.log_path.read_text()}"
     assert "Invalid" not in report and "definitely lost" not in report, report
