@@ -336,23 +336,25 @@ Test(config_tokens, issuer_duplicate_ids) {
 
 Test(config_tokens, issuer_key_source_exactly_one) {
   site_error(ISSUERS "    - id: x\n",
-             "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys or jwks_file");
+             "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file, "
+             "jwks_uri, or an introspection_uri");
   site_error(ISSUERS "    - id: x\n      local: false\n",
-             "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys or jwks_file");
+             "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file, "
+             "jwks_uri, or an introspection_uri");
   site_error(ISSUERS "    - id: x\n      local: true\n      keys: [{file: certs/ent.pem}]\n",
              "D/site.yaml:7: tokens.issuers[0].keys: not allowed with 'local' (one of local, "
-             "keys, jwks_file per issuer)");
+             "keys, jwks_file, jwks_uri per issuer)");
   site_error(ISSUERS "    - id: x\n      jwks_file: certs/peer.jwks.json\n      local: true\n",
              "D/site.yaml:7: tokens.issuers[0].local: not allowed with 'jwks_file' (one of "
-             "local, keys, jwks_file per issuer)");
+             "local, keys, jwks_file, jwks_uri per issuer)");
   site_error(ISSUERS "    - id: x\n      keys: [{file: certs/ent.pem}]\n"
                      "      jwks_file: certs/peer.jwks.json\n",
              "D/site.yaml:7: tokens.issuers[0].jwks_file: not allowed with 'keys' (one of "
-             "local, keys, jwks_file per issuer)");
+             "local, keys, jwks_file, jwks_uri per issuer)");
   site_error(ISSUERS "    - id: x\n      jwks_file: certs/peer.jwks.json\n"
                      "      keys: [{file: certs/ent.pem}]\n      local: true\n",
              "D/site.yaml:7: tokens.issuers[0].keys: not allowed with 'jwks_file' (one of "
-             "local, keys, jwks_file per issuer)");
+             "local, keys, jwks_file, jwks_uri per issuer)");
 }
 
 Test(config_tokens, issuer_keys) {
