@@ -110,7 +110,7 @@ struct egw__site_parse {
 /* Handlers of site.yaml's "tokens" and "ecs" keys (obj: struct egw__site_parse). */
 int egw__tokens_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
 int egw__ecs_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
-/* egw__tokens_cleanup frees the issuers and the ecs section of |p|. */
+/* egw__tokens_cleanup frees the issuers, tokens.client and the ecs section of |p|. */
 void egw__tokens_cleanup(struct egw_site_policy *p);
 
 /* Where an interface file's keys are, for the checks that span files. */
@@ -118,6 +118,9 @@ struct egw__listener_places {
   int interface_line;
   int listen_line;
   int *issuer_lines; /* line of each authz.issuers item; malloc'd, freed by the caller */
+  int issuers_line;  /* line of authz.issuers (0 when absent) */
+  int remote_line;   /* line of authz.remote (0 when absent) */
+  int opaque_issuer_line;
 };
 
 /* egw__listener_parse fills |lp| (zeroed by the caller, freed by it on failure too) from

@@ -36,6 +36,7 @@ struct lparse {
   int rules_line;
   struct rule_place *rule_places; /* one per rule, freed by egw__listener_parse */
   int audience_line, algs_line, leeway_line, sub_is_peer_line, issuers_line;
+  int remote_line, remote_cache_line, opaque_issuer_line;
 };
 
 static int name_ok(const char *s) {
@@ -474,6 +475,7 @@ static int set_token_issuers(struct egw__cfg_file *f, const struct egw__cfg_at *
   yaml_node_item_t *items;
   size_t n;
   lx->issuers_line = at->line;
+  lx->places->issuers_line = at->line;
   if (egw__cfg_seq(f, at->path, at->value, &items, &n) != 0)
     return -1;
   t->issuers = calloc(n, sizeof(char *));
@@ -495,6 +497,35 @@ static int set_token_issuers(struct egw__cfg_file *f, const struct egw__cfg_at *
   return 0;
 }
 
+/* remote: introspection instead of local verification; whether every accepted issuer
+ * has an introspection_uri is checked once every file is read. */
+static int set_token_remote(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  lx->remote_line = at->line;
+  lx->places->remote_line = at->line;
+  return egw__cfg_bool(f, at->path, at->value, &lx->lp->authz.token.remote);
+}
+
+static int set_token_remote_cache(struct egw__cfg_file *f, const struct egw__cfg_at *at,
+                                  void *obj) {
+  struct lparse *lx = obj;
+  uint64_t v = 0;
+  lx->remote_cache_line = at->line;
+  if (egw__cfg_uint(f, at->path, at->value, 1, 3600, &v) != 0)
+    return -1;
+  lx->lp->authz.token.remote_cache_s = (uint32_t)v;
+  return 0;
+}
+
+/* Checked against the site's issuers once every file is read. */
+static int set_token_opaque_issuer(struct egw__cfg_file *f, const struct egw__cfg_at *at,
+                                   void *obj) {
+  struct lparse *lx = obj;
+  lx->opaque_issuer_line = at->line;
+  lx->places->opaque_issuer_line = egw__cfg_line(at->value);
+  return egw__cfg_string(f, at->path, at->value, &lx->lp->authz.token.opaque_issuer);
+}
+
 static const struct egw__cfg_key authz_keys[] = {
     {.name = "mode", .set = set_authz_mode, .required = 1},
     {.name = "rules", .set = set_authz_rules},
@@ -503,6 +534,9 @@ static const struct egw__cfg_key authz_keys[] = {
     {.name = "leeway_s", .set = set_token_leeway},
     {.name = "sub_is_peer", .set = set_token_sub_is_peer},
     {.name = "issuers", .set = set_token_issuers},
+    {.name = "remote", .set = set_token_remote},
+    {.name = "remote_cache_s", .set = set_token_remote_cache},
+    {.name = "opaque_issuer", .set = set_token_opaque_issuer},
 };
 
 /* Per rule, what the mode allows: static needs allow and knows no scope; token takes
@@ -537,16 +571,17 @@ static int check_rules(struct egw__cfg_file *f, const char *path, struct lparse 
 static int set_authz(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
   struct lparse *lx = obj;
   struct egw_authz_policy *a = &lx->lp->authz;
-  static const char *const token_only[] = {"audience", "algs", "leeway_s", "sub_is_peer",
-                                           "issuers"};
+  static const char *const token_only[] = {"audience", "algs",   "leeway_s",       "sub_is_peer",
+                                           "issuers",  "remote", "remote_cache_s", "opaque_issuer"};
   char key[224];
   int map_line = egw__cfg_line(at->value);
   a->line = at->line;
   if (egw__cfg_walk(f, at->path, at->value, authz_keys, ARRAY_LEN(authz_keys), lx) != 0)
     return -1;
   const char *mode = egw_authz_mode_name(a->mode);
-  const int lines[] = {lx->audience_line, lx->algs_line, lx->leeway_line, lx->sub_is_peer_line,
-                       lx->issuers_line};
+  const int lines[] = {lx->audience_line,     lx->algs_line,         lx->leeway_line,
+                       lx->sub_is_peer_line,  lx->issuers_line,      lx->remote_line,
+                       lx->remote_cache_line, lx->opaque_issuer_line};
   for (size_t i = 0; a->mode != EGW_AUTHZ_TOKEN && i < ARRAY_LEN(token_only); i++) {
     if (lines[i]) {
       snprintf(key, sizeof(key), "%s.%s", at->path, token_only[i]);
@@ -566,6 +601,12 @@ static int set_authz(struct egw__cfg_file *f, const struct egw__cfg_at *at, void
     a->token.algs = EGW_JWS_ES256;
   if (a->mode == EGW_AUTHZ_TOKEN && !lx->leeway_line)
     a->token.leeway_s = 30;
+  if (lx->remote_cache_line && !a->token.remote) {
+    snprintf(key, sizeof(key), "%s.remote_cache_s", at->path);
+    return egw__cfg_error(f, lx->remote_cache_line, key, "only allowed with remote: true");
+  }
+  if (a->token.remote && !lx->remote_cache_line)
+    a->token.remote_cache_s = 60;
   return check_rules(f, at->path, lx);
 }
 
@@ -687,5 +728,6 @@ void egw__listener_cleanup(struct egw_listener_policy *lp) {
   }
   free(lp->authz.rules);
   free(lp->authz.token.audience);
+  free(lp->authz.token.opaque_issuer);
   egw__cfg_free_strings(lp->authz.token.issuers, lp->authz.token.n_issuers);
 }

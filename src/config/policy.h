@@ -75,11 +75,12 @@ struct egw_token_authz_policy {
   size_t n_issuers;
   /* remote: ask the issuer's introspection endpoint instead of verifying locally; the
    * answer is cached until the token's exp, at most remote_cache_s (default 60,
-   * 1..3600). Every accepted issuer needs an introspection_uri. */
+   * 1..3600; 0 when remote is false). Every accepted issuer needs an introspection_uri. */
   int remote;
   uint32_t remote_cache_s;
   /* opaque_issuer: the issuer (with an introspection_uri) that non-JWT tokens are sent
-   * to (entitlement tokens, TR 33.739 solution 25); NULL: opaque tokens are refused. */
+   * to (entitlement tokens, TR 33.739 solution 25); NULL: opaque tokens are refused. It
+   * must be one of |issuers| when those are listed. */
   char *opaque_issuer;
 };
 
@@ -106,10 +107,10 @@ struct egw_listener_policy {
   struct egw_limits limits;
 };
 
-/* A token issuer trusted by the site (site.yaml "tokens.issuers"). Exactly one source
+/* A token issuer trusted by the site (site.yaml "tokens.issuers"). At most one source
  * of verification keys: the local ECS's own signing keys, PEM files (public keys or
- * certificates; kid = the file's "kid:" entry or the RFC 7638 thumbprint), or a JWKS
- * document on disk. */
+ * certificates; kid = the file's "kid:" entry or the RFC 7638 thumbprint), a JWKS
+ * document on disk or one fetched from jwks_uri. None only with an introspection_uri. */
 struct egw_issuer_policy {
   char *id; /* the "iss" value */
   int local;
@@ -120,9 +121,10 @@ struct egw_issuer_policy {
    * store) at start and again, at most every jwks_refresh_min_s, when a token names a
    * kid it does not know. A fourth key source, exclusive with the others. */
   char *jwks_uri;
-  uint32_t jwks_refresh_min_s; /* default 30, 1..3600 */
+  uint32_t jwks_refresh_min_s; /* default 30, 1..3600; 0 without jwks_uri */
   /* introspection_uri: the issuer's RFC 7662 endpoint, for listeners in remote mode and
-   * for opaque (non-JWT) tokens. May stand alone (an issuer of opaque tokens only). */
+   * for opaque (non-JWT) tokens. May stand alone (an issuer of opaque tokens only).
+   * Both URLs are https://host[:port]/path, as given in the file. */
   char *introspection_uri;
   int line;
 };
@@ -173,7 +175,7 @@ struct egw_site_policy {
   uint32_t token_cache_entries;   /* default 100000, 1..10000000 */
   uint32_t token_negative_ttl_ms; /* default 5000, 0..60000 */
   /* tokens.client: the certificate and key edgegw presents when it calls an issuer
-   * (JWKS, introspection) that wants mutual TLS; NULL for none. */
+   * (JWKS, introspection) that wants mutual TLS; both or neither (NULL). */
   char *token_client_cert;
   char *token_client_key;
   struct egw_issuer_policy *issuers;
@@ -188,8 +190,11 @@ struct egw_site_policy {
  * *out_err to a malloc'd "file:line: key: message". Checks done here: YAML syntax, known
  * keys only, types and ranges, required keys per TLS and authz mode, unique interface
  * names and listen addresses, allow-list pattern and scope syntax, unique issuer ids and
- * kids, one key source per issuer, a local issuer matching ecs.id, listener issuers
- * defined by the site, files named by the policy exist and are readable. Key contents
+ * kids, at most one key source per issuer (none only with an introspection_uri), https
+ * URL syntax, a local issuer matching ecs.id, listener issuers (and opaque_issuer)
+ * defined by the site, introspection_uri on every issuer of a remote listener and on the
+ * opaque_issuer, keys for some issuer of a listener that verifies locally, files named by
+ * the policy exist and are readable. Key contents
  * are not read here. */
 struct egw_site_policy *egw_policy_load_dir(const char *dir, char **out_err);
 

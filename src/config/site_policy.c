@@ -270,11 +270,38 @@ static int check_local_issuers(const struct egw_site_policy *p, const struct egw
   return 0;
 }
 
-/* A token listener needs issuers to trust, and those it names must be the site's. */
+static const struct egw_issuer_policy *find_issuer(const struct egw_site_policy *p,
+                                                   const char *id) {
+  for (size_t j = 0; j < p->n_issuers; j++) {
+    if (strcmp(p->issuers[j].id, id) == 0)
+      return &p->issuers[j];
+  }
+  return NULL;
+}
+
+/* An issuer with only an introspection_uri has no keys to verify its tokens with. */
+static int issuer_has_keys(const struct egw_issuer_policy *is) {
+  return is->local || is->n_keys > 0 || is->jwks_file != NULL || is->jwks_uri != NULL;
+}
+
+/* The k-th issuer a token listener accepts: those it lists, or every site issuer. */
+static size_t n_accepted(const struct egw_site_policy *p, const struct egw_token_authz_policy *t) {
+  return t->n_issuers > 0 ? t->n_issuers : p->n_issuers;
+}
+
+static const struct egw_issuer_policy *accepted(const struct egw_site_policy *p,
+                                                const struct egw_token_authz_policy *t, size_t k) {
+  return t->n_issuers > 0 ? find_issuer(p, t->issuers[k]) : &p->issuers[k];
+}
+
+/* A token listener needs issuers to trust, and those it names must be the site's. In
+ * remote mode each of them needs an introspection endpoint; otherwise at least one must
+ * have keys. The opaque-token issuer must be one it accepts, with an introspection_uri. */
 static int check_listener_issuers(const struct egw_site_policy *p, size_t i,
                                   const struct egw__listener_places *places, char **out_err) {
   const struct egw_listener_policy *lp = &p->listeners[i];
   const struct egw_token_authz_policy *t = &lp->authz.token;
+  const struct egw__listener_places *pl = &places[i];
   struct egw__cfg_file f = {.path = lp->file, .dir = p->dir, .out_err = out_err};
   if (lp->authz.mode != EGW_AUTHZ_TOKEN)
     return 0;
@@ -282,16 +309,58 @@ static int check_listener_issuers(const struct egw_site_policy *p, size_t i,
     return egw__cfg_error(&f, lp->authz.line, "listener.authz",
                           "mode token needs issuers in tokens.issuers (%s)", p->site_file);
   for (size_t k = 0; k < t->n_issuers; k++) {
-    size_t j = 0;
-    while (j < p->n_issuers && strcmp(p->issuers[j].id, t->issuers[k]) != 0)
-      j++;
-    if (j == p->n_issuers) {
-      return egw__cfg_error(&f, places[i].issuer_lines[k], "listener.authz.issuers",
+    if (find_issuer(p, t->issuers[k]) == NULL) {
+      return egw__cfg_error(&f, pl->issuer_lines[k], "listener.authz.issuers",
                             "unknown issuer '%s' (not in tokens.issuers of %s)", t->issuers[k],
                             p->site_file);
     }
   }
-  return 0;
+  if (t->opaque_issuer != NULL) {
+    const struct egw_issuer_policy *is = find_issuer(p, t->opaque_issuer);
+    size_t k = 0;
+    while (t->n_issuers > 0 && k < t->n_issuers && strcmp(t->issuers[k], t->opaque_issuer) != 0)
+      k++;
+    if (is == NULL)
+      return egw__cfg_error(&f, pl->opaque_issuer_line, "listener.authz.opaque_issuer",
+                            "unknown issuer '%s' (not in tokens.issuers of %s)", t->opaque_issuer,
+                            p->site_file);
+    if (t->n_issuers > 0 && k == t->n_issuers)
+      return egw__cfg_error(&f, pl->opaque_issuer_line, "listener.authz.opaque_issuer",
+                            "issuer '%s' is not in listener.authz.issuers (line %d)",
+                            t->opaque_issuer, pl->issuers_line);
+    if (is->introspection_uri == NULL)
+      return egw__cfg_error(&f, pl->opaque_issuer_line, "listener.authz.opaque_issuer",
+                            "issuer '%s' has no introspection_uri (%s:%d): opaque tokens can "
+                            "only be introspected",
+                            is->id, p->site_file, is->line);
+  }
+  if (t->remote) {
+    for (size_t k = 0; k < n_accepted(p, t); k++) {
+      const struct egw_issuer_policy *is = accepted(p, t, k);
+      if (is->introspection_uri == NULL)
+        return egw__cfg_error(&f, pl->remote_line, "listener.authz.remote",
+                              "issuer '%s' has no introspection_uri (%s:%d); with remote: true "
+                              "every issuer accepted here needs one",
+                              is->id, p->site_file, is->line);
+    }
+    return 0;
+  }
+  const struct egw_issuer_policy *first = NULL;
+  for (size_t k = 0; k < n_accepted(p, t); k++) {
+    const struct egw_issuer_policy *is = accepted(p, t, k);
+    if (issuer_has_keys(is))
+      return 0;
+    if (first == NULL)
+      first = is;
+  }
+  if (t->n_issuers > 0)
+    return egw__cfg_error(&f, pl->issuers_line, "listener.authz.issuers",
+                          "cannot verify tokens of '%s' locally: it has no keys; use remote: "
+                          "true",
+                          first->id);
+  return egw__cfg_error(&f, lp->authz.line, "listener.authz",
+                        "cannot verify tokens of '%s' locally: it has no keys; use remote: true",
+                        first->id);
 }
 
 struct egw_site_policy *egw_policy_load_dir(const char *dir, char **out_err) {

@@ -2,6 +2,7 @@
  * accept) and "ecs" (the site's ECS as OAuth 2.0 authorization server). The checks that
  * need more than one section (a local issuer against ecs.id, the issuers a listener
  * names) are made in egw_policy_load_dir once every file is read. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,26 +106,144 @@ static int set_issuer_jwks(struct egw__cfg_file *f, const struct egw__cfg_at *at
   return egw__cfg_path(f, at->path, at->value, &ix->ip->jwks_file);
 }
 
-/* An https:// URL with a host: the keys of a token issuer never travel in clear. */
+/* ---- https URLs (jwks_uri, introspection_uri) ----------------------------------------- */
+
+#define URL_MAX 2048
+
+static int is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* RFC 1123 host name: dot-separated labels of 1..63 letters, digits and '-', not
+ * starting or ending with '-'; 253 characters at most. */
+static int dns_name_ok(const char *s, size_t len) {
+  size_t label = 0;
+  if (len == 0 || len > 253)
+    return 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if (c == '.') {
+      if (label == 0 || s[i - 1] == '-')
+        return 0;
+      label = 0;
+    } else if (is_alnum(c) || c == '-') {
+      if (c == '-' && label == 0)
+        return 0;
+      if (++label > 63)
+        return 0;
+    } else {
+      return 0;
+    }
+  }
+  return label > 0 && s[len - 1] != '-';
+}
+
+/* https://host[:port]/path[?query]: host an IPv4 literal, [IPv6] or a DNS name; no
+ * userinfo, no fragment, printable ASCII without spaces. The URL is stored as given. */
+static int check_https_url(struct egw__cfg_file *f, const char *key, int line, const char *url) {
+  static const char scheme[] = "https://";
+  size_t len = strlen(url);
+  if (len > URL_MAX)
+    return egw__cfg_error(f, line, key, "must be at most %d characters", URL_MAX);
+  for (const char *c = url; *c; c++) {
+    if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+      return egw__cfg_error(f, line, key,
+                            "must be printable ASCII without spaces (percent-encode the rest)");
+  }
+  if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+    return egw__cfg_error(f, line, key, "'%s' must be an https:// URL", url);
+  if (strchr(url, '#') != NULL)
+    return egw__cfg_error(f, line, key, "'%s': a fragment ('#') is not allowed", url);
+  const char *auth = url + sizeof(scheme) - 1;
+  size_t auth_len = strcspn(auth, "/?");
+  const char *path = auth + auth_len;
+  if (memchr(auth, '@', auth_len) != NULL)
+    return egw__cfg_error(f, line, key, "'%s': user information (user@host) is not allowed", url);
+  const char *host = auth, *port = NULL;
+  size_t host_len;
+  if (auth[0] == '[') {
+    const char *end = memchr(auth, ']', auth_len);
+    char buf[64];
+    unsigned char addr[16];
+    if (end == NULL)
+      return egw__cfg_error(f, line, key, "'%s': missing ']' after the IPv6 address", url);
+    host_len = (size_t)(end - auth) + 1;
+    if (host_len - 2 >= sizeof(buf))
+      return egw__cfg_error(f, line, key, "'%s': '%.*s' is not an IPv6 address", url, (int)host_len,
+                            host);
+    memcpy(buf, auth + 1, host_len - 2);
+    buf[host_len - 2] = '\0';
+    if (inet_pton(AF_INET6, buf, addr) != 1)
+      return egw__cfg_error(f, line, key, "'%s': '%.*s' is not an IPv6 address", url, (int)host_len,
+                            host);
+    if (host_len < auth_len && auth[host_len] != ':')
+      return egw__cfg_error(f, line, key, "'%s': expected ':port' or a path after '%.*s'", url,
+                            (int)host_len, host);
+  } else {
+    const char *colon = memchr(auth, ':', auth_len);
+    host_len = colon ? (size_t)(colon - auth) : auth_len;
+    if (host_len == 0)
+      return egw__cfg_error(f, line, key, "'%s': the host is missing", url);
+    if (strspn(host, "0123456789.") >= host_len) {
+      char buf[16];
+      unsigned char addr[4];
+      if (host_len >= sizeof(buf))
+        return egw__cfg_error(f, line, key, "'%s': '%.*s' is not an IPv4 address", url,
+                              (int)host_len, host);
+      memcpy(buf, host, host_len);
+      buf[host_len] = '\0';
+      if (inet_pton(AF_INET, buf, addr) != 1)
+        return egw__cfg_error(f, line, key, "'%s': '%.*s' is not an IPv4 address", url,
+                              (int)host_len, host);
+    } else if (!dns_name_ok(host, host_len)) {
+      return egw__cfg_error(f, line, key,
+                            "'%s': invalid host '%.*s' (expected an IPv4 address, [IPv6] or a "
+                            "DNS name)",
+                            url, (int)host_len, host);
+    }
+  }
+  if (host_len < auth_len) {
+    port = auth + host_len + 1;
+    size_t port_len = auth_len - host_len - 1;
+    unsigned long n = 0;
+    int ok = port_len > 0 && port_len <= 5 && strspn(port, "0123456789") >= port_len;
+    for (size_t i = 0; ok && i < port_len; i++)
+      n = n * 10 + (unsigned long)(port[i] - '0');
+    if (!ok || n < 1 || n > 65535)
+      return egw__cfg_error(f, line, key, "'%s': invalid port '%.*s' (expected 1..65535)", url,
+                            (int)port_len, port);
+  }
+  if (path[0] != '/')
+    return egw__cfg_error(f, line, key, "'%s': needs a path starting with '/'", url);
+  return 0;
+}
+
+static int url_value(struct egw__cfg_file *f, const struct egw__cfg_at *at, char **out) {
+  if (egw__cfg_string(f, at->path, at->value, out) != 0)
+    return -1;
+  return check_https_url(f, at->path, egw__cfg_line(at->value), *out);
+}
+
 static int set_issuer_jwks_uri(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
   struct iparse *ix = obj;
   ix->jwks_uri_line = at->line;
-  if (egw__cfg_string(f, at->path, at->value, &ix->ip->jwks_uri) != 0)
-    return -1;
-  const char *u = ix->ip->jwks_uri;
-  if (strncmp(u, "https://", 8) != 0 || u[8] == '\0' || u[8] == '/' || strlen(u) > 2048)
-    return egw__cfg_error(f, at->line, at->path, "'%s' must be an https:// URL", u);
-  return 0;
+  return url_value(f, at, &ix->ip->jwks_uri);
 }
 
 static int set_issuer_refresh(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
   struct iparse *ix = obj;
-  uint64_t v;
+  uint64_t v = 0;
   ix->refresh_line = at->line;
   if (egw__cfg_uint(f, at->path, at->value, 1, 3600, &v) != 0)
     return -1;
   ix->ip->jwks_refresh_min_s = (uint32_t)v;
   return 0;
+}
+
+static int set_issuer_introspection(struct egw__cfg_file *f, const struct egw__cfg_at *at,
+                                    void *obj) {
+  struct iparse *ix = obj;
+  return url_value(f, at, &ix->ip->introspection_uri);
 }
 
 static const struct egw__cfg_key issuer_keys[] = {
@@ -134,16 +253,19 @@ static const struct egw__cfg_key issuer_keys[] = {
     {.name = "jwks_file", .set = set_issuer_jwks},
     {.name = "jwks_uri", .set = set_issuer_jwks_uri},
     {.name = "jwks_refresh_min_s", .set = set_issuer_refresh},
+    {.name = "introspection_uri", .set = set_issuer_introspection},
 };
 
-/* Exactly one source of keys; "local: false" is the same as no local key. When two are
- * given, the second in the file is the one reported. */
+/* At most one source of keys; "local: false" is the same as no local key. None is
+ * allowed only with an introspection_uri (an issuer of opaque tokens, asked about every
+ * token). When two are given, the second in the file is the one reported. */
 static int check_issuer_source(struct egw__cfg_file *f, const char *path, struct iparse *ix) {
   struct {
     const char *name;
     int line;
   } src[4], set[4];
   size_t n = 0;
+  char key[224];
   src[0].name = "local";
   src[0].line = ix->ip->local ? ix->local_line : 0;
   src[1].name = "keys";
@@ -152,7 +274,7 @@ static int check_issuer_source(struct egw__cfg_file *f, const char *path, struct
   src[2].line = ix->jwks_line;
   src[3].name = "jwks_uri";
   src[3].line = ix->jwks_uri_line;
-  for (size_t i = 0; i < 4; i++) {
+  for (size_t i = 0; i < ARRAY_LEN(src); i++) {
     if (src[i].line == 0)
       continue;
     size_t k = n++;
@@ -162,17 +284,23 @@ static int check_issuer_source(struct egw__cfg_file *f, const char *path, struct
     }
     set[k] = src[i];
   }
-  if (n == 0)
+  if (n == 0 && ix->ip->introspection_uri == NULL)
     return egw__cfg_error(f, ix->ip->line, path,
-                          "needs one of local: true, keys, jwks_file or jwks_uri");
+                          "needs one of local: true, keys, jwks_file, jwks_uri, or an "
+                          "introspection_uri");
   if (n > 1) {
-    char key[224];
     snprintf(key, sizeof(key), "%s.%s", path, set[1].name);
     return egw__cfg_error(f, set[1].line, key,
                           "not allowed with '%s' (one of local, keys, jwks_file, jwks_uri per "
                           "issuer)",
                           set[0].name);
   }
+  if (ix->refresh_line && !ix->jwks_uri_line) {
+    snprintf(key, sizeof(key), "%s.jwks_refresh_min_s", path);
+    return egw__cfg_error(f, ix->refresh_line, key, "only allowed with jwks_uri");
+  }
+  if (ix->jwks_uri_line && !ix->refresh_line)
+    ix->ip->jwks_refresh_min_s = 30;
   return 0;
 }
 
@@ -205,12 +333,6 @@ static int set_tokens_issuers(struct egw__cfg_file *f, const struct egw__cfg_at 
     }
     if (check_issuer_source(f, path, &ix) != 0)
       return -1;
-    if (ix.refresh_line && ix.ip->jwks_uri == NULL) {
-      snprintf(key, sizeof(key), "%s.jwks_refresh_min_s", path);
-      return egw__cfg_error(f, ix.refresh_line, key, "only with jwks_uri");
-    }
-    if (ix.ip->jwks_refresh_min_s == 0)
-      ix.ip->jwks_refresh_min_s = 30;
     sx->places.issuer_local_lines[i] = ix.ip->local ? ix.local_line : 0;
   }
   return 0;
@@ -234,8 +356,29 @@ static int set_tokens_cache(struct egw__cfg_file *f, const struct egw__cfg_at *a
   return egw__cfg_walk(f, at->path, at->value, cache_keys, ARRAY_LEN(cache_keys), sx->p);
 }
 
+static int set_client_cert(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  return egw__cfg_path(f, at->path, at->value, &((struct egw_site_policy *)obj)->token_client_cert);
+}
+
+static int set_client_key(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  return egw__cfg_path(f, at->path, at->value, &((struct egw_site_policy *)obj)->token_client_key);
+}
+
+/* tokens.client: both files or no section at all. */
+static const struct egw__cfg_key token_client_keys[] = {
+    {.name = "cert", .set = set_client_cert, .required = 1},
+    {.name = "key", .set = set_client_key, .required = 1},
+};
+
+static int set_tokens_client(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw__site_parse *sx = obj;
+  return egw__cfg_walk(f, at->path, at->value, token_client_keys, ARRAY_LEN(token_client_keys),
+                       sx->p);
+}
+
 static const struct egw__cfg_key tokens_keys[] = {
     {.name = "cache", .set = set_tokens_cache},
+    {.name = "client", .set = set_tokens_client},
     {.name = "issuers", .set = set_tokens_issuers},
 };
 
@@ -382,10 +525,15 @@ void egw__tokens_cleanup(struct egw_site_policy *p) {
     free_key_files(p->issuers[i].keys, p->issuers[i].n_keys);
     free(p->issuers[i].jwks_file);
     free(p->issuers[i].jwks_uri);
+    free(p->issuers[i].introspection_uri);
   }
   free(p->issuers);
   p->issuers = NULL;
   p->n_issuers = 0;
+  free(p->token_client_cert);
+  free(p->token_client_key);
+  p->token_client_cert = NULL;
+  p->token_client_key = NULL;
   struct egw_ecs_policy *e = p->ecs;
   if (e == NULL)
     return;

@@ -335,12 +335,12 @@ Test(config_tokens, issuer_duplicate_ids) {
 }
 
 Test(config_tokens, issuer_key_source_exactly_one) {
-  site_error(
-      ISSUERS "    - id: x\n",
-      "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file or jwks_uri");
-  site_error(
-      ISSUERS "    - id: x\n      local: false\n",
-      "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file or jwks_uri");
+  site_error(ISSUERS "    - id: x\n",
+             "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file, "
+             "jwks_uri, or an introspection_uri");
+  site_error(ISSUERS "    - id: x\n      local: false\n",
+             "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file, "
+             "jwks_uri, or an introspection_uri");
   site_error(ISSUERS "    - id: x\n      local: true\n      keys: [{file: certs/ent.pem}]\n",
              "D/site.yaml:7: tokens.issuers[0].keys: not allowed with 'local' (one of local, "
              "keys, jwks_file, jwks_uri per issuer)");
@@ -709,25 +709,4 @@ Test(config_tokens, errors_leave_nothing_behind) {
              "    - {id: 'CN:y', scopes: 'a b', audiences: [x, y, any]}\n",
              "D/site.yaml:12: ecs.clients[1].audiences: 'any' stands alone (audiences: any), not "
              "in a list");
-}
-
-Test(config_tokens, issuer_jwks_uri) {
-  fx_write("a.yaml", FX_EDGE4);
-  fx_write("site.yaml", ISSUERS "    - id: x\n      jwks_uri: https://127.0.0.1:9443/jwks\n");
-  struct egw_site_policy *p = fx_load();
-  cr_assert_str_eq(p->issuers[0].jwks_uri, "https://127.0.0.1:9443/jwks");
-  cr_assert_eq(p->issuers[0].jwks_refresh_min_s, 30);
-  egw_site_policy_free(p);
-  site_error(ISSUERS "    - id: x\n      jwks_uri: http://127.0.0.1/jwks\n",
-             "D/site.yaml:6: tokens.issuers[0].jwks_uri: 'http://127.0.0.1/jwks' must be an "
-             "https:// URL");
-  site_error(ISSUERS "    - id: x\n      jwks_uri: https://h/j\n      jwks_refresh_min_s: 0\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: must be between 1 and 3600");
-  site_error(ISSUERS "    - id: x\n      keys: [{file: certs/ent.pem}]\n"
-                     "      jwks_refresh_min_s: 5\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: only with jwks_uri");
-  site_error(ISSUERS "    - id: x\n      jwks_file: certs/peer.jwks.json\n"
-                     "      jwks_uri: https://h/j\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_uri: not allowed with 'jwks_file' (one of "
-             "local, keys, jwks_file, jwks_uri per issuer)");
 }
