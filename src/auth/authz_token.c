@@ -35,9 +35,9 @@ static int token_init(const struct egw_listener_policy *lp, const struct egw_tok
    * answer to a policy that asks for it (verifying locally instead would not be what the
    * operator wrote). */
   if (lp->authz.token.remote || lp->authz.token.opaque_issuer) {
-    *out_err = egw_format("%s:%d: authz: %s is not supported by this version of edgegw",
-                          lp->file, lp->authz.line,
-                          lp->authz.token.remote ? "remote: true" : "opaque_issuer");
+    *out_err =
+        egw_format("%s:%d: authz: %s is not supported by this version of edgegw", lp->file,
+                   lp->authz.line, lp->authz.token.remote ? "remote: true" : "opaque_issuer");
     return -1;
   }
   struct token_state *st = calloc(1, sizeof(*st));

@@ -122,10 +122,11 @@ enum egw_handler_result egw__ecs_token(struct ecs *ecs, struct egw_exchange *x) 
    * the scope passed scopes_allowed (policy scopes exclude '"' and '\\'), so nothing
    * needs escaping, and this is the hot path of token issuance. */
   struct egw_response *resp = egw_exchange_response(x);
-  char *text = egw_arena_sprintf(
-      req->arena, "{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":%u,"
-                  "\"scope\":\"%s\"}",
-      token, ecs->policy->token_ttl_s, scope);
+  char *text =
+      egw_arena_sprintf(req->arena,
+                        "{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":%u,"
+                        "\"scope\":\"%s\"}",
+                        token, ecs->policy->token_ttl_s, scope);
   OPENSSL_cleanse(token, strlen(token));
   free(token);
   int rc = text ? egw_response_set_body(resp, 200, "application/json", text, strlen(text)) : -1;
