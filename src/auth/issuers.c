@@ -20,6 +20,7 @@ struct issuer {
   struct egw_jwk **keys;
   size_t n_keys;
   struct egw_remote_keys *remote; /* jwks_uri issuers only */
+  const char *introspection_uri;  /* borrowed from the policy; NULL when none */
 };
 
 struct egw_issuer_set {
@@ -111,6 +112,7 @@ struct egw_issuer_set *egw_issuers_new(const struct egw_site_policy *policy, cha
     const struct egw_issuer_policy *ip = &policy->issuers[i];
     struct issuer *is = &set->issuers[set->n_issuers++];
     is->id = ip->id;
+    is->introspection_uri = ip->introspection_uri;
     int rc = 0;
     if (ip->local) {
       for (size_t k = 0; k < set->n_local_keys && rc == 0; k++) {
@@ -287,4 +289,14 @@ enum egw_key_lookup egw_issuers_lookup_key(struct egw_issuer_set *set, const cha
     return EGW_KEY_UNKNOWN;
   egw_authz_waitlist_add(&rk->waiters, wait);
   return EGW_KEY_WAIT;
+}
+
+const char *egw_issuers_introspection_uri(const struct egw_issuer_set *set, const char *iss) {
+  const struct issuer *is = find_issuer(set, iss);
+  return is ? is->introspection_uri : NULL;
+}
+
+const char *egw_issuers_canonical_id(const struct egw_issuer_set *set, const char *iss) {
+  const struct issuer *is = find_issuer(set, iss);
+  return is ? is->id : NULL;
 }

@@ -68,6 +68,14 @@ enum egw_key_lookup egw_issuers_lookup_key(struct egw_issuer_set *set, const cha
                                            struct egw_authz_wait *wait,
                                            const struct egw_jwk **out_key);
 
+/* egw_issuers_introspection_uri returns the RFC 7662 endpoint of issuer |iss|, or NULL
+ * when it has none or is not trusted. */
+const char *egw_issuers_introspection_uri(const struct egw_issuer_set *set, const char *iss);
+
+/* egw_issuers_canonical_id returns the set's own copy of issuer id |iss| (it lives as
+ * long as the set), or NULL when the issuer is not trusted. */
+const char *egw_issuers_canonical_id(const struct egw_issuer_set *set, const char *iss);
+
 /* egw_issuers_signing_key returns the local ECS's current signing key (borrowed), or
  * NULL when the site has no ECS. */
 const struct egw_jwk *egw_issuers_signing_key(const struct egw_issuer_set *set);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/introspection.h"
 #include "auth/issuers.h"
 #include "auth/jwt.h"
 #include "auth/tokcache.h"
@@ -15,7 +16,8 @@
 /* The site's token services, handed to authorization providers and roles. */
 struct egw_token_env {
   struct egw_tokcache *cache;
-  struct egw_issuer_set *issuers; /* mutable: keys fetched from jwks_uri issuers */
+  struct egw_issuer_set *issuers;          /* mutable: keys fetched from jwks_uri issuers */
+  struct egw_introspection *introspection; /* NULL when no issuer has introspection_uri */
 };
 
 /* Which tokens a verifier accepts. */

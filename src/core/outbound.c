@@ -2,8 +2,11 @@
  * issuers that publish one (tokens.issuers[].jwks_uri). The issuer set decides when to
  * fetch (auth/issuers.h); this file does the HTTPS and reports back. */
 #include <jansson.h>
+#include <openssl/mem.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "auth/introspection.h"
 #include "auth/issuers.h"
 #include "auth/token_verify.h"
 #include "core/internal.h"
@@ -13,10 +16,64 @@
 
 static int site_needs_outbound(const struct egw_site_policy *p) {
   for (size_t i = 0; i < p->n_issuers; i++) {
-    if (p->issuers[i].jwks_uri)
+    if (p->issuers[i].jwks_uri || p->issuers[i].introspection_uri)
       return 1;
   }
   return 0;
+}
+
+static void on_introspected(void *arg, const struct egw_http_client_response *resp) {
+  json_t *answer = NULL;
+  if (resp->error == NULL && resp->status == 200)
+    answer = json_loadb((const char *)resp->body, resp->body_len, JSON_REJECT_DUPLICATES, NULL);
+  if (answer == NULL) {
+    struct egw_log_record rec;
+    egw_log_begin(&rec, EGW_LOG_WARN, "introspection_failed");
+    egw_log_str(&rec, "error", resp->error ? resp->error : "unusable answer");
+    if (resp->status)
+      egw_log_int(&rec, "status", resp->status);
+    egw_log_end(&rec);
+  }
+  egw_introspection_done(arg, answer);
+  json_decref(answer);
+}
+
+/* RFC 7662 2.1: the token as a form parameter (percent-encoded: opaque tokens may hold
+ * any token68 character). */
+static int introspect(void *arg, struct egw_introspection_call *call, const char *uri,
+                      const char *token, size_t len) {
+  struct egw_server *s = arg;
+  if (s->http == NULL)
+    return -1;
+  size_t cap = len * 3 + 64;
+  char *body = malloc(cap);
+  if (body == NULL)
+    return -1;
+  size_t n = (size_t)snprintf(body, cap, "token_type_hint=access_token&token=");
+  static const char hex[] = "0123456789ABCDEF";
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)token[i];
+    int plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                ch == '-' || ch == '.' || ch == '_' || ch == '~';
+    if (plain) {
+      body[n++] = (char)ch;
+    } else {
+      body[n++] = '%';
+      body[n++] = hex[ch >> 4];
+      body[n++] = hex[ch & 15];
+    }
+  }
+  struct egw_http_client_request req = {
+      .method = "POST",
+      .url = uri,
+      .body = body,
+      .body_len = n,
+      .content_type = "application/x-www-form-urlencoded",
+  };
+  int rc = egw_http_client_request(s->http, &req, on_introspected, call, NULL);
+  OPENSSL_cleanse(body, n);
+  free(body);
+  return rc == 0 ? 0 : -1;
 }
 
 static void on_jwks(void *arg, const struct egw_http_client_response *resp) {
@@ -74,6 +131,8 @@ int egw__outbound_start(struct egw_server *s) {
     return -1;
   }
   egw_issuers_set_fetcher(site->issuers, fetch_jwks, s);
+  if (site->introspection)
+    egw_introspection_set_caller(site->introspection, introspect, s);
   egw_issuers_fetch_all(site->issuers, egw_token_now_ms());
   return 0;
 }
@@ -85,4 +144,6 @@ void egw__outbound_stop(struct egw_server *s) {
   egw_http_client_free(s->http);
   s->http = NULL;
   egw_issuers_set_fetcher(s->site->issuers, NULL, NULL);
+  if (s->site->introspection)
+    egw_introspection_set_caller(s->site->introspection, NULL, NULL);
 }

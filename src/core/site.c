@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/introspection.h"
 #include "auth/issuers.h"
 #include "auth/tokcache.h"
 #include "http/router.h"
@@ -118,12 +119,22 @@ static int build_token_services(struct egw_site *site, char **out_err) {
   }
   site->tokens.cache = site->token_cache;
   for (size_t i = 0; i < p->n_issuers; i++) {
-    if (p->issuers[i].jwks_uri && site->trust == NULL) {
-      *out_err = egw_format("%s:%d: tokens.issuers[%zu].jwks_uri: fetching keys over HTTPS needs "
-                            "the site's CA certificates (site.trust.ca) to verify the issuer",
+    if ((p->issuers[i].jwks_uri || p->issuers[i].introspection_uri) && site->trust == NULL) {
+      *out_err = egw_format("%s:%d: tokens.issuers[%zu]: calling an issuer over HTTPS needs the "
+                            "site's CA certificates (site.trust.ca) to verify it",
                             p->site_file, p->issuers[i].line, i);
       return EGW_ERR_POLICY;
     }
+  }
+  for (size_t i = 0; i < p->n_issuers && site->introspection == NULL; i++) {
+    if (p->issuers[i].introspection_uri == NULL)
+      continue;
+    site->introspection = egw_introspection_new(p->token_cache_entries, p->token_negative_ttl_ms);
+    if (site->introspection == NULL) {
+      *out_err = egw_format("%s: out of memory", p->site_file);
+      return EGW_ERR_NOMEM;
+    }
+    site->tokens.introspection = site->introspection;
   }
   if (p->n_issuers > 0 || p->ecs != NULL) {
     site->issuers = egw_issuers_new(p, out_err);
@@ -209,6 +220,7 @@ void egw_site_unref(struct egw_site *site) {
   egw_store_close(site->store);
   egw_issuers_free(site->issuers);
   egw_tokcache_free(site->token_cache);
+  egw_introspection_free(site->introspection);
   egw_truststore_free(site->trust);
   egw_site_policy_free(site->policy);
   free(site);

@@ -43,6 +43,7 @@ struct egw_site {
   struct egw_keystore *keys;
   struct egw_issuer_set *issuers; /* NULL when the site trusts no token issuer */
   struct egw_tokcache *token_cache;
+  struct egw_introspection *introspection; /* NULL when no issuer has introspection_uri */
   struct egw_token_env tokens;        /* the two above, as authz providers and roles see them */
   struct egw_store *store;            /* durable state; NULL when the site has no ECS */
   struct egw_listener_cfg *listeners; /* policy->n_listeners entries */

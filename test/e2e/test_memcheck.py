@@ -4,7 +4,7 @@ mode: no invalid access, no leak, clean exit on SIGTERM."""
 from conftest import (CERTS, GET_WHOAMI, Site, curl, demo_psk, free_port, read_response, request,
                       s_client, tls_client)
 from test_jwks_fetch import PEER, JwksServer, jwk_of
-from test_tokens import AUD, EES1, form_post, get_token, site_yaml, whoami
+from test_tokens import AUD, ECS_ID, EES1, form_post, get_token, site_yaml, whoami
 
 
 def peer_signed(key_name, kid, aud):
@@ -34,10 +34,18 @@ def test_memcheck_clean_through_good_and_bad_traffic(tmp_path):
     # waiting for the fetch).
     jwks_server = JwksServer()
     jwks_server.keys = [jwk_of("jwt-es256-k2", "peer-a")]
-    site.write("site.yaml", site_yaml(site.dir) .replace(
+    # The ECS is also asked by a resource server in remote mode (RFC 7662), as ees1.
+    remote = free_port()
+    site.write("site.yaml", site_yaml(site.dir).replace(
         "tokens:\n  issuers:\n",
-        f"tokens:\n  issuers:\n    - id: {PEER}\n      jwks_uri: "
-        f"https://127.0.0.1:{jwks_server.port}/jwks\n      jwks_refresh_min_s: 1\n"))
+        f"tokens:\n  client:\n    cert: {CERTS}/ees1-client.pem\n    key: {CERTS}/ees1-client.key\n"
+        f"  issuers:\n    - id: {PEER}\n      jwks_uri: "
+        f"https://127.0.0.1:{jwks_server.port}/jwks\n      jwks_refresh_min_s: 1\n").replace(
+        "      local: true\n",
+        f"      local: true\n      introspection_uri: https://127.0.0.1:{ecs}/oauth2/introspect\n"))
+    site.add("edge10.yaml", interface="EDGE-10", port=remote, mode="mtls", role="ees",
+             authz=f"mode: token\naudience: {AUD}\nremote: true\nissuers: [{ECS_ID}]\n"
+                   "rules:\n  - path: /whoami\n    scope: [eees-whoami]")
     site.add("edge7.yaml", interface="EDGE-7", port=ecs, mode="mtls", role="ecs",
              mount="[health, ecs]",
              authz="mode: static\nrules:\n  - path: /\n    allow: [spiffe://site1/ees/*]")
@@ -71,6 +79,8 @@ def test_memcheck_clean_through_good_and_bad_traffic(tmp_path):
         assert "HTTP/1.1 200" in out, out
         s_client(psk, ["-tls1_2", "-psk_identity", "nobody", "-psk", key], timeout=30)
         token = get_token(ecs)[2]["access_token"]
+        assert whoami(remote, token)[0] == 200
+        assert whoami(remote, "opaque-token")[0] == 401
         assert whoami(ees, token)[0] == 200
         assert whoami(ees, token)[0] == 200
         assert whoami(ees, token[:-3] + "abc")[0] == 401

@@ -183,13 +183,13 @@ Test(authz_token, token_header_is_never_echoed) {
   free(t);
 }
 
-Test(authz_token, remote_mode_is_refused_until_it_is_served) {
+Test(authz_token, remote_mode_needs_an_introspection_endpoint) {
   struct egw_listener_policy lp = listener;
   lp.authz.token.remote = 1;
   void *st = NULL;
   char *err = NULL;
   cr_assert_neq(prov->init(&lp, &env, &st, &err), 0);
-  cr_assert_str_eq(err, "t/edge9.yaml:0: authz: remote: true is not supported by this version of "
-                        "edgegw");
+  cr_assert_str_eq(err, "t/edge9.yaml:0: authz: introspection needs issuers with "
+                        "introspection_uri");
   free(err);
 }
