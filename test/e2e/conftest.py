@@ -57,6 +57,12 @@ def listener_yaml(interface, port, mode, role="ees", host="127.0.0.1", authz="mo
     return text
 
 
+def site_block(dir_):
+    """The site: section every test site starts with (trust store with the CRL)."""
+    return (f"site:\n  id: e2e\n  state_dir: {dir_}/state\n  drain_timeout_ms: 3000\n"
+            f"  trust:\n    ca: {CA}\n    crl: {CERTS}/crl.pem\n")
+
+
 class Site:
     """A policy directory and the edgegw process serving it."""
 
@@ -66,9 +72,7 @@ class Site:
         self.valgrind = valgrind
         self.proc = None
         self.log_path = self.dir / "edgegw.log"
-        self.write("site.yaml",
-                   f"site:\n  id: e2e\n  state_dir: {self.dir}/state\n  drain_timeout_ms: 3000\n"
-                   f"  trust:\n    ca: {CA}\n    crl: {CERTS}/crl.pem\n")
+        self.write("site.yaml", site_block(self.dir))
 
     def write(self, name, text):
         (self.dir / name).write_text(text)

@@ -6,7 +6,7 @@ import time
 
 import jwt
 
-from conftest import CERTS, free_port, request, tls_client
+from conftest import CERTS, free_port, request, site_block, tls_client
 
 ENT = "https://entitlement.example"
 AUD = "ees1.site1.example"
@@ -15,12 +15,7 @@ EEC = "spiffe://site1/eec/eec1"
 
 def start(site):
     port = free_port()
-    site.write("site.yaml", f"""site:
-  id: e2e
-  state_dir: {site.dir}/state
-  trust:
-    ca: {CERTS}/ca.pem
-tokens:
+    site.write("site.yaml", site_block(site.dir) + f"""tokens:
   issuers:
     - id: {ENT}
       keys:

@@ -4,19 +4,14 @@ issuer named for them."""
 
 import time
 
-from conftest import CERTS, free_port, request, tls_client
+from conftest import CERTS, free_port, request, site_block, tls_client
 from test_tokens import AUD, ECS_ID, form_post, get_token
 
 
 def start(site, introspection_port=None):
     ecs, ees = free_port(), free_port()
     introspection_port = introspection_port or ecs
-    site.write("site.yaml", f"""site:
-  id: e2e
-  state_dir: {site.dir}/state
-  trust:
-    ca: {CERTS}/ca.pem
-tokens:
+    site.write("site.yaml", site_block(site.dir) + f"""tokens:
   client:
     cert: {CERTS}/ees1-client.pem
     key: {CERTS}/ees1-client.key

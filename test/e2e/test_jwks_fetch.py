@@ -11,7 +11,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from conftest import CERTS, free_port, request, tls_client
+from conftest import CERTS, free_port, request, site_block, tls_client
 
 PEER = "peer-ecs.site2.example"
 AUD = "ees9.site1.example"
@@ -74,12 +74,7 @@ def token(key_name, kid, sub=EES1):
 
 def start(site, jwks_server):
     port = free_port()
-    site.write("site.yaml", f"""site:
-  id: e2e
-  state_dir: {site.dir}/state
-  trust:
-    ca: {CERTS}/ca.pem
-tokens:
+    site.write("site.yaml", site_block(site.dir) + f"""tokens:
   issuers:
     - id: {PEER}
       jwks_uri: https://127.0.0.1:{jwks_server.port}/.well-known/jwks.json

@@ -13,7 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from conftest import CERTS, free_port, read_response, request, tls_client
+from conftest import CERTS, free_port, read_response, request, site_block, tls_client
 
 ECS_ID = "ecs.site1.example"
 EES1 = "spiffe://site1/ees/ees1"
@@ -22,13 +22,7 @@ AUD = "ees9.site1.example"  # the resource server's id
 
 
 def site_yaml(dir_):
-    return f"""site:
-  id: e2e
-  state_dir: {dir_}/state
-  trust:
-    ca: {CERTS}/ca.pem
-    crl: {CERTS}/crl.pem
-tokens:
+    return site_block(dir_) + f"""tokens:
   issuers:
     - id: {ECS_ID}
       local: true
