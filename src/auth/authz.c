@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "util/path.h"
+
 extern const struct egw_authz_provider egw__authz_none;
 extern const struct egw_authz_provider egw__authz_static;
 extern const struct egw_authz_provider egw__authz_token;
@@ -18,19 +20,12 @@ const struct egw_authz_provider *egw_authz_provider_for(enum egw_authz_mode mode
   return &egw__authz_none;
 }
 
-/* A rule's prefix matches like a route: whole path, or a continuation at a '/'. */
-static int prefix_matches(const char *prefix, const char *path) {
-  size_t n = strlen(prefix);
-  if (strncmp(prefix, path, n) != 0)
-    return 0;
-  return path[n] == '\0' || path[n] == '/' || (n > 0 && prefix[n - 1] == '/');
-}
-
 const struct egw_allow_rule *egw__authz_find_rule(const struct egw_authz_policy *policy,
                                                   const struct egw_request *req) {
+  size_t path_len = strlen(req->path);
   for (size_t i = 0; i < policy->n_rules; i++) {
     const struct egw_allow_rule *rule = &policy->rules[i];
-    if (!prefix_matches(rule->path_prefix, req->path))
+    if (!egw_path_has_prefix(rule->path_prefix, strlen(rule->path_prefix), req->path, path_len))
       continue;
     if (rule->methods != 0 && (rule->methods & (unsigned)req->method) == 0)
       continue;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/errors.h"
+#include "util/path.h"
 
 struct route_entry {
   const char *prefix;
@@ -73,15 +74,6 @@ int egw_router_add(struct egw_router *r, const struct egw_role_ops *ops, void *s
   return 0;
 }
 
-/* prefix_matches: |path| equals |prefix| or continues it at a segment boundary. */
-static int prefix_matches(const struct route_entry *e, const char *path, size_t path_len) {
-  if (path_len < e->prefix_len || memcmp(path, e->prefix, e->prefix_len) != 0)
-    return 0;
-  if (path_len == e->prefix_len || e->prefix_len == 0)
-    return 1;
-  return e->prefix[e->prefix_len - 1] == '/' || path[e->prefix_len] == '/';
-}
-
 enum egw_route_result egw_router_match(const struct egw_router *r, enum egw_method method,
                                        const char *path, struct egw_route_target *out_target,
                                        unsigned *out_allowed) {
@@ -92,7 +84,7 @@ enum egw_route_result egw_router_match(const struct egw_router *r, enum egw_meth
   unsigned allowed = 0;
   for (size_t i = 0; i < r->n; i++) {
     const struct route_entry *e = &r->entries[i];
-    if (!prefix_matches(e, path, path_len))
+    if (!egw_path_has_prefix(e->prefix, e->prefix_len, path, path_len))
       continue;
     if ((e->methods & (unsigned)method) && (found == NULL || e->prefix_len > found->prefix_len))
       found = e;
