@@ -94,3 +94,16 @@ void fx_listener_error(const char *text, const char *expected) {
   fx_write("l.yaml", text);
   fx_expect_error(expected);
 }
+
+void fx_site_error(const char *site, const char *expected) {
+  fx_write("a.yaml", FX_EDGE4);
+  fx_write("site.yaml", site);
+  fx_expect_error(expected);
+}
+
+void fx_assert_path(const char *got, const char *rel) {
+  char *want = NULL;
+  cr_assert_geq(asprintf(&want, "%s/%s", fx_dir(), rel), 0);
+  cr_assert_str_eq(got, want);
+  free(want);
+}

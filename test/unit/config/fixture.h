@@ -37,5 +37,23 @@ char *fx_error(void);
 void fx_expect_error(const char *expected);
 /* fx_listener_error writes |text| as D/l.yaml (beside FX_SITE) and asserts the error. */
 void fx_listener_error(const char *text, const char *expected);
+/* fx_site_error writes |site| as D/site.yaml beside a valid listener and asserts the
+ * error. */
+void fx_site_error(const char *site, const char *expected);
+/* fx_assert_path asserts that |got| is |rel| resolved in the policy directory. */
+void fx_assert_path(const char *got, const char *rel);
+
+/* Pieces of token policies shared by the token and remote suites; the comments give the
+ * lines they take, for the expected errors. */
+#define FX_TOK_SITE "site:\n  id: site1\n"                 /* lines 1-2 */
+#define FX_TOK_ISSUERS FX_TOK_SITE "tokens:\n  issuers:\n" /* lines 1-4 */
+#define FX_TOK_HEAD                                                                                \
+  "listener:\n  interface: EDGE-4\n  role: ecs\n  listen: 127.0.0.1:8443\n" /* lines 1-4 */
+#define FX_TOK_TLS_MTLS                                                                            \
+  "  tls:\n    mode: mtls\n    cert: certs/srv.pem\n    key: certs/srv.key\n" /* lines 5-8 */
+#define FX_TOK_AUTHZ "  authz:\n    mode: token\n    audience: ees1\n"        /* lines 9-11 */
+#define FX_TOK_RULES "    rules:\n      - path: /\n"
+#define FX_TOK_STATIC                                                                              \
+  "  authz:\n    mode: static\n    rules:\n      - path: /\n        allow: any\n"
 
 #endif

@@ -19,28 +19,14 @@ static void remote_init(void) {
 
 TestSuite(config_remote, .init = remote_init, .fini = fx_fini);
 
-static void assert_path(const char *got, const char *rel) {
-  char *want = NULL;
-  cr_assert_geq(asprintf(&want, "%s/%s", fx_dir(), rel), 0);
-  cr_assert_str_eq(got, want);
-  free(want);
-}
-
-/* site.yaml with a valid listener beside it. */
-static void site_error(const char *site, const char *expected) {
-  fx_write("a.yaml", FX_EDGE4);
-  fx_write("site.yaml", site);
-  fx_expect_error(expected);
-}
-
-#define SITE "site:\n  id: site1\n"          /* lines 1-2 */
-#define ISSUERS SITE "tokens:\n  issuers:\n" /* lines 1-4 */
-#define ISSUER ISSUERS "    - id: x\n"       /* lines 1-5 */
-#define HEAD "listener:\n  interface: EDGE-4\n  role: ecs\n  listen: 127.0.0.1:8443\n" /* 1-4 */
-#define TLS_MTLS "  tls:\n    mode: mtls\n    cert: certs/srv.pem\n    key: certs/srv.key\n"
-#define TOKEN "  authz:\n    mode: token\n    audience: ees1\n" /* lines 9-11 */
-#define RULES "    rules:\n      - path: /\n"
-#define STATIC "  authz:\n    mode: static\n    rules:\n      - path: /\n        allow: any\n"
+#define SITE FX_TOK_SITE
+#define ISSUERS FX_TOK_ISSUERS
+#define ISSUER ISSUERS "    - id: x\n" /* lines 1-5 */
+#define HEAD FX_TOK_HEAD
+#define TLS_MTLS FX_TOK_TLS_MTLS
+#define TOKEN FX_TOK_AUTHZ
+#define RULES FX_TOK_RULES
+#define STATIC FX_TOK_STATIC
 
 /* ---- a full valid policy -------------------------------------------------------------- */
 
@@ -106,8 +92,8 @@ Test(config_remote, full_policy) {
   fx_write("e5.yaml", static_plain);
   struct egw_site_policy *p = fx_load();
 
-  assert_path(p->token_client_cert, "certs/client.pem");
-  assert_path(p->token_client_key, "certs/client.key");
+  fx_assert_path(p->token_client_cert, "certs/client.pem");
+  fx_assert_path(p->token_client_key, "certs/client.key");
 
   cr_assert_eq(p->n_issuers, 5);
   const struct egw_issuer_policy *is = p->issuers;
@@ -190,26 +176,27 @@ Test(config_remote, defaults) {
 /* ---- site.yaml: tokens.client --------------------------------------------------------- */
 
 Test(config_remote, tokens_client) {
-  site_error(SITE "tokens:\n  client: certs/client.pem\n",
-             "D/site.yaml:4: tokens.client: must be a mapping");
-  site_error(SITE "tokens:\n  client:\n    cert: certs/client.pem\n",
-             "D/site.yaml:5: tokens.client.key: required key 'key' missing");
-  site_error(SITE "tokens:\n  client:\n    key: certs/client.key\n",
-             "D/site.yaml:5: tokens.client.cert: required key 'cert' missing");
-  site_error(SITE "tokens:\n  client: {}\n",
-             "D/site.yaml:4: tokens.client.cert: required key 'cert' missing");
-  site_error(SITE "tokens:\n  client:\n    cert: certs/client.pem\n    key: certs/nope.key\n",
-             "D/site.yaml:6: tokens.client.key: cannot read 'D/certs/nope.key': No such file or "
-             "directory");
-  site_error(SITE "tokens:\n  client:\n    cert: [certs/client.pem]\n    key: certs/client.key\n",
-             "D/site.yaml:5: tokens.client.cert: must be a string");
-  site_error(SITE "tokens:\n  client:\n    cert: certs\n    key: certs/client.key\n",
-             "D/site.yaml:5: tokens.client.cert: cannot read 'D/certs': Is a directory");
-  site_error(SITE "tokens:\n  client:\n    cert: certs/client.pem\n    key: certs/client.key\n"
-                  "    ca: certs/ca.pem\n",
-             "D/site.yaml:7: tokens.client.ca: unknown key");
-  site_error(SITE "tokens:\n  client:\n    cert: certs/client.pem\n    cert: certs/client.pem\n",
-             "D/site.yaml:6: tokens.client.cert: duplicate key");
+  fx_site_error(SITE "tokens:\n  client: certs/client.pem\n",
+                "D/site.yaml:4: tokens.client: must be a mapping");
+  fx_site_error(SITE "tokens:\n  client:\n    cert: certs/client.pem\n",
+                "D/site.yaml:5: tokens.client.key: required key 'key' missing");
+  fx_site_error(SITE "tokens:\n  client:\n    key: certs/client.key\n",
+                "D/site.yaml:5: tokens.client.cert: required key 'cert' missing");
+  fx_site_error(SITE "tokens:\n  client: {}\n",
+                "D/site.yaml:4: tokens.client.cert: required key 'cert' missing");
+  fx_site_error(SITE "tokens:\n  client:\n    cert: certs/client.pem\n    key: certs/nope.key\n",
+                "D/site.yaml:6: tokens.client.key: cannot read 'D/certs/nope.key': No such file or "
+                "directory");
+  fx_site_error(SITE
+                "tokens:\n  client:\n    cert: [certs/client.pem]\n    key: certs/client.key\n",
+                "D/site.yaml:5: tokens.client.cert: must be a string");
+  fx_site_error(SITE "tokens:\n  client:\n    cert: certs\n    key: certs/client.key\n",
+                "D/site.yaml:5: tokens.client.cert: cannot read 'D/certs': Is a directory");
+  fx_site_error(SITE "tokens:\n  client:\n    cert: certs/client.pem\n    key: certs/client.key\n"
+                     "    ca: certs/ca.pem\n",
+                "D/site.yaml:7: tokens.client.ca: unknown key");
+  fx_site_error(SITE "tokens:\n  client:\n    cert: certs/client.pem\n    cert: certs/client.pem\n",
+                "D/site.yaml:6: tokens.client.cert: duplicate key");
 }
 
 /* ---- site.yaml: URLs ------------------------------------------------------------------ */
@@ -219,7 +206,7 @@ static void url_error(const char *key, const char *url, const char *message) {
   /* jwks_uri needs no other key; introspection_uri stands alone too. */
   snprintf(site, sizeof(site), ISSUER "      %s: '%s'\n", key, url);
   snprintf(expected, sizeof(expected), "D/site.yaml:6: tokens.issuers[0].%s: %s", key, message);
-  site_error(site, expected);
+  fx_site_error(site, expected);
 }
 
 static void both_url_errors(const char *url, const char *message) {
@@ -234,12 +221,12 @@ Test(config_remote, url_scheme) {
   both_url_errors("ftp://a.example/x", "'ftp://a.example/x' must be an https:// URL");
   both_url_errors("a.example/jwks", "'a.example/jwks' must be an https:// URL");
   both_url_errors("https:/a.example/x", "'https:/a.example/x' must be an https:// URL");
-  site_error(ISSUER "      jwks_uri: [https://a.example/x]\n",
-             "D/site.yaml:6: tokens.issuers[0].jwks_uri: must be a string");
-  site_error(ISSUER "      introspection_uri: ''\n",
-             "D/site.yaml:6: tokens.issuers[0].introspection_uri: must not be empty");
-  site_error(ISSUER "      introspection_uri: {a: b}\n",
-             "D/site.yaml:6: tokens.issuers[0].introspection_uri: must be a string");
+  fx_site_error(ISSUER "      jwks_uri: [https://a.example/x]\n",
+                "D/site.yaml:6: tokens.issuers[0].jwks_uri: must be a string");
+  fx_site_error(ISSUER "      introspection_uri: ''\n",
+                "D/site.yaml:6: tokens.issuers[0].introspection_uri: must not be empty");
+  fx_site_error(ISSUER "      introspection_uri: {a: b}\n",
+                "D/site.yaml:6: tokens.issuers[0].introspection_uri: must be a string");
 }
 
 Test(config_remote, url_host) {
@@ -344,43 +331,47 @@ Test(config_remote, url_length) {
 /* ---- site.yaml: key sources and the refresh interval ---------------------------------- */
 
 Test(config_remote, key_source_exclusive) {
-  site_error(ISSUER "      jwks_uri: https://a.example/j\n      local: true\n",
-             "D/site.yaml:7: tokens.issuers[0].local: not allowed with 'jwks_uri' (one of local, "
-             "keys, jwks_file, jwks_uri per issuer)");
-  site_error(ISSUER "      keys: [{file: certs/ent.pem}]\n      jwks_uri: https://a.example/j\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_uri: not allowed with 'keys' (one of local, "
-             "keys, jwks_file, jwks_uri per issuer)");
-  site_error(ISSUER "      jwks_uri: https://a.example/j\n      jwks_file: certs/peer.jwks.json\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_file: not allowed with 'jwks_uri' (one of "
-             "local, keys, jwks_file, jwks_uri per issuer)");
-  site_error(ISSUER "      introspection_uri: https://a.example/i\n"
-                    "      jwks_file: certs/peer.jwks.json\n      jwks_uri: https://a.example/j\n",
-             "D/site.yaml:8: tokens.issuers[0].jwks_uri: not allowed with 'jwks_file' (one of "
-             "local, keys, jwks_file, jwks_uri per issuer)");
+  fx_site_error(
+      ISSUER "      jwks_uri: https://a.example/j\n      local: true\n",
+      "D/site.yaml:7: tokens.issuers[0].local: not allowed with 'jwks_uri' (one of local, "
+      "keys, jwks_file, jwks_uri per issuer)");
+  fx_site_error(ISSUER "      keys: [{file: certs/ent.pem}]\n      jwks_uri: https://a.example/j\n",
+                "D/site.yaml:7: tokens.issuers[0].jwks_uri: not allowed with 'keys' (one of local, "
+                "keys, jwks_file, jwks_uri per issuer)");
+  fx_site_error(ISSUER
+                "      jwks_uri: https://a.example/j\n      jwks_file: certs/peer.jwks.json\n",
+                "D/site.yaml:7: tokens.issuers[0].jwks_file: not allowed with 'jwks_uri' (one of "
+                "local, keys, jwks_file, jwks_uri per issuer)");
+  fx_site_error(ISSUER
+                "      introspection_uri: https://a.example/i\n"
+                "      jwks_file: certs/peer.jwks.json\n      jwks_uri: https://a.example/j\n",
+                "D/site.yaml:8: tokens.issuers[0].jwks_uri: not allowed with 'jwks_file' (one of "
+                "local, keys, jwks_file, jwks_uri per issuer)");
   /* None: introspection_uri would do; local: false is no source. */
-  site_error(ISSUER "      local: false\n      jwks_refresh_min_s: 5\n",
-             "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file, "
-             "jwks_uri, or an introspection_uri");
+  fx_site_error(ISSUER "      local: false\n      jwks_refresh_min_s: 5\n",
+                "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file, "
+                "jwks_uri, or an introspection_uri");
 }
 
 Test(config_remote, jwks_refresh) {
-  site_error(ISSUER "      jwks_uri: https://a.example/j\n      jwks_refresh_min_s: 0\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: must be between 1 and 3600");
-  site_error(ISSUER "      jwks_uri: https://a.example/j\n      jwks_refresh_min_s: 3601\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: must be between 1 and 3600");
-  site_error(ISSUER "      jwks_uri: https://a.example/j\n      jwks_refresh_min_s: 30s\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: must be an integer");
-  site_error(ISSUER "      jwks_uri: https://a.example/j\n      jwks_refresh_min_s: [30]\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: must be an integer");
-  site_error(ISSUER "      jwks_refresh_min_s: 30\n      jwks_file: certs/peer.jwks.json\n",
-             "D/site.yaml:6: tokens.issuers[0].jwks_refresh_min_s: only allowed with jwks_uri");
-  site_error(ISSUER "      introspection_uri: https://a.example/i\n      jwks_refresh_min_s: 30\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: only allowed with jwks_uri");
-  site_error(ISSUER "      local: true\n      jwks_refresh_min_s: 30\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: only allowed with jwks_uri");
-  site_error(ISSUER "      jwks_uri: https://a.example/j\n      jwks_refresh_min_s: 1\n"
-                    "      jwks_refresh_min_s: 2\n",
-             "D/site.yaml:8: tokens.issuers[0].jwks_refresh_min_s: duplicate key");
+  fx_site_error(ISSUER "      jwks_uri: https://a.example/j\n      jwks_refresh_min_s: 0\n",
+                "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: must be between 1 and 3600");
+  fx_site_error(ISSUER "      jwks_uri: https://a.example/j\n      jwks_refresh_min_s: 3601\n",
+                "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: must be between 1 and 3600");
+  fx_site_error(ISSUER "      jwks_uri: https://a.example/j\n      jwks_refresh_min_s: 30s\n",
+                "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: must be an integer");
+  fx_site_error(ISSUER "      jwks_uri: https://a.example/j\n      jwks_refresh_min_s: [30]\n",
+                "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: must be an integer");
+  fx_site_error(ISSUER "      jwks_refresh_min_s: 30\n      jwks_file: certs/peer.jwks.json\n",
+                "D/site.yaml:6: tokens.issuers[0].jwks_refresh_min_s: only allowed with jwks_uri");
+  fx_site_error(ISSUER
+                "      introspection_uri: https://a.example/i\n      jwks_refresh_min_s: 30\n",
+                "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: only allowed with jwks_uri");
+  fx_site_error(ISSUER "      local: true\n      jwks_refresh_min_s: 30\n",
+                "D/site.yaml:7: tokens.issuers[0].jwks_refresh_min_s: only allowed with jwks_uri");
+  fx_site_error(ISSUER "      jwks_uri: https://a.example/j\n      jwks_refresh_min_s: 1\n"
+                       "      jwks_refresh_min_s: 2\n",
+                "D/site.yaml:8: tokens.issuers[0].jwks_refresh_min_s: duplicate key");
 }
 
 /* ---- listener authz: remote, remote_cache_s, opaque_issuer ---------------------------- */
@@ -524,18 +515,19 @@ Test(config_remote, errors_leave_nothing_behind) {
                                         "    remote: true\n    remote_cache_s: 0\n" RULES,
                     "D/l.yaml:14: listener.authz.remote_cache_s: must be between 1 and 3600");
   fx_remove("l.yaml");
-  site_error("site:\n  id: s\ntokens:\n"
-             "  client: {cert: certs/client.pem, key: certs/client.key}\n  issuers:\n"
-             "    - {id: a, jwks_uri: 'https://a.example/j', introspection_uri: 'https://a/i'}\n"
-             "    - {id: b, introspection_uri: 'https://b.example/i', jwks_refresh_min_s: 5}\n",
-             "D/site.yaml:7: tokens.issuers[1].jwks_refresh_min_s: only allowed with jwks_uri");
-  site_error("site:\n  id: s\ntokens:\n  issuers:\n"
-             "    - {id: a, jwks_uri: 'https://a.example/j', introspection_uri: 'https://a/i'}\n"
-             "  client: {cert: certs/client.pem, key: certs/nope}\n",
-             "D/site.yaml:6: tokens.client.key: cannot read 'D/certs/nope': No such file or "
-             "directory");
-  site_error("site:\n  id: s\ntokens:\n  client: {cert: certs/client.pem, key: certs/client.key}\n"
-             "  issuers:\n    - {id: a, jwks_uri: 'https://a.example/j#x'}\n",
-             "D/site.yaml:6: tokens.issuers[0].jwks_uri: 'https://a.example/j#x': a fragment "
-             "('#') is not allowed");
+  fx_site_error("site:\n  id: s\ntokens:\n"
+                "  client: {cert: certs/client.pem, key: certs/client.key}\n  issuers:\n"
+                "    - {id: a, jwks_uri: 'https://a.example/j', introspection_uri: 'https://a/i'}\n"
+                "    - {id: b, introspection_uri: 'https://b.example/i', jwks_refresh_min_s: 5}\n",
+                "D/site.yaml:7: tokens.issuers[1].jwks_refresh_min_s: only allowed with jwks_uri");
+  fx_site_error("site:\n  id: s\ntokens:\n  issuers:\n"
+                "    - {id: a, jwks_uri: 'https://a.example/j', introspection_uri: 'https://a/i'}\n"
+                "  client: {cert: certs/client.pem, key: certs/nope}\n",
+                "D/site.yaml:6: tokens.client.key: cannot read 'D/certs/nope': No such file or "
+                "directory");
+  fx_site_error(
+      "site:\n  id: s\ntokens:\n  client: {cert: certs/client.pem, key: certs/client.key}\n"
+      "  issuers:\n    - {id: a, jwks_uri: 'https://a.example/j#x'}\n",
+      "D/site.yaml:6: tokens.issuers[0].jwks_uri: 'https://a.example/j#x': a fragment "
+      "('#') is not allowed");
 }

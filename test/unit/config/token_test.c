@@ -21,26 +21,7 @@ static void tok_init(void) {
 
 TestSuite(config_tokens, .init = tok_init, .fini = fx_fini);
 
-static char *in_dir(const char *rel) {
-  char *out = NULL;
-  cr_assert_geq(asprintf(&out, "%s/%s", fx_dir(), rel), 0);
-  return out;
-}
-
-static void assert_path(const char *got, const char *rel) {
-  char *want = in_dir(rel);
-  cr_assert_str_eq(got, want);
-  free(want);
-}
-
-/* site.yaml with a valid listener beside it. */
-static void site_error(const char *site, const char *expected) {
-  fx_write("a.yaml", FX_EDGE4);
-  fx_write("site.yaml", site);
-  fx_expect_error(expected);
-}
-
-#define SITE "site:\n  id: site1\n" /* lines 1-2 */
+#define SITE FX_TOK_SITE
 
 /* ---- a full valid site ---------------------------------------------------------------- */
 
@@ -148,17 +129,17 @@ Test(config_tokens, full_site) {
   cr_assert_eq(is[1].local, 0);
   cr_assert_eq(is[1].n_keys, 2);
   cr_assert_str_eq(is[1].keys[0].kid, "ent-1");
-  assert_path(is[1].keys[0].file, "certs/ent.pem");
+  fx_assert_path(is[1].keys[0].file, "certs/ent.pem");
   cr_assert_eq(is[1].keys[0].line, 12);
   cr_assert_null(is[1].keys[1].kid, "no kid: the thumbprint");
-  assert_path(is[1].keys[1].file, "certs/ent2.pem");
+  fx_assert_path(is[1].keys[1].file, "certs/ent2.pem");
   cr_assert_eq(is[1].keys[1].line, 14);
   cr_assert_null(is[1].jwks_file);
   cr_assert_eq(is[1].line, 10);
   cr_assert_str_eq(is[2].id, "peer-ecs.site2.example");
   cr_assert_eq(is[2].local, 0);
   cr_assert_eq(is[2].n_keys, 0);
-  assert_path(is[2].jwks_file, "certs/peer.jwks.json");
+  fx_assert_path(is[2].jwks_file, "certs/peer.jwks.json");
   cr_assert_eq(is[2].line, 15);
   cr_assert_str_eq(is[3].id, "old");
   cr_assert_eq(is[3].local, 0, "local: false is no key source");
@@ -171,10 +152,10 @@ Test(config_tokens, full_site) {
   cr_assert_eq(e->line, 18);
   cr_assert_eq(e->n_signing_keys, 2);
   cr_assert_str_eq(e->signing_keys[0].kid, "ecs-k2");
-  assert_path(e->signing_keys[0].file, "certs/k2.key");
+  fx_assert_path(e->signing_keys[0].file, "certs/k2.key");
   cr_assert_eq(e->signing_keys[0].line, 22);
   cr_assert_str_eq(e->signing_keys[1].kid, "ecs-k1");
-  assert_path(e->signing_keys[1].file, "certs/k1.key");
+  fx_assert_path(e->signing_keys[1].file, "certs/k1.key");
   cr_assert_eq(e->signing_keys[1].line, 24);
   cr_assert_eq(e->n_clients, 2);
   const struct egw_token_client_policy *c = e->clients;
@@ -284,107 +265,110 @@ Test(config_tokens, defaults) {
 /* ---- site.yaml: tokens ---------------------------------------------------------------- */
 
 Test(config_tokens, tokens_shape) {
-  site_error(SITE "tokens: 5\n", "D/site.yaml:3: tokens: must be a mapping");
-  site_error(SITE "tokens:\n  issuer: []\n", "D/site.yaml:4: tokens.issuer: unknown key");
-  site_error(SITE "tokens:\n  cache: []\n", "D/site.yaml:4: tokens.cache: must be a mapping");
-  site_error(SITE "tokens:\n  cache:\n    size: 1\n",
-             "D/site.yaml:5: tokens.cache.size: unknown key");
-  site_error(SITE "tokens: {}\ntokens: {}\n", "D/site.yaml:4: tokens: duplicate key");
-  site_error("tokens: {}\n", "D/site.yaml:1: site: required key 'site' missing");
+  fx_site_error(SITE "tokens: 5\n", "D/site.yaml:3: tokens: must be a mapping");
+  fx_site_error(SITE "tokens:\n  issuer: []\n", "D/site.yaml:4: tokens.issuer: unknown key");
+  fx_site_error(SITE "tokens:\n  cache: []\n", "D/site.yaml:4: tokens.cache: must be a mapping");
+  fx_site_error(SITE "tokens:\n  cache:\n    size: 1\n",
+                "D/site.yaml:5: tokens.cache.size: unknown key");
+  fx_site_error(SITE "tokens: {}\ntokens: {}\n", "D/site.yaml:4: tokens: duplicate key");
+  fx_site_error("tokens: {}\n", "D/site.yaml:1: site: required key 'site' missing");
 }
 
 Test(config_tokens, cache_ranges) {
-  site_error(SITE "tokens:\n  cache:\n    max_entries: 0\n",
-             "D/site.yaml:5: tokens.cache.max_entries: must be between 1 and 10000000");
-  site_error(SITE "tokens:\n  cache:\n    max_entries: 10000001\n",
-             "D/site.yaml:5: tokens.cache.max_entries: must be between 1 and 10000000");
-  site_error(SITE "tokens:\n  cache:\n    max_entries: 1e5\n",
-             "D/site.yaml:5: tokens.cache.max_entries: must be an integer");
-  site_error(SITE "tokens:\n  cache:\n    negative_ttl_ms: 60001\n",
-             "D/site.yaml:5: tokens.cache.negative_ttl_ms: must be between 0 and 60000");
-  site_error(SITE "tokens:\n  cache:\n    negative_ttl_ms: -1\n",
-             "D/site.yaml:5: tokens.cache.negative_ttl_ms: must be between 0 and 60000");
-  site_error(SITE "tokens:\n  cache:\n    negative_ttl_ms: 5s\n",
-             "D/site.yaml:5: tokens.cache.negative_ttl_ms: must be an integer");
+  fx_site_error(SITE "tokens:\n  cache:\n    max_entries: 0\n",
+                "D/site.yaml:5: tokens.cache.max_entries: must be between 1 and 10000000");
+  fx_site_error(SITE "tokens:\n  cache:\n    max_entries: 10000001\n",
+                "D/site.yaml:5: tokens.cache.max_entries: must be between 1 and 10000000");
+  fx_site_error(SITE "tokens:\n  cache:\n    max_entries: 1e5\n",
+                "D/site.yaml:5: tokens.cache.max_entries: must be an integer");
+  fx_site_error(SITE "tokens:\n  cache:\n    negative_ttl_ms: 60001\n",
+                "D/site.yaml:5: tokens.cache.negative_ttl_ms: must be between 0 and 60000");
+  fx_site_error(SITE "tokens:\n  cache:\n    negative_ttl_ms: -1\n",
+                "D/site.yaml:5: tokens.cache.negative_ttl_ms: must be between 0 and 60000");
+  fx_site_error(SITE "tokens:\n  cache:\n    negative_ttl_ms: 5s\n",
+                "D/site.yaml:5: tokens.cache.negative_ttl_ms: must be an integer");
 }
 
-#define ISSUERS SITE "tokens:\n  issuers:\n" /* lines 1-4 */
+#define ISSUERS FX_TOK_ISSUERS
 
 Test(config_tokens, issuer_shape) {
-  site_error(SITE "tokens:\n  issuers: {id: x}\n", "D/site.yaml:4: tokens.issuers: must be a list");
-  site_error(SITE "tokens:\n  issuers: []\n", "D/site.yaml:4: tokens.issuers: must not be empty");
-  site_error(ISSUERS "    - x\n", "D/site.yaml:5: tokens.issuers[0]: must be a mapping");
-  site_error(ISSUERS "    - jwks_file: certs/peer.jwks.json\n",
-             "D/site.yaml:5: tokens.issuers[0].id: required key 'id' missing");
-  site_error(ISSUERS "    - id: [x]\n", "D/site.yaml:5: tokens.issuers[0].id: must be a string");
-  site_error(ISSUERS "    - id: ''\n", "D/site.yaml:5: tokens.issuers[0].id: must not be empty");
-  site_error(ISSUERS "    - id: x\n      jwks_file: certs/peer.jwks.json\n      url: https://x\n",
-             "D/site.yaml:7: tokens.issuers[0].url: unknown key");
-  site_error(ISSUERS "    - id: x\n      local: yes\n",
-             "D/site.yaml:6: tokens.issuers[0].local: must be true or false");
-  site_error(ISSUERS "    - id: x\n      jwks_file: [certs/peer.jwks.json]\n",
-             "D/site.yaml:6: tokens.issuers[0].jwks_file: must be a string");
+  fx_site_error(SITE "tokens:\n  issuers: {id: x}\n",
+                "D/site.yaml:4: tokens.issuers: must be a list");
+  fx_site_error(SITE "tokens:\n  issuers: []\n",
+                "D/site.yaml:4: tokens.issuers: must not be empty");
+  fx_site_error(ISSUERS "    - x\n", "D/site.yaml:5: tokens.issuers[0]: must be a mapping");
+  fx_site_error(ISSUERS "    - jwks_file: certs/peer.jwks.json\n",
+                "D/site.yaml:5: tokens.issuers[0].id: required key 'id' missing");
+  fx_site_error(ISSUERS "    - id: [x]\n", "D/site.yaml:5: tokens.issuers[0].id: must be a string");
+  fx_site_error(ISSUERS "    - id: ''\n", "D/site.yaml:5: tokens.issuers[0].id: must not be empty");
+  fx_site_error(ISSUERS
+                "    - id: x\n      jwks_file: certs/peer.jwks.json\n      url: https://x\n",
+                "D/site.yaml:7: tokens.issuers[0].url: unknown key");
+  fx_site_error(ISSUERS "    - id: x\n      local: yes\n",
+                "D/site.yaml:6: tokens.issuers[0].local: must be true or false");
+  fx_site_error(ISSUERS "    - id: x\n      jwks_file: [certs/peer.jwks.json]\n",
+                "D/site.yaml:6: tokens.issuers[0].jwks_file: must be a string");
 }
 
 Test(config_tokens, issuer_duplicate_ids) {
-  site_error(ISSUERS "    - id: x\n      jwks_file: certs/peer.jwks.json\n"
-                     "    - id: y\n      jwks_file: certs/peer.jwks.json\n"
-                     "    - jwks_file: certs/peer.jwks.json\n      id: x\n",
-             "D/site.yaml:10: tokens.issuers[2].id: 'x' is already used by tokens.issuers[0] "
-             "(line 5)");
+  fx_site_error(ISSUERS "    - id: x\n      jwks_file: certs/peer.jwks.json\n"
+                        "    - id: y\n      jwks_file: certs/peer.jwks.json\n"
+                        "    - jwks_file: certs/peer.jwks.json\n      id: x\n",
+                "D/site.yaml:10: tokens.issuers[2].id: 'x' is already used by tokens.issuers[0] "
+                "(line 5)");
 }
 
 Test(config_tokens, issuer_key_source_exactly_one) {
-  site_error(ISSUERS "    - id: x\n",
-             "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file, "
-             "jwks_uri, or an introspection_uri");
-  site_error(ISSUERS "    - id: x\n      local: false\n",
-             "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file, "
-             "jwks_uri, or an introspection_uri");
-  site_error(ISSUERS "    - id: x\n      local: true\n      keys: [{file: certs/ent.pem}]\n",
-             "D/site.yaml:7: tokens.issuers[0].keys: not allowed with 'local' (one of local, "
-             "keys, jwks_file, jwks_uri per issuer)");
-  site_error(ISSUERS "    - id: x\n      jwks_file: certs/peer.jwks.json\n      local: true\n",
-             "D/site.yaml:7: tokens.issuers[0].local: not allowed with 'jwks_file' (one of "
-             "local, keys, jwks_file, jwks_uri per issuer)");
-  site_error(ISSUERS "    - id: x\n      keys: [{file: certs/ent.pem}]\n"
-                     "      jwks_file: certs/peer.jwks.json\n",
-             "D/site.yaml:7: tokens.issuers[0].jwks_file: not allowed with 'keys' (one of "
-             "local, keys, jwks_file, jwks_uri per issuer)");
-  site_error(ISSUERS "    - id: x\n      jwks_file: certs/peer.jwks.json\n"
-                     "      keys: [{file: certs/ent.pem}]\n      local: true\n",
-             "D/site.yaml:7: tokens.issuers[0].keys: not allowed with 'jwks_file' (one of "
-             "local, keys, jwks_file, jwks_uri per issuer)");
+  fx_site_error(ISSUERS "    - id: x\n",
+                "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file, "
+                "jwks_uri, or an introspection_uri");
+  fx_site_error(ISSUERS "    - id: x\n      local: false\n",
+                "D/site.yaml:5: tokens.issuers[0]: needs one of local: true, keys, jwks_file, "
+                "jwks_uri, or an introspection_uri");
+  fx_site_error(ISSUERS "    - id: x\n      local: true\n      keys: [{file: certs/ent.pem}]\n",
+                "D/site.yaml:7: tokens.issuers[0].keys: not allowed with 'local' (one of local, "
+                "keys, jwks_file, jwks_uri per issuer)");
+  fx_site_error(ISSUERS "    - id: x\n      jwks_file: certs/peer.jwks.json\n      local: true\n",
+                "D/site.yaml:7: tokens.issuers[0].local: not allowed with 'jwks_file' (one of "
+                "local, keys, jwks_file, jwks_uri per issuer)");
+  fx_site_error(ISSUERS "    - id: x\n      keys: [{file: certs/ent.pem}]\n"
+                        "      jwks_file: certs/peer.jwks.json\n",
+                "D/site.yaml:7: tokens.issuers[0].jwks_file: not allowed with 'keys' (one of "
+                "local, keys, jwks_file, jwks_uri per issuer)");
+  fx_site_error(ISSUERS "    - id: x\n      jwks_file: certs/peer.jwks.json\n"
+                        "      keys: [{file: certs/ent.pem}]\n      local: true\n",
+                "D/site.yaml:7: tokens.issuers[0].keys: not allowed with 'jwks_file' (one of "
+                "local, keys, jwks_file, jwks_uri per issuer)");
 }
 
 Test(config_tokens, issuer_keys) {
-  site_error(ISSUERS "    - id: x\n      keys: []\n",
-             "D/site.yaml:6: tokens.issuers[0].keys: must not be empty");
-  site_error(ISSUERS "    - id: x\n      keys: certs/ent.pem\n",
-             "D/site.yaml:6: tokens.issuers[0].keys: must be a list");
-  site_error(ISSUERS "    - id: x\n      keys: [certs/ent.pem]\n",
-             "D/site.yaml:6: tokens.issuers[0].keys[0]: must be a mapping");
-  site_error(ISSUERS "    - id: x\n      keys:\n        - kid: a\n",
-             "D/site.yaml:7: tokens.issuers[0].keys[0].file: required key 'file' missing");
-  site_error(ISSUERS "    - id: x\n      keys:\n        - file: certs/ent.pem\n"
-                     "          key: certs/k1.key\n",
-             "D/site.yaml:8: tokens.issuers[0].keys[0].key: unknown key");
-  site_error(ISSUERS "    - id: x\n      keys:\n        - file: certs/ent.pem\n"
-                     "          kid: ''\n",
-             "D/site.yaml:8: tokens.issuers[0].keys[0].kid: must not be empty");
-  site_error(ISSUERS "    - id: ecs.site1.example\n      local: true\n"
-                     "    - id: https://entitlement.example\n      keys:\n"
-                     "        - file: ../certs/out/jwt-issuer.pem\n",
-             "D/site.yaml:9: tokens.issuers[1].keys[0].file: cannot read "
-             "'D/../certs/out/jwt-issuer.pem': No such file or directory");
-  site_error(ISSUERS "    - id: x\n      keys:\n        - {file: certs/ent.pem, kid: a}\n"
-                     "        - {file: certs/ent2.pem}\n"
-                     "        - file: certs/ent2.pem\n          kid: a\n",
-             "D/site.yaml:10: tokens.issuers[0].keys[2].kid: 'a' is already used by "
-             "tokens.issuers[0].keys[0] (line 7)");
-  site_error(ISSUERS "    - id: x\n      jwks_file: certs/nope.json\n",
-             "D/site.yaml:6: tokens.issuers[0].jwks_file: cannot read 'D/certs/nope.json': No "
-             "such file or directory");
+  fx_site_error(ISSUERS "    - id: x\n      keys: []\n",
+                "D/site.yaml:6: tokens.issuers[0].keys: must not be empty");
+  fx_site_error(ISSUERS "    - id: x\n      keys: certs/ent.pem\n",
+                "D/site.yaml:6: tokens.issuers[0].keys: must be a list");
+  fx_site_error(ISSUERS "    - id: x\n      keys: [certs/ent.pem]\n",
+                "D/site.yaml:6: tokens.issuers[0].keys[0]: must be a mapping");
+  fx_site_error(ISSUERS "    - id: x\n      keys:\n        - kid: a\n",
+                "D/site.yaml:7: tokens.issuers[0].keys[0].file: required key 'file' missing");
+  fx_site_error(ISSUERS "    - id: x\n      keys:\n        - file: certs/ent.pem\n"
+                        "          key: certs/k1.key\n",
+                "D/site.yaml:8: tokens.issuers[0].keys[0].key: unknown key");
+  fx_site_error(ISSUERS "    - id: x\n      keys:\n        - file: certs/ent.pem\n"
+                        "          kid: ''\n",
+                "D/site.yaml:8: tokens.issuers[0].keys[0].kid: must not be empty");
+  fx_site_error(ISSUERS "    - id: ecs.site1.example\n      local: true\n"
+                        "    - id: https://entitlement.example\n      keys:\n"
+                        "        - file: ../certs/out/jwt-issuer.pem\n",
+                "D/site.yaml:9: tokens.issuers[1].keys[0].file: cannot read "
+                "'D/../certs/out/jwt-issuer.pem': No such file or directory");
+  fx_site_error(ISSUERS "    - id: x\n      keys:\n        - {file: certs/ent.pem, kid: a}\n"
+                        "        - {file: certs/ent2.pem}\n"
+                        "        - file: certs/ent2.pem\n          kid: a\n",
+                "D/site.yaml:10: tokens.issuers[0].keys[2].kid: 'a' is already used by "
+                "tokens.issuers[0].keys[0] (line 7)");
+  fx_site_error(ISSUERS "    - id: x\n      jwks_file: certs/nope.json\n",
+                "D/site.yaml:6: tokens.issuers[0].jwks_file: cannot read 'D/certs/nope.json': No "
+                "such file or directory");
 }
 
 /* Kids are per issuer: two issuers may both say "k1". */
@@ -400,13 +384,13 @@ Test(config_tokens, same_kid_in_two_issuers) {
   "  clients: [{id: 'CN:x', scopes: [a], audiences: any}]\n"
 
 Test(config_tokens, local_issuer_needs_the_ecs) {
-  site_error(ISSUERS "    - id: ecs.site1.example\n      local: true\n",
-             "D/site.yaml:6: tokens.issuers[0].local: needs the 'ecs' section (the local ECS "
-             "and its keys)");
-  site_error(ISSUERS "    - id: peer\n      jwks_file: certs/peer.jwks.json\n"
-                     "    - id: ecs.site2.example\n      local: true\n" ECS_OK,
-             "D/site.yaml:8: tokens.issuers[1].local: issuer 'ecs.site2.example' is not the "
-             "local ECS (ecs.id is 'ecs.site1.example', line 10)");
+  fx_site_error(ISSUERS "    - id: ecs.site1.example\n      local: true\n",
+                "D/site.yaml:6: tokens.issuers[0].local: needs the 'ecs' section (the local ECS "
+                "and its keys)");
+  fx_site_error(ISSUERS "    - id: peer\n      jwks_file: certs/peer.jwks.json\n"
+                        "    - id: ecs.site2.example\n      local: true\n" ECS_OK,
+                "D/site.yaml:8: tokens.issuers[1].local: issuer 'ecs.site2.example' is not the "
+                "local ECS (ecs.id is 'ecs.site1.example', line 10)");
   /* The ecs section may come first. */
   fx_write("site.yaml", SITE ECS_OK "tokens:\n  issuers: [{id: ecs.site1.example, local: true}]\n");
   egw_site_policy_free(fx_load());
@@ -415,8 +399,8 @@ Test(config_tokens, local_issuer_needs_the_ecs) {
 /* Checked once every file is read: a bad listener file is reported first. */
 Test(config_tokens, local_issuer_checked_after_the_listeners) {
   fx_write("b.yaml", "listener:\n  bogus: 1\n");
-  site_error(ISSUERS "    - id: ecs.site1.example\n      local: true\n",
-             "D/b.yaml:2: listener.bogus: unknown key");
+  fx_site_error(ISSUERS "    - id: ecs.site1.example\n      local: true\n",
+                "D/b.yaml:2: listener.bogus: unknown key");
 }
 
 /* ---- site.yaml: ecs ------------------------------------------------------------------- */
@@ -426,73 +410,76 @@ Test(config_tokens, local_issuer_checked_after_the_listeners) {
 #define ECS_CLIENTS "  clients:\n    - id: 'CN:x'\n      scopes: [a]\n      audiences: any\n"
 
 Test(config_tokens, ecs_required_keys) {
-  site_error(SITE "ecs: []\n", "D/site.yaml:3: ecs: must be a mapping");
-  site_error(SITE "ecs:\n" ECS_KEYS ECS_CLIENTS,
-             "D/site.yaml:4: ecs.id: required key 'id' missing");
-  site_error(SITE ECS ECS_CLIENTS,
-             "D/site.yaml:4: ecs.signing_keys: required key 'signing_keys' missing");
-  site_error(SITE ECS ECS_KEYS, "D/site.yaml:4: ecs.clients: required key 'clients' missing");
-  site_error(SITE ECS ECS_KEYS ECS_CLIENTS "  issuer: x\n",
-             "D/site.yaml:12: ecs.issuer: unknown key");
-  site_error(SITE ECS "  id: f\n", "D/site.yaml:5: ecs.id: duplicate key");
-  site_error(SITE "ecs:\n  id: {a: b}\n", "D/site.yaml:4: ecs.id: must be a string");
+  fx_site_error(SITE "ecs: []\n", "D/site.yaml:3: ecs: must be a mapping");
+  fx_site_error(SITE "ecs:\n" ECS_KEYS ECS_CLIENTS,
+                "D/site.yaml:4: ecs.id: required key 'id' missing");
+  fx_site_error(SITE ECS ECS_CLIENTS,
+                "D/site.yaml:4: ecs.signing_keys: required key 'signing_keys' missing");
+  fx_site_error(SITE ECS ECS_KEYS, "D/site.yaml:4: ecs.clients: required key 'clients' missing");
+  fx_site_error(SITE ECS ECS_KEYS ECS_CLIENTS "  issuer: x\n",
+                "D/site.yaml:12: ecs.issuer: unknown key");
+  fx_site_error(SITE ECS "  id: f\n", "D/site.yaml:5: ecs.id: duplicate key");
+  fx_site_error(SITE "ecs:\n  id: {a: b}\n", "D/site.yaml:4: ecs.id: must be a string");
 }
 
 Test(config_tokens, ecs_ttl_range) {
-  site_error(SITE ECS "  token_ttl_s: 59\n",
-             "D/site.yaml:5: ecs.token_ttl_s: must be between 60 and 86400");
-  site_error(SITE ECS "  token_ttl_s: 86401\n",
-             "D/site.yaml:5: ecs.token_ttl_s: must be between 60 and 86400");
-  site_error(SITE ECS "  token_ttl_s: 1h\n", "D/site.yaml:5: ecs.token_ttl_s: must be an integer");
+  fx_site_error(SITE ECS "  token_ttl_s: 59\n",
+                "D/site.yaml:5: ecs.token_ttl_s: must be between 60 and 86400");
+  fx_site_error(SITE ECS "  token_ttl_s: 86401\n",
+                "D/site.yaml:5: ecs.token_ttl_s: must be between 60 and 86400");
+  fx_site_error(SITE ECS "  token_ttl_s: 1h\n",
+                "D/site.yaml:5: ecs.token_ttl_s: must be an integer");
 }
 
 Test(config_tokens, ecs_signing_keys) {
-  site_error(SITE ECS "  signing_keys: []\n", "D/site.yaml:5: ecs.signing_keys: must not be empty");
-  site_error(SITE ECS "  signing_keys: certs/k1.key\n",
-             "D/site.yaml:5: ecs.signing_keys: must be a list");
-  site_error(SITE ECS "  signing_keys:\n    - key: certs/k1.key\n",
-             "D/site.yaml:6: ecs.signing_keys[0].kid: required key 'kid' missing");
-  site_error(SITE ECS "  signing_keys:\n    - kid: k1\n",
-             "D/site.yaml:6: ecs.signing_keys[0].key: required key 'key' missing");
-  site_error(SITE ECS "  signing_keys:\n    - kid: k1\n      file: certs/k1.key\n",
-             "D/site.yaml:7: ecs.signing_keys[0].file: unknown key");
-  site_error(SITE ECS "  signing_keys:\n    - kid: k1\n      key: certs/k9.key\n",
-             "D/site.yaml:7: ecs.signing_keys[0].key: cannot read 'D/certs/k9.key': No such "
-             "file or directory");
-  site_error(SITE ECS "  signing_keys:\n    - kid: k1\n      key: certs/k1.key\n"
-                      "    - kid: k2\n      key: certs/k2.key\n"
-                      "    - key: certs/k2.key\n      kid: k1\n",
-             "D/site.yaml:11: ecs.signing_keys[2].kid: 'k1' is already used by "
-             "ecs.signing_keys[0] (line 6)");
+  fx_site_error(SITE ECS "  signing_keys: []\n",
+                "D/site.yaml:5: ecs.signing_keys: must not be empty");
+  fx_site_error(SITE ECS "  signing_keys: certs/k1.key\n",
+                "D/site.yaml:5: ecs.signing_keys: must be a list");
+  fx_site_error(SITE ECS "  signing_keys:\n    - key: certs/k1.key\n",
+                "D/site.yaml:6: ecs.signing_keys[0].kid: required key 'kid' missing");
+  fx_site_error(SITE ECS "  signing_keys:\n    - kid: k1\n",
+                "D/site.yaml:6: ecs.signing_keys[0].key: required key 'key' missing");
+  fx_site_error(SITE ECS "  signing_keys:\n    - kid: k1\n      file: certs/k1.key\n",
+                "D/site.yaml:7: ecs.signing_keys[0].file: unknown key");
+  fx_site_error(SITE ECS "  signing_keys:\n    - kid: k1\n      key: certs/k9.key\n",
+                "D/site.yaml:7: ecs.signing_keys[0].key: cannot read 'D/certs/k9.key': No such "
+                "file or directory");
+  fx_site_error(SITE ECS "  signing_keys:\n    - kid: k1\n      key: certs/k1.key\n"
+                         "    - kid: k2\n      key: certs/k2.key\n"
+                         "    - key: certs/k2.key\n      kid: k1\n",
+                "D/site.yaml:11: ecs.signing_keys[2].kid: 'k1' is already used by "
+                "ecs.signing_keys[0] (line 6)");
 }
 
 #define CLIENTS "  clients:\n" /* line 8 after SITE ECS ECS_KEYS */
 
 Test(config_tokens, ecs_clients) {
-  site_error(SITE ECS ECS_KEYS "  clients: []\n", "D/site.yaml:8: ecs.clients: must not be empty");
-  site_error(SITE ECS ECS_KEYS CLIENTS "    - 'CN:x'\n",
-             "D/site.yaml:9: ecs.clients[0]: must be a mapping");
-  site_error(SITE ECS ECS_KEYS CLIENTS "    - scopes: [a]\n      audiences: any\n",
-             "D/site.yaml:9: ecs.clients[0].id: required key 'id' missing");
-  site_error(SITE ECS ECS_KEYS CLIENTS "    - id: 'CN:x'\n      audiences: any\n",
-             "D/site.yaml:9: ecs.clients[0].scopes: required key 'scopes' missing");
-  site_error(SITE ECS ECS_KEYS CLIENTS "    - id: 'CN:x'\n      scopes: [a]\n",
-             "D/site.yaml:9: ecs.clients[0].audiences: required key 'audiences' missing");
-  site_error(SITE ECS ECS_KEYS CLIENTS "    - id: 'CN:x'\n      scopes: [a]\n"
-                                       "      audiences: any\n      grant: x\n",
-             "D/site.yaml:12: ecs.clients[0].grant: unknown key");
-  site_error(SITE ECS ECS_KEYS CLIENTS "    - id: spiffe://site1/ees*\n",
-             "D/site.yaml:9: ecs.clients[0].id: invalid pattern 'spiffe://site1/ees*': '*' must "
-             "stand for a whole segment");
-  site_error(SITE ECS ECS_KEYS CLIENTS "    - id: any\n",
-             "D/site.yaml:9: ecs.clients[0].id: must be a pattern of client identities ('any' "
-             "is not one)");
+  fx_site_error(SITE ECS ECS_KEYS "  clients: []\n",
+                "D/site.yaml:8: ecs.clients: must not be empty");
+  fx_site_error(SITE ECS ECS_KEYS CLIENTS "    - 'CN:x'\n",
+                "D/site.yaml:9: ecs.clients[0]: must be a mapping");
+  fx_site_error(SITE ECS ECS_KEYS CLIENTS "    - scopes: [a]\n      audiences: any\n",
+                "D/site.yaml:9: ecs.clients[0].id: required key 'id' missing");
+  fx_site_error(SITE ECS ECS_KEYS CLIENTS "    - id: 'CN:x'\n      audiences: any\n",
+                "D/site.yaml:9: ecs.clients[0].scopes: required key 'scopes' missing");
+  fx_site_error(SITE ECS ECS_KEYS CLIENTS "    - id: 'CN:x'\n      scopes: [a]\n",
+                "D/site.yaml:9: ecs.clients[0].audiences: required key 'audiences' missing");
+  fx_site_error(SITE ECS ECS_KEYS CLIENTS "    - id: 'CN:x'\n      scopes: [a]\n"
+                                          "      audiences: any\n      grant: x\n",
+                "D/site.yaml:12: ecs.clients[0].grant: unknown key");
+  fx_site_error(SITE ECS ECS_KEYS CLIENTS "    - id: spiffe://site1/ees*\n",
+                "D/site.yaml:9: ecs.clients[0].id: invalid pattern 'spiffe://site1/ees*': '*' must "
+                "stand for a whole segment");
+  fx_site_error(SITE ECS ECS_KEYS CLIENTS "    - id: any\n",
+                "D/site.yaml:9: ecs.clients[0].id: must be a pattern of client identities ('any' "
+                "is not one)");
 }
 
 static void client_error(const char *lines, const char *expected) {
   char text[1024];
   snprintf(text, sizeof(text), SITE ECS ECS_KEYS CLIENTS "    - id: 'CN:x'\n%s", lines);
-  site_error(text, expected);
+  fx_site_error(text, expected);
 }
 
 Test(config_tokens, ecs_client_scopes) {
@@ -534,12 +521,12 @@ Test(config_tokens, ecs_client_audiences) {
   "site:\n  id: site1\n  trust:\n    ca: certs/ca.pem\n    crl: [certs/crl.pem]\n"                 \
   "tokens:\n  issuers:\n    - {id: iss1, jwks_file: certs/peer.jwks.json}\n"                       \
   "    - {id: iss2, keys: [{file: certs/ent.pem}]}\n"
-#define HEAD "listener:\n  interface: EDGE-4\n  role: ecs\n  listen: 127.0.0.1:8443\n" /* 1-4 */
-#define TLS_MTLS "  tls:\n    mode: mtls\n    cert: certs/srv.pem\n    key: certs/srv.key\n"
+#define HEAD FX_TOK_HEAD
+#define TLS_MTLS FX_TOK_TLS_MTLS
 #define TLS_CERT "  tls:\n    mode: server-cert\n    cert: certs/srv.pem\n    key: certs/srv.key\n"
-#define TOKEN "  authz:\n    mode: token\n    audience: ees1\n" /* lines 9-11 */
-#define RULES "    rules:\n      - path: /\n"
-#define STATIC "  authz:\n    mode: static\n    rules:\n      - path: /\n        allow: any\n"
+#define TOKEN FX_TOK_AUTHZ
+#define RULES FX_TOK_RULES
+#define STATIC FX_TOK_STATIC
 
 static void token_error(const char *listener, const char *expected) {
   fx_write("site.yaml", TOK_SITE);
@@ -701,12 +688,13 @@ Test(config_tokens, errors_leave_nothing_behind) {
                     "D/l.yaml:19: listener.authz.rules[1].allow: only 'any' is allowed with mode "
                     "token (peer patterns are for mode static)");
   fx_remove("l.yaml");
-  site_error("site:\n  id: s\ntokens:\n  issuers:\n    - {id: a, keys: [{file: certs/ent.pem}]}\n"
-             "    - {id: b, jwks_file: certs/peer.jwks.json}\n"
-             "ecs:\n  id: e\n"
-             "  signing_keys: [{kid: k1, key: certs/k1.key}, {kid: k2, key: certs/k2.key}]\n"
-             "  clients:\n    - {id: 'CN:x', scopes: [a], audiences: any}\n"
-             "    - {id: 'CN:y', scopes: 'a b', audiences: [x, y, any]}\n",
-             "D/site.yaml:12: ecs.clients[1].audiences: 'any' stands alone (audiences: any), not "
-             "in a list");
+  fx_site_error(
+      "site:\n  id: s\ntokens:\n  issuers:\n    - {id: a, keys: [{file: certs/ent.pem}]}\n"
+      "    - {id: b, jwks_file: certs/peer.jwks.json}\n"
+      "ecs:\n  id: e\n"
+      "  signing_keys: [{kid: k1, key: certs/k1.key}, {kid: k2, key: certs/k2.key}]\n"
+      "  clients:\n    - {id: 'CN:x', scopes: [a], audiences: any}\n"
+      "    - {id: 'CN:y', scopes: 'a b', audiences: [x, y, any]}\n",
+      "D/site.yaml:12: ecs.clients[1].audiences: 'any' stands alone (audiences: any), not "
+      "in a list");
 }
