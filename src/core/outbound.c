@@ -130,10 +130,10 @@ int egw__outbound_start(struct egw_server *s) {
     free(err);
     return -1;
   }
-  egw_issuers_set_fetcher(site->issuers, fetch_jwks, s);
-  if (site->introspection)
-    egw_introspection_set_caller(site->introspection, introspect, s);
-  egw_issuers_fetch_all(site->issuers, egw_token_now_ms());
+  egw_issuers_set_fetcher(site->tokens.issuers, fetch_jwks, s);
+  if (site->tokens.introspection)
+    egw_introspection_set_caller(site->tokens.introspection, introspect, s);
+  egw_issuers_fetch_all(site->tokens.issuers, egw_token_now_ms());
   return 0;
 }
 
@@ -143,7 +143,7 @@ void egw__outbound_stop(struct egw_server *s) {
   /* Cancelled fetches report failure, which wakes any request still waiting. */
   egw_http_client_free(s->http);
   s->http = NULL;
-  egw_issuers_set_fetcher(s->site->issuers, NULL, NULL);
-  if (s->site->introspection)
-    egw_introspection_set_caller(s->site->introspection, NULL, NULL);
+  egw_issuers_set_fetcher(s->site->tokens.issuers, NULL, NULL);
+  if (s->site->tokens.introspection)
+    egw_introspection_set_caller(s->site->tokens.introspection, NULL, NULL);
 }

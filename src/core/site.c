@@ -112,35 +112,34 @@ static void on_stored_revocation(void *arg, const char *jti, int64_t exp_s) {
  * (loaded into the cache before the first request). */
 static int build_token_services(struct egw_site *site, char **out_err) {
   const struct egw_site_policy *p = site->policy;
-  site->token_cache = egw_tokcache_new(p->token_cache_entries, p->token_negative_ttl_ms);
-  if (site->token_cache == NULL) {
+  site->tokens.cache = egw_tokcache_new(p->token_cache_entries, p->token_negative_ttl_ms);
+  if (site->tokens.cache == NULL) {
     *out_err = egw_format("%s: out of memory for the token cache", p->site_file);
     return EGW_ERR_NOMEM;
   }
-  site->tokens.cache = site->token_cache;
+  int introspected = 0;
   for (size_t i = 0; i < p->n_issuers; i++) {
-    if ((p->issuers[i].jwks_uri || p->issuers[i].introspection_uri) && site->trust == NULL) {
+    const struct egw_issuer_policy *ip = &p->issuers[i];
+    if ((ip->jwks_uri || ip->introspection_uri) && site->trust == NULL) {
       *out_err = egw_format("%s:%d: tokens.issuers[%zu]: calling an issuer over HTTPS needs the "
                             "site's CA certificates (site.trust.ca) to verify it",
-                            p->site_file, p->issuers[i].line, i);
+                            p->site_file, ip->line, i);
       return EGW_ERR_POLICY;
     }
+    introspected |= ip->introspection_uri != NULL;
   }
-  for (size_t i = 0; i < p->n_issuers && site->introspection == NULL; i++) {
-    if (p->issuers[i].introspection_uri == NULL)
-      continue;
-    site->introspection = egw_introspection_new(p->token_cache_entries, p->token_negative_ttl_ms);
-    if (site->introspection == NULL) {
+  if (introspected) {
+    site->tokens.introspection =
+        egw_introspection_new(p->token_cache_entries, p->token_negative_ttl_ms);
+    if (site->tokens.introspection == NULL) {
       *out_err = egw_format("%s: out of memory", p->site_file);
       return EGW_ERR_NOMEM;
     }
-    site->tokens.introspection = site->introspection;
   }
   if (p->n_issuers > 0 || p->ecs != NULL) {
-    site->issuers = egw_issuers_new(p, out_err);
-    if (site->issuers == NULL)
+    site->tokens.issuers = egw_issuers_new(p, out_err);
+    if (site->tokens.issuers == NULL)
       return EGW_ERR_POLICY;
-    site->tokens.issuers = site->issuers;
   }
   if (p->ecs == NULL)
     return 0;
@@ -148,7 +147,7 @@ static int build_token_services(struct egw_site *site, char **out_err) {
   if (site->store == NULL)
     return EGW_ERR_IO;
   if (egw_store_load_revocations(site->store, egw_token_now_s(), on_stored_revocation,
-                                 site->token_cache) != 0) {
+                                 site->tokens.cache) != 0) {
     *out_err = egw_format("%s: cannot read the revocations", p->state_dir);
     return EGW_ERR_IO;
   }
@@ -218,9 +217,9 @@ void egw_site_unref(struct egw_site *site) {
   free(site->listeners);
   egw_keystore_free(site->keys);
   egw_store_close(site->store);
-  egw_issuers_free(site->issuers);
-  egw_tokcache_free(site->token_cache);
-  egw_introspection_free(site->introspection);
+  egw_issuers_free(site->tokens.issuers);
+  egw_tokcache_free(site->tokens.cache);
+  egw_introspection_free(site->tokens.introspection);
   egw_truststore_free(site->trust);
   egw_site_policy_free(site->policy);
   free(site);

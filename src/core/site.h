@@ -41,10 +41,10 @@ struct egw_site {
   struct egw_site_policy *policy; /* owned */
   struct egw_truststore *trust;   /* NULL when the site names no CA */
   struct egw_keystore *keys;
-  struct egw_issuer_set *issuers; /* NULL when the site trusts no token issuer */
-  struct egw_tokcache *token_cache;
-  struct egw_introspection *introspection; /* NULL when no issuer has introspection_uri */
-  struct egw_token_env tokens;        /* the two above, as authz providers and roles see them */
+  /* The token cache, the trusted issuers (NULL when none) and the introspection calls
+   * (NULL when no issuer has an introspection_uri), owned by the site; authz providers
+   * and roles see them through this. */
+  struct egw_token_env tokens;
   struct egw_store *store;            /* durable state; NULL when the site has no ECS */
   struct egw_listener_cfg *listeners; /* policy->n_listeners entries */
   struct egw_role_instance *roles;

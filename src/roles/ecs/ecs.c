@@ -19,7 +19,7 @@ static const struct egw_route ecs_routes[] = {
 };
 
 static int ecs_init(struct egw_site *site, void **out_state, char **out_err) {
-  if (site->policy->ecs == NULL || egw_issuers_signing_key(site->issuers) == NULL) {
+  if (site->policy->ecs == NULL || egw_issuers_signing_key(site->tokens.issuers) == NULL) {
     *out_err = egw_format("the ecs module needs the \"ecs\" section of %s (id, signing_keys, "
                           "clients)",
                           site->policy->site_file);
@@ -80,7 +80,7 @@ int egw__ecs_read_form(struct egw_exchange *x, struct egw_form *form) {
 }
 
 static enum egw_handler_result jwks(struct ecs *ecs, struct egw_exchange *x) {
-  json_t *doc = egw_issuers_local_jwks(ecs->site->issuers);
+  json_t *doc = egw_issuers_local_jwks(ecs->site->tokens.issuers);
   char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   json_decref(doc);
   struct egw_response *resp = egw_exchange_response(x);

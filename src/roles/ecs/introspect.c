@@ -94,7 +94,7 @@ static void on_revoke_abort(void *arg) {
 static void on_revoked(void *arg, int status) {
   struct revocation *r = arg;
   if (status == 0)
-    egw_tokcache_revoke(r->ecs->site->token_cache, r->jti, r->exp);
+    egw_tokcache_revoke(r->ecs->site->tokens.cache, r->jti, r->exp);
   struct egw_log_record rec;
   egw_log_begin(&rec, status == 0 ? EGW_LOG_INFO : EGW_LOG_ERROR, "token_revoked");
   egw_log_str(&rec, "jti", r->jti);

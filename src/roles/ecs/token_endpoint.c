@@ -114,7 +114,8 @@ enum egw_handler_result egw__ecs_token(struct ecs *ecs, struct egw_exchange *x) 
 
   int64_t now = egw_token_now_s();
   json_t *claims = claims_for(ecs, req->peer, sub, aud, scope, now);
-  char *token = claims ? egw_jws_sign(egw_issuers_signing_key(ecs->site->issuers), claims) : NULL;
+  char *token =
+      claims ? egw_jws_sign(egw_issuers_signing_key(ecs->site->tokens.issuers), claims) : NULL;
   json_decref(claims);
   if (token == NULL)
     return EGW_FAILED;
