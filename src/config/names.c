@@ -23,3 +23,7 @@ const char *egw_authz_mode_name(enum egw_authz_mode mode) {
   }
   return "?";
 }
+
+int egw_issuer_policy_is_remote(const struct egw_issuer_policy *ip) {
+  return ip->jwks_uri != NULL || ip->introspection_uri != NULL;
+}

@@ -129,6 +129,10 @@ struct egw_issuer_policy {
   int line;
 };
 
+/* egw_issuer_policy_is_remote says whether the gateway calls |ip| over HTTPS (its JWKS
+ * or its introspection endpoint). */
+int egw_issuer_policy_is_remote(const struct egw_issuer_policy *ip);
+
 /* A key file with an optional kid: signing keys of the ECS, verification keys of an
  * issuer. */
 struct egw_key_file_policy {

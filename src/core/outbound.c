@@ -16,7 +16,7 @@
 
 static int site_needs_outbound(const struct egw_site_policy *p) {
   for (size_t i = 0; i < p->n_issuers; i++) {
-    if (p->issuers[i].jwks_uri || p->issuers[i].introspection_uri)
+    if (egw_issuer_policy_is_remote(&p->issuers[i]))
       return 1;
   }
   return 0;

@@ -120,7 +120,7 @@ static int build_token_services(struct egw_site *site, char **out_err) {
   int introspected = 0;
   for (size_t i = 0; i < p->n_issuers; i++) {
     const struct egw_issuer_policy *ip = &p->issuers[i];
-    if ((ip->jwks_uri || ip->introspection_uri) && site->trust == NULL) {
+    if (egw_issuer_policy_is_remote(ip) && site->trust == NULL) {
       *out_err = egw_format("%s:%d: tokens.issuers[%zu]: calling an issuer over HTTPS needs the "
                             "site's CA certificates (site.trust.ca) to verify it",
                             p->site_file, ip->line, i);
