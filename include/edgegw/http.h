@@ -53,6 +53,11 @@ struct egw_request {
   /* Set by the dispatcher (core) before authorization and the role run. */
   const char *role_name; /* the listener's role: "ecs", "ees", ... */
   const char *tls_mode;  /* "server-cert", "mtls", "psk" */
+  /* Set by token authorization when it accepted a Bearer token (else NULL): the token's
+   * sub, its eecId claim and its scope (space-separated). Arena memory. */
+  const char *token_sub;
+  const char *token_eec_id;
+  const char *token_scope;
 };
 
 /* egw_request_header returns the first value of header |name| (lower-case), or NULL. */

@@ -9,6 +9,7 @@
 #include "edgegw/http.h"
 
 struct egw_site;     /* the running site snapshot: shared services, policies */
+struct uv_loop_s;    /* libuv's loop */
 struct egw_exchange; /* one request and its response, owned by the connection */
 
 /* egw_handler_result is what on_request answers. */
@@ -34,15 +35,32 @@ struct egw_route {
 /* egw_role_ops is a role's table. on_request is required; the others may be NULL.
  *
  * Return contract: init returns 0 or a negative code and sets *out_err (malloc'd) on
- * failure; on_request returns an egw_handler_result; dispose accepts the state init
- * made (or NULL). */
+ * failure; it runs before the loop does and must not start asynchronous work. start runs
+ * once on the loop thread when every listener is up (register with an ECS, arm timers);
+ * it returns 0 or a negative code after logging why (the server then exits 1). stop
+ * runs once when the server drains (or start failed somewhere): it cancels what is in
+ * flight and closes the role's handles, whose close callbacks run before the loop ends;
+ * after it the role answers requests still in flight but starts nothing new. on_request
+ * returns an egw_handler_result; dispose accepts the state init made (or NULL) and runs
+ * after the loop ended. */
 struct egw_role_ops {
   const char *name;
   const struct egw_route *routes; /* terminated by an entry with prefix NULL */
   int (*init)(struct egw_site *site, void **out_state, char **out_err);
+  int (*start)(void *state, struct uv_loop_s *loop);
   enum egw_handler_result (*on_request)(void *state, struct egw_exchange *x);
+  void (*stop)(void *state);
   void (*dispose)(void *state);
 };
+
+/* egw_site_shared returns the object called |name| that several modules of one role
+ * share on |site| (the ECS's table of registered EESes, used by its EDGE-6 and EDGE-4
+ * modules), creating it with |create| on first use; |destroy| runs when the site is
+ * freed, after every module's dispose. NULL when |create| returned NULL (it sets
+ * *out_err, malloc'd). Call it from init only. */
+void *egw_site_shared(struct egw_site *site, const char *name,
+                      void *(*create)(struct egw_site *site, char **out_err),
+                      void (*destroy)(void *obj), char **out_err);
 
 /* egw_exchange_request and egw_exchange_response give the two halves of |x|. */
 const struct egw_request *egw_exchange_request(const struct egw_exchange *x);

@@ -47,6 +47,11 @@ struct egw_authz_verdict {
   const char *cause;            /* ProblemDetails cause: "PEER_NOT_ALLOWED", ... */
   const char *reason;           /* for the audit line and the problem detail */
   const char *www_authenticate; /* on 401: the challenge, else NULL */
+  /* On ALLOW by a token: what the token says, for the role (copied into the request by
+   * the dispatcher): its sub, its eecId claim (NULL when absent) and its scope. */
+  const char *token_sub;
+  const char *token_eec_id;
+  const char *token_scope;
 };
 
 /* egw_authz_provider is one provider's table. Return contract: init returns 0 or a

@@ -260,11 +260,17 @@ static enum egw_authz_decision token_check(void *state, const struct egw_request
       .leeway_s = tp->leeway_s,
   };
   enum egw_token_check result = egw_token_check_claims(claims, &expect);
-  egw_token_claims_free(claims);
   if (result == EGW_TOKEN_VALID) {
     *out = (struct egw_authz_verdict){.reason = "token valid for this route"};
+    if (req->arena) { /* roles check what the token says against the body (EDGE-1 eecId) */
+      out->token_sub = egw_arena_strdup(req->arena, claims->sub);
+      out->token_eec_id = claims->eec_id ? egw_arena_strdup(req->arena, claims->eec_id) : NULL;
+      out->token_scope = egw_arena_strdup(req->arena, claims->scope);
+    }
+    egw_token_claims_free(claims);
     return EGW_AUTHZ_ALLOW;
   }
+  egw_token_claims_free(claims);
   const char *why = egw_token_check_reason(result);
   if (result == EGW_TOKEN_INSUFFICIENT_SCOPE) {
     *out = (struct egw_authz_verdict){

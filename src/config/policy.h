@@ -151,6 +151,35 @@ struct egw_token_client_policy {
                      * (the file must say one or the other) */
   size_t n_audiences;
   int allow_any_audience;
+  /* token_ttl_s overrides ecs.token_ttl_s for this client (0: not set; 1..86400). */
+  uint32_t token_ttl_s;
+  /* may_name_eec: the client may ask for tokens that carry an "eecId" claim (an EES
+   * asking for an EAS token on behalf of an EEC, or for EDGE-9 with an EEC context). */
+  int may_name_eec;
+  int line;
+};
+
+/* ecs.ees_auth[]: the eesAuthMethods (TS 24.558 EESInfo) that EDGE-4 provisioning
+ * announces for the EESes whose eesId matches |ees| (an exact id or "*" for every EES);
+ * the first matching entry wins; without one, [TLS_CLIENT_SERVER_CERTIFICATE]. */
+struct egw_ees_auth_policy {
+  char *ees;
+  char **methods; /* "TLS_CLIENT_SERVER_CERTIFICATE", "TLS_WITH_AKMA", "TLS_WITH_GBA",
+                   * "SERVER_SIDE_CERTIFICATE_BASED" */
+  size_t n_methods;
+  int line;
+};
+
+/* ecs.peers[]: another ECS (multi-ECS, TR 33.739 solution 27). Token requests for a
+ * target EES that |ees_ids| lists (or that this ECS learned the peer holds) are
+ * forwarded to |token_url| over mutual TLS with ecs.client_cert; token requests the
+ * peer forwards here are accepted when its TLS identity matches |identity|. */
+struct egw_ecs_peer_policy {
+  char *id;        /* the peer's ECS id */
+  char *token_url; /* https://host:port/oauth2/token */
+  char *identity;  /* allow-list pattern of the peer's client certificate identity */
+  char **ees_ids;  /* EESes registered at that peer, as far as policy knows */
+  size_t n_ees_ids;
   int line;
 };
 
@@ -162,6 +191,79 @@ struct egw_ecs_policy {
   uint32_t token_ttl_s; /* default 3600, 60..86400 */
   struct egw_token_client_policy *clients;
   size_t n_clients;
+  /* EDGE-4 provisioning (ecs.provisioning): lifeTime of the EDN configuration and of
+   * the EDGE-1 tokens it hands out (default 3600, 60..86400), and their scope (default
+   * "eees-eecregistration eees-easdiscovery"). */
+  uint32_t provisioning_lifetime_s;
+  char **eec_scopes;
+  size_t n_eec_scopes;
+  struct egw_ees_auth_policy *ees_auth;
+  size_t n_ees_auth;
+  /* EDGE-6: the longest registration an EES may ask for (expTime; default 86400,
+   * 60..31536000) and the CA certificates (PEM files) returned to a registering EES so
+   * that it can verify EEC client certificates; default: site.trust.ca. */
+  uint32_t registration_max_s;
+  char **eec_ca_files;
+  size_t n_eec_ca_files;
+  /* Multi-ECS: the peers and the certificate this ECS presents to them (and to
+   * notification targets); both or neither. max_hops bounds forwarding (default 3,
+   * 1..8). */
+  struct egw_ecs_peer_policy *peers;
+  size_t n_peers;
+  char *client_cert;
+  char *client_key;
+  uint32_t max_hops;
+  int line;
+};
+
+/* ees.peers[]: another EES for EDGE-9. */
+struct egw_ees_peer_policy {
+  char *id;
+  char *url; /* https://host:port, the peer's EDGE-9 listener */
+  int line;
+};
+
+/* The site's EES (site.yaml "ees"). */
+struct egw_ees_policy {
+  char *id;           /* eesId; the aud of EDGE-1 and EDGE-9 tokens */
+  char *endpoint_uri; /* EESProfile endPt.uri, the EDGE-1 base: https://host:port */
+  /* The ECS this EES registers with over EDGE-6 and gets tokens from: its base URL
+   * (https://host:port; the APIs and /oauth2/token are under it); NULL: no ECS (no
+   * registration, no EAS tokens). */
+  char *ecs_url;
+  char *client_cert; /* presented to the ECS and to peer EESes (EDGE-9); both or neither */
+  char *client_key;
+  uint32_t registration_ttl_s;     /* expTime asked of the ECS, renewed at half; 3600 */
+  uint32_t eec_registration_max_s; /* longest EEC/EAS registration granted; 86400 */
+  /* Scope asked of the ECS for the EAS access tokens handed out at discovery (default
+   * "eas-app"). */
+  char **eas_token_scopes;
+  size_t n_eas_token_scopes;
+  /* EDGE-9 peers: id and base URL of each other EES this one relocates contexts with. */
+  struct egw_ees_peer_policy *peers;
+  size_t n_peers;
+  int line;
+};
+
+/* The site's EAS as a sidecar reverse proxy (site.yaml "eas"). */
+struct egw_eas_policy {
+  char *id;           /* easId; the aud of EAS access tokens */
+  char *endpoint_uri; /* EASProfile endPt.uri (where EECs reach the app listener) */
+  /* The application, plain HTTP on the same host: "127.0.0.1:8480", "[::1]:8480". */
+  char *upstream_host;
+  uint16_t upstream_port;
+  uint32_t upstream_timeout_ms; /* whole upstream exchange; default 30000; over: 504 */
+  /* The header the proxy sets to the EEC identity (the token's eecId claim, else its
+   * sub) after removing any copy the client sent; default "x-eec-id". Lower case. */
+  char *identity_header;
+  /* Registration at an EES over EDGE-3 (mTLS with client_cert): the EES's base URL,
+   * or NULL for none; renewed at half of registration_ttl_s (default 3600). */
+  char *ees_url;
+  char *client_cert;
+  char *client_key;
+  uint32_t registration_ttl_s;
+  char *provider; /* EASProfile provId, optional */
+  char *type;     /* EASProfile type, optional */
   int line;
 };
 
@@ -185,6 +287,8 @@ struct egw_site_policy {
   struct egw_issuer_policy *issuers;
   size_t n_issuers;
   struct egw_ecs_policy *ecs; /* NULL when site.yaml has no "ecs" */
+  struct egw_ees_policy *ees; /* NULL when site.yaml has no "ees" */
+  struct egw_eas_policy *eas; /* NULL when site.yaml has no "eas" */
   struct egw_listener_policy *listeners;
   size_t n_listeners;
 };

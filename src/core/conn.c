@@ -345,6 +345,9 @@ static void authorize_and_run(struct egw_conn *c, struct egw_exchange *x,
     return;
   }
 
+  req->token_sub = verdict.token_sub;
+  req->token_eec_id = verdict.token_eec_id;
+  req->token_scope = verdict.token_scope;
   switch (target.ops->on_request(target.state, x)) {
   case EGW_DONE:
     egw_exchange_finish(x);

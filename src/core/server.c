@@ -90,6 +90,7 @@ static void start_drain(struct egw_server *s, const char *why) {
       uv_close((uv_handle_t *)&s->listeners[i].tcp, NULL);
   }
   egw__outbound_stop(s);
+  egw_site_roles_stop(s->site);
   egw__conns_drain_all(s);
   uv_timer_start(&s->drain_timer, on_drain_timeout, s->site->policy->drain_timeout_ms, 0);
   stop_when_empty(s);
@@ -134,6 +135,12 @@ int egw_server_run(struct egw_site *site) {
     exit_code = 1;
   if (exit_code == 0 && egw__outbound_start(s) != 0)
     exit_code = 1;
+  int roles_started = 0;
+  if (exit_code == 0) {
+    roles_started = 1; /* a module that failed in start still gets its stop */
+    if (egw_site_roles_start(site, &s->loop) != 0)
+      exit_code = 1;
+  }
 
   if (exit_code == 0) {
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
@@ -147,6 +154,8 @@ int egw_server_run(struct egw_site *site) {
   } else {
     s->draining = 1; /* nothing was accepted; close everything below */
     egw__outbound_stop(s);
+    if (roles_started)
+      egw_site_roles_stop(site);
     for (size_t i = 0; s->listeners && i < s->n_listeners; i++) {
       if (s->listeners[i].server)
         uv_close((uv_handle_t *)&s->listeners[i].tcp, NULL);

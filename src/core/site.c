@@ -18,6 +18,49 @@
 
 int egw_site_ready(const struct egw_site *site) { return site->ready; }
 
+void *egw_site_shared(struct egw_site *site, const char *name,
+                      void *(*create)(struct egw_site *site, char **out_err),
+                      void (*destroy)(void *obj), char **out_err) {
+  for (struct egw_site_shared *s = site->shared; s; s = s->next) {
+    if (strcmp(s->name, name) == 0)
+      return s->obj;
+  }
+  struct egw_site_shared *s = calloc(1, sizeof(*s));
+  if (s == NULL) {
+    *out_err = egw_format("out of memory");
+    return NULL;
+  }
+  s->obj = create(site, out_err);
+  if (s->obj == NULL) {
+    free(s);
+    return NULL;
+  }
+  s->name = name;
+  s->destroy = destroy;
+  s->next = site->shared;
+  site->shared = s;
+  return s->obj;
+}
+
+int egw_site_roles_start(struct egw_site *site, uv_loop_t *loop) {
+  for (size_t i = 0; i < site->n_roles; i++) {
+    const struct egw_role_ops *ops = site->roles[i].ops;
+    if (ops->start) {
+      int rc = ops->start(site->roles[i].state, loop);
+      if (rc != 0)
+        return rc;
+    }
+  }
+  return 0;
+}
+
+void egw_site_roles_stop(struct egw_site *site) {
+  for (size_t i = 0; i < site->n_roles; i++) {
+    if (site->roles[i].ops->stop)
+      site->roles[i].ops->stop(site->roles[i].state);
+  }
+}
+
 /* Returns the site's instance of module |ops|, initializing it on first use. */
 static struct egw_role_instance *role_instance(struct egw_site *site,
                                                const struct egw_role_ops *ops, char **out_err) {
@@ -141,7 +184,7 @@ static int build_token_services(struct egw_site *site, char **out_err) {
     if (site->tokens.issuers == NULL)
       return EGW_ERR_POLICY;
   }
-  if (p->ecs == NULL)
+  if (p->ecs == NULL && p->ees == NULL)
     return 0;
   site->store = egw_store_open(p->state_dir, out_err);
   if (site->store == NULL)
@@ -212,6 +255,13 @@ void egw_site_unref(struct egw_site *site) {
   for (size_t i = 0; i < site->n_roles; i++) {
     if (site->roles[i].ops->dispose)
       site->roles[i].ops->dispose(site->roles[i].state);
+  }
+  while (site->shared) {
+    struct egw_site_shared *s = site->shared;
+    site->shared = s->next;
+    if (s->destroy)
+      s->destroy(s->obj);
+    free(s);
   }
   free(site->roles);
   free(site->listeners);

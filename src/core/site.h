@@ -21,6 +21,14 @@ struct egw_issuer_set;
 struct egw_tokcache;
 struct egw_store;
 
+/* One object shared by the modules of a role (include/edgegw/role.h). */
+struct egw_site_shared {
+  const char *name;
+  void *obj;
+  void (*destroy)(void *obj);
+  struct egw_site_shared *next;
+};
+
 /* One listener's runtime configuration, built from its policy. */
 struct egw_listener_cfg {
   const struct egw_listener_policy *policy;
@@ -45,10 +53,11 @@ struct egw_site {
    * (NULL when no issuer has an introspection_uri), owned by the site; authz providers
    * and roles see them through this. */
   struct egw_token_env tokens;
-  struct egw_store *store;            /* durable state; NULL when the site has no ECS */
+  struct egw_store *store;            /* durable state; NULL without an ECS or an EES */
   struct egw_listener_cfg *listeners; /* policy->n_listeners entries */
   struct egw_role_instance *roles;
   size_t n_roles;
+  struct egw_site_shared *shared; /* egw_site_shared objects, newest first */
   int ready;       /* set by the server once every listener is bound */
   uv_loop_t *loop; /* set by the server before the first request; for asynchronous work */
 };
@@ -56,6 +65,11 @@ struct egw_site {
 /* egw_site_new builds a site from |policy| and takes ownership of it (freed on failure
  * too). On failure returns NULL with *out_err (malloc'd, "file:line: key: message"). */
 struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err);
+
+/* egw_site_roles_start runs every module's start hook (role.h); returns 0 or the first
+ * failure. egw_site_roles_stop runs every stop hook. */
+int egw_site_roles_start(struct egw_site *site, uv_loop_t *loop);
+void egw_site_roles_stop(struct egw_site *site);
 
 /* egw_site_up_ref takes a reference; egw_site_unref drops one and frees at zero. */
 void egw_site_up_ref(struct egw_site *site);
