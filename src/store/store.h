@@ -37,6 +37,36 @@ int egw_store_load_revocations(struct egw_store *st, int64_t now_s,
 int egw_store_revoke(struct egw_store *st, uv_loop_t *loop, const char *jti, int64_t exp_s,
                      void (*done)(void *arg, int status), void *arg);
 
+/* ---- registrations ------------------------------------------------------------------
+ * One table for every kind of registration a role keeps (the ECS's EESes, the EES's EECs
+ * and EASes, EDGE-4 subscriptions): rows (kind, id) -> a JSON document and its expiry.
+ * The role keeps its own table in memory and writes through: the write's callback tells
+ * it the change is durable, and only then does it answer the client. */
+
+/* egw_store_put writes (inserts or replaces) the record |kind|/|id| with the JSON text
+ * |doc| expiring at |exp_s| (0: never), on a worker of |loop|; the strings are copied.
+ * |done| runs exactly once on the loop thread with 0 once the row is durable or a
+ * negative code (EGW_ERR_IO, logged as "store_write_failed"; nothing was changed: the
+ * write is one transaction). Returns non-zero (UV_EINVAL for an empty kind or id or a
+ * NULL doc, EGW_ERR_NOMEM, or uv_queue_work's error) when |done| will never run. Writes
+ * issued on one store are applied in the order of the calls. */
+int egw_store_put(struct egw_store *st, uv_loop_t *loop, const char *kind, const char *id,
+                  const char *doc, int64_t exp_s, void (*done)(void *arg, int status), void *arg);
+
+/* egw_store_delete removes the record |kind|/|id| (absent is not an error), like
+ * egw_store_put. */
+int egw_store_delete(struct egw_store *st, uv_loop_t *loop, const char *kind, const char *id,
+                     void (*done)(void *arg, int status), void *arg);
+
+/* egw_store_load_records calls |cb| for every record of |kind| whose exp_s is 0 or at or
+ * after |now_s|, in the order they were first written, and deletes the expired ones of
+ * that kind. |cb| must not call into the store; its strings are borrowed for the call.
+ * Blocking: start-up only (role init), with no write pending. Returns 0 or a negative
+ * code (EGW_ERR_IO, logged as "store_load_failed"). */
+int egw_store_load_records(struct egw_store *st, const char *kind, int64_t now_s,
+                           void (*cb)(void *arg, const char *id, const char *doc, int64_t exp_s),
+                           void *arg);
+
 /* egw_store_pending counts writes whose callback has not run yet (for drain). */
 unsigned egw_store_pending(const struct egw_store *st);
 

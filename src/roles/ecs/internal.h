@@ -19,6 +19,23 @@ int egw__ecs_read_form(struct egw_exchange *x, struct egw_form *form);
 /* Sets the headers every token-bearing response carries (RFC 6749 5.1). */
 int egw__ecs_no_store(struct egw_response *resp);
 
+/* What one access token says; see egw__ecs_mint. */
+struct egw_ecs_mint {
+  const char *sub;
+  const char *aud;
+  const char *scope;  /* space-separated */
+  const char *eec_id; /* optional "eecId" claim; NULL for none */
+  uint32_t ttl_s;     /* exp = iat + ttl_s */
+  /* RFC 8705 cnf.x5t#S256: the SHA-256 of the client certificate the token is bound to;
+   * NULL for an unbound token (one handed to a third party, such as an EEC). */
+  const uint8_t *cnf_sha256;
+};
+
+/* egw__ecs_mint signs a JWT with the site ECS's current signing key: iss = ecs.id, sub,
+ * aud, scope, iat, exp, a random jti, and eecId and cnf when given. Returns the token
+ * (malloc'd; the caller wipes and frees it) or NULL when out of memory. */
+char *egw__ecs_mint(const struct egw_site *site, const struct egw_ecs_mint *m);
+
 enum egw_handler_result egw__ecs_token(struct ecs *ecs, struct egw_exchange *x);
 enum egw_handler_result egw__ecs_introspect(struct ecs *ecs, struct egw_exchange *x);
 enum egw_handler_result egw__ecs_revoke(struct ecs *ecs, struct egw_exchange *x);

@@ -53,32 +53,6 @@ static int audience_allowed(const struct egw_token_client_policy *cp, const char
   return cp->allow_any_audience || has_word(cp->audiences, cp->n_audiences, aud, strlen(aud));
 }
 
-/* Writes the NUL-terminated base64url of |n| bytes into |out|. */
-static void base64url(const uint8_t *in, size_t n, char *out) {
-  out[egw_b64url_encode(out, in, n)] = '\0';
-}
-
-static json_t *claims_for(const struct ecs *ecs, const struct egw_peer *peer, const char *sub,
-                          const char *aud, const char *scope, int64_t now) {
-  uint8_t raw[16];
-  char jti[32];
-  RAND_bytes(raw, sizeof(raw));
-  base64url(raw, sizeof(raw), jti);
-  json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "iss", ecs->policy->id, "sub",
-                             sub, "aud", aud, "scope", scope, "iat", (json_int_t)now, "exp",
-                             (json_int_t)(now + ecs->policy->token_ttl_s), "jti", jti);
-  if (claims && peer->has_cert_sha256) {
-    /* RFC 8705 3.1: bound to the certificate the client authenticated with. */
-    char thumb[48];
-    base64url(peer->cert_sha256, sizeof(peer->cert_sha256), thumb);
-    if (json_object_set_new(claims, "cnf", json_pack("{s:s}", "x5t#S256", thumb)) != 0) {
-      json_decref(claims);
-      return NULL;
-    }
-  }
-  return claims;
-}
-
 enum egw_handler_result egw__ecs_token(struct ecs *ecs, struct egw_exchange *x) {
   const struct egw_request *req = egw_exchange_request(x);
   struct egw_form form;
@@ -88,6 +62,7 @@ enum egw_handler_result egw__ecs_token(struct ecs *ecs, struct egw_exchange *x) 
   const char *sub = egw_form_get(&form, "nfInstanceId");
   const char *scope = egw_form_get(&form, "scope");
   const char *aud = egw_form_get(&form, "targetNfInstanceId");
+  const char *eec_id = egw_form_get(&form, "eecId"); /* TR 33.739 sol. 27: optional */
   if (grant == NULL)
     return egw__ecs_oauth_error(x, 400, "invalid_request", "grant_type is required");
   if (strcmp(grant, "client_credentials") != 0)
@@ -112,11 +87,22 @@ enum egw_handler_result egw__ecs_token(struct ecs *ecs, struct egw_exchange *x) 
     return egw__ecs_oauth_error(x, 400, "invalid_scope",
                                 "tokens for this targetNfInstanceId are not allowed");
 
-  int64_t now = egw_token_now_s();
-  json_t *claims = claims_for(ecs, req->peer, sub, aud, scope, now);
-  char *token =
-      claims ? egw_jws_sign(egw_issuers_signing_key(ecs->site->tokens.issuers), claims) : NULL;
-  json_decref(claims);
+  if (eec_id != NULL && (!cp->may_name_eec || eec_id[0] == '\0'))
+    return egw__ecs_oauth_error(x, 400, "invalid_request",
+                                "this client may not ask for tokens naming an EEC");
+  uint32_t ttl_s = cp->token_ttl_s ? cp->token_ttl_s : ecs->policy->token_ttl_s;
+  struct egw_ecs_mint mint = {
+      .sub = sub,
+      .aud = aud,
+      .scope = scope,
+      .eec_id = eec_id,
+      .ttl_s = ttl_s,
+      /* RFC 8705 3.1: bound to the certificate the client authenticated with, unless it
+       * names an EEC: such a token is handed on (an EAS token for the EEC) and would be
+       * refused on the EEC's own connection. */
+      .cnf_sha256 = req->peer->has_cert_sha256 && eec_id == NULL ? req->peer->cert_sha256 : NULL,
+  };
+  char *token = egw__ecs_mint(ecs->site, &mint);
   if (token == NULL)
     return EGW_FAILED;
   /* Written directly rather than through jansson: the token is base64url and dots, and
@@ -127,7 +113,7 @@ enum egw_handler_result egw__ecs_token(struct ecs *ecs, struct egw_exchange *x) 
       egw_arena_sprintf(req->arena,
                         "{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":%u,"
                         "\"scope\":\"%s\"}",
-                        token, ecs->policy->token_ttl_s, scope);
+                        token, ttl_s, scope);
   OPENSSL_cleanse(token, strlen(token));
   free(token);
   int rc = text ? egw_response_set_body(resp, 200, "application/json", text, strlen(text)) : -1;
