@@ -5,6 +5,10 @@
 #   ca.pem/ca.key            site CA (ECDSA P-256)
 #   {ecs,ees,eas}.pem/.key   server certificates: DNS <role>.site1.example, localhost,
 #                            IP 127.0.0.1 and ::1, URI spiffe://site1/<role>
+#   {ecs1,ees1,eas1}.pem/.key  EDGE nodes of site1, {ecs2,ees2}.pem/.key of site2: server
+#                            and client (EKU serverAuth+clientAuth); the first DNS SAN is
+#                            the node's 3GPP id (ecs1.site1.example, ees2.site2.example,
+#                            ...), then localhost, IP 127.0.0.1 and ::1; no URI SAN
 #   eec1.pem/.key            EEC client: URI spiffe://site1/eec/eec1, CN eec1
 #   ees1-client, ees2-client EES clients: URI spiffe://site1/ees/eesN, DNS eesN.ees.site1.example
 #   cn-only.pem/.key         client with a subject CN and no SAN
@@ -26,7 +30,7 @@ out=${EDGEGW_CERTS_OUT:-$here/out}
 # Test suites running in parallel may all ask for the PKI: one generates, the others wait.
 exec 9>"$out.lock"
 flock 9
-required=(ca.pem demo.psk jwt-es256-k1.pub.pem jwt-es256-k2.pub.pem jwt-es384.pub.pem
+required=(ca.pem ecs1.pem ees1.pem eas1.pem ecs2.pem ees2.pem demo.psk jwt-es256-k1.pub.pem jwt-es256-k2.pub.pem jwt-es384.pub.pem
   jwt-rs256.pub.pem jwt-issuer.pem)
 complete=1
 for f in "${required[@]}"; do
@@ -82,6 +86,7 @@ issue() {
   key "$name.key"
   local eku=clientAuth
   [[ $kind == server ]] && eku=serverAuth
+  [[ $kind == node ]] && eku=serverAuth,clientAuth
   local args=(-subj "/O=edgegw dev/CN=$cn" -addext "basicConstraints=critical,CA:FALSE"
     -addext "keyUsage=critical,digitalSignature")
   # A token signer's certificate carries no TLS extended key usage.
@@ -99,6 +104,9 @@ make_ca ca "edgegw dev site1 CA"
 for role in ecs ees eas; do
   issue ca "$role" "$role.site1.example" server \
     "DNS:$role.site1.example,DNS:localhost,IP:127.0.0.1,IP:::1,URI:spiffe://site1/$role"
+done
+for node in ecs1.site1 ees1.site1 eas1.site1 ecs2.site2 ees2.site2; do
+  issue ca "${node%%.*}" "$node.example" node "DNS:$node.example,DNS:localhost,IP:127.0.0.1,IP:::1"
 done
 issue ca eec1 eec1 client "URI:spiffe://site1/eec/eec1"
 for n in 1 2; do
