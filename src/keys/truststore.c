@@ -1,9 +1,11 @@
 /* The trust store: one X509_STORE with every CA certificate and CRL of the site, built
- * once and shared (by reference) with every SSL_CTX that verifies clients. */
+ * once and shared (by reference) with every SSL_CTX that verifies clients; CA
+ * certificates learned at run time are added to the same store. */
 #include "keys/truststore.h"
 #include "util/format.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 struct egw_truststore {
   X509_STORE *store;
@@ -106,6 +109,66 @@ void egw_truststore_free(struct egw_truststore *ts) {
     return;
   X509_STORE_free(ts->store);
   free(ts);
+}
+
+/* in_store says whether |cert| is already one of the store's certificates. */
+static int in_store(X509_STORE *store, X509 *cert) {
+  int found = 0;
+  STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+  for (size_t i = 0; !found && i < sk_X509_OBJECT_num(objs); i++) {
+    X509 *have = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+    found = have != NULL && X509_cmp(have, cert) == 0;
+  }
+  return found;
+}
+
+int egw_truststore_add_pem(struct egw_truststore *ts, const char *pem, size_t len, char **out_err) {
+  ERR_clear_error();
+  if (len == 0 || len > INT_MAX) {
+    *out_err = strdup(len ? "the PEM text is too large" : "no certificate found");
+    return -1;
+  }
+  BIO *bio = BIO_new_mem_buf(pem, (int)len);
+  if (bio == NULL) {
+    *out_err = strdup("out of memory");
+    return -1;
+  }
+  int ret = -1, added = 0;
+  size_t count = 0;
+  X509 *cert = NULL;
+  while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+    count++;
+    /* A trust anchor that is not a CA would only ever vouch for itself. */
+    if (X509_check_ca(cert) < 1) {
+      *out_err = egw_format("certificate #%zu: not a CA certificate", count);
+      goto end;
+    }
+    if (!in_store(ts->store, cert)) {
+      if (!X509_STORE_add_cert(ts->store, cert)) {
+        *out_err = egw_format("certificate #%zu: cannot add it to the trust store", count);
+        goto end;
+      }
+      added++;
+      ts->n_certs++;
+    }
+    X509_free(cert);
+    cert = NULL;
+  }
+  if (!pem_ended_cleanly()) {
+    *out_err = egw_format("certificate #%zu: invalid PEM: %s", count + 1,
+                          ERR_reason_error_string(ERR_peek_last_error()));
+    goto end;
+  }
+  if (count == 0) {
+    *out_err = strdup("no certificate found");
+    goto end;
+  }
+  ret = added;
+end:
+  X509_free(cert);
+  ERR_clear_error();
+  BIO_free(bio);
+  return ret;
 }
 
 X509_STORE *egw_truststore_get0_store(const struct egw_truststore *ts) { return ts->store; }

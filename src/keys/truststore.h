@@ -1,5 +1,6 @@
 /* The trust store: the site's CA certificates and CRLs, shared by every listener that
- * verifies client certificates. Immutable once built; a reload builds a new one. */
+ * verifies client certificates. Built once; a reload builds a new one. The only change
+ * made to a live store is egw_truststore_add_pem (CA certificates learned at run time). */
 #ifndef EGW_KEYS_TRUSTSTORE_H
 #define EGW_KEYS_TRUSTSTORE_H
 
@@ -20,6 +21,15 @@ void egw_truststore_free(struct egw_truststore *ts);
 /* egw_truststore_get0_store borrows the X509_STORE (CAs and CRLs). An SSL_CTX that
  * keeps it must take its own reference (X509_STORE_up_ref). */
 X509_STORE *egw_truststore_get0_store(const struct egw_truststore *ts);
+/* egw_truststore_add_pem adds every PEM certificate in |pem| (|len| bytes) to the live
+ * store, so that handshakes starting afterwards on every SSL_CTX (and HTTP client) that
+ * shares it trust them: an EES learns from its ECS the CAs that EEC client certificates
+ * chain to. Each certificate must be a CA certificate; one already in the store is not an
+ * error. Call it on the loop thread. Returns the number of certificates newly added
+ * (0 when all were there), or -1 with *out_err (malloc'd, "certificate #N: reason") when
+ * the text holds no certificate, an invalid one or one that is not a CA; on error the
+ * certificates before the bad one stay added. */
+int egw_truststore_add_pem(struct egw_truststore *ts, const char *pem, size_t len, char **out_err);
 /* egw_truststore_has_crls says whether any CRL was loaded. */
 int egw_truststore_has_crls(const struct egw_truststore *ts);
 

@@ -111,3 +111,72 @@ Test(truststore, errors, .init = need_certs) {
   free(err);
   unlink(path);
 }
+
+static char *read_text(const char *path, size_t *out_len) {
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "%s", path);
+  char *buf = malloc(65536);
+  size_t n = fread(buf, 1, 65535, f);
+  fclose(f);
+  buf[n] = '\0';
+  *out_len = n;
+  return buf;
+}
+
+/* The EES adds the CAs its ECS names for EEC client certificates to the live store: a
+ * client of that CA verifies afterwards, through the same X509_STORE an SSL_CTX holds. */
+Test(truststore, add_pem_to_the_live_store, .init = need_certs) {
+  const char *cas[] = {"certs/out/ca.pem"};
+  char *err = NULL;
+  struct egw_truststore *ts = egw_truststore_new(cas, 1, NULL, 0, &err);
+  cr_assert_not_null(ts);
+  X509_STORE *store = egw_truststore_get0_store(ts);
+  cr_assert_eq(verify(store, "certs/out/rogue-eec.pem", 0),
+               X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+
+  size_t len;
+  char *rogue_ca = read_text("certs/out/rogue-ca.pem", &len);
+  cr_assert_eq(egw_truststore_add_pem(ts, rogue_ca, len, &err), 1, "%s", err ? err : "");
+  cr_assert_eq(verify(store, "certs/out/rogue-eec.pem", 0), X509_V_OK);
+  cr_assert_eq(verify(store, "certs/out/eec1.pem", 0), X509_V_OK);
+  /* Added again, or together with a CA the store has: nothing new, no error. */
+  cr_assert_eq(egw_truststore_add_pem(ts, rogue_ca, len, &err), 0);
+  size_t len2;
+  char *site_ca = read_text("certs/out/ca.pem", &len2);
+  char *both = malloc(len + len2 + 1);
+  memcpy(both, site_ca, len2);
+  memcpy(both + len2, rogue_ca, len + 1);
+  cr_assert_eq(egw_truststore_add_pem(ts, both, len + len2, &err), 0);
+  free(both);
+  free(site_ca);
+  free(rogue_ca);
+  egw_truststore_free(ts);
+}
+
+Test(truststore, add_pem_refuses_what_is_not_a_ca, .init = need_certs) {
+  const char *cas[] = {"certs/out/ca.pem"};
+  char *err = NULL;
+  struct egw_truststore *ts = egw_truststore_new(cas, 1, NULL, 0, &err);
+  cr_assert_not_null(ts);
+  size_t len;
+  char *leaf = read_text("certs/out/rogue-eec.pem", &len);
+  cr_assert_eq(egw_truststore_add_pem(ts, leaf, len, &err), -1);
+  cr_assert_str_eq(err, "certificate #1: not a CA certificate");
+  free(err);
+  free(leaf);
+  /* The leaf did not become a trust anchor. */
+  cr_assert_neq(verify(egw_truststore_get0_store(ts), "certs/out/rogue-eec.pem", 0), X509_V_OK);
+
+  err = NULL;
+  const char *junk = "not a certificate\n";
+  cr_assert_eq(egw_truststore_add_pem(ts, junk, strlen(junk), &err), -1);
+  cr_assert_str_eq(err, "no certificate found");
+  free(err);
+
+  err = NULL;
+  const char *bad = "-----BEGIN CERTIFICATE-----\nnot base64!!\n-----END CERTIFICATE-----\n";
+  cr_assert_eq(egw_truststore_add_pem(ts, bad, strlen(bad), &err), -1);
+  cr_assert(strncmp(err, "certificate #1: invalid PEM:", 28) == 0, "%s", err);
+  free(err);
+  egw_truststore_free(ts);
+}
