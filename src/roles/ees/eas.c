@@ -1,0 +1,193 @@
+/* Module ees-eas, EDGE-3 (TS29558_Eees_EASRegistration.yaml): EAS registration create,
+ * read, replace, merge-patch and delete over mutual TLS. The EAS's certificate identity
+ * must be the easProf.easId it registers (403 otherwise), and only that EAS may read or
+ * change the registration afterwards. A new registration of an easId replaces the older
+ * one of the same EAS (an EAS that restarted does not know its old registration id).
+ * Answers are sent once the change is durable; the set of registered EASes is what this
+ * EES announces to its ECS (ecs_reg.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roles/ees/internal.h"
+
+static const struct egw_route eas_routes[] = {
+    {.methods =
+         EGW_METHOD_POST | EGW_METHOD_GET | EGW_METHOD_PUT | EGW_METHOD_PATCH | EGW_METHOD_DELETE,
+     .prefix = EGW__EES_EAS_BASE},
+    {.prefix = NULL},
+};
+
+static const char *eas_id_of(const json_t *doc) {
+  return json_string_value(json_object_get(json_object_get(doc, "easProf"), "easId"));
+}
+
+/* peer_is: the TLS peer is EAS |eas_id|. */
+static int peer_is(const struct egw_request *req, const char *eas_id) {
+  return req->peer->id != NULL && eas_id != NULL && strcmp(req->peer->id, eas_id) == 0;
+}
+
+static enum egw_handler_result forbidden(struct egw_exchange *x, const char *detail) {
+  return egw__ees_problem(x, 403, detail, "IDENTITY_MISMATCH");
+}
+
+/* store writes |doc| (taken) with expTime as granted and answers |status|. */
+static enum egw_handler_result store(struct egw__ees *e, struct egw_exchange *x, const char *id,
+                                     json_t *doc, int64_t exp_s, int status, const char *location) {
+  char when[32];
+  if (json_object_set_new(doc, "expTime",
+                          json_string(egw__ees_format_time(exp_s, when, sizeof(when)))) != 0) {
+    json_decref(doc);
+    return EGW_FAILED;
+  }
+  struct egw__ees_change c = {.kind = EGW__EES_EAS,
+                              .what = EGW__EES_PUT,
+                              .id = id,
+                              .doc = doc,
+                              .exp_s = exp_s,
+                              .status = status,
+                              .location = location};
+  return egw__ees_commit(e, x, &c);
+}
+
+/* supersede drops the other registrations of |eas_id| (written through, nobody waits). */
+static void supersede(struct egw__ees *e, const char *eas_id, const char *keep_id) {
+  struct egw__ees_map *m = &e->tables[EGW__EES_EAS];
+  struct egw__ees_map_iter it;
+  egw__ees_map_iter_init(m, &it);
+  struct egw__ees_rec *r;
+  const char *id;
+  while ((r = egw__ees_map_next(m, &it, &id)) != NULL) {
+    const char *other = eas_id_of(r->doc);
+    if (!r->committed || strcmp(r->id, keep_id) == 0 || other == NULL || strcmp(other, eas_id) != 0)
+      continue;
+    struct egw__ees_change c = {.kind = EGW__EES_EAS, .what = EGW__EES_DELETE, .id = r->id};
+    egw__ees_commit(e, NULL, &c); /* removes |r| from the map: the walk allows it */
+  }
+}
+
+static enum egw_handler_result create(struct egw__ees *e, struct egw_exchange *x) {
+  const struct egw_request *req = egw_exchange_request(x);
+  json_t *body = egw__ees_read_json(x, "application/json");
+  if (body == NULL)
+    return EGW_DONE;
+  struct egw__ees_invalid inv;
+  int64_t exp_s;
+  if (egw__ees_check_eas_registration(body, &inv) != 0 ||
+      egw__ees_grant_exp(json_object_get(body, "expTime"), egw__ees_now_s(),
+                         e->policy->eec_registration_max_s, &exp_s, &inv) != 0) {
+    json_decref(body);
+    return egw__ees_bad_request(x, &inv);
+  }
+  if (!peer_is(req, eas_id_of(body))) {
+    json_decref(body);
+    return forbidden(x, "easProf.easId is not the identity of the client certificate");
+  }
+  char id[33];
+  const char *location =
+      egw__ees_new_id(id) == 0 ? egw__ees_location(req, EGW__EES_EAS_BASE, id) : NULL;
+  if (location == NULL) {
+    json_decref(body);
+    return EGW_FAILED;
+  }
+  supersede(e, eas_id_of(body), id);
+  return store(e, x, id, body, exp_s, 201, location);
+}
+
+/* owned finds registration |id| and checks that the TLS peer is its EAS. */
+static struct egw__ees_rec *owned(struct egw__ees *e, struct egw_exchange *x, const char *id,
+                                  enum egw_handler_result *out) {
+  struct egw__ees_rec *rec = egw__ees_find(e, EGW__EES_EAS, id);
+  if (rec == NULL) {
+    *out = egw__ees_problem(x, 404, "no EAS registration with this id", "RESOURCE_NOT_FOUND");
+    return NULL;
+  }
+  if (!peer_is(egw_exchange_request(x), eas_id_of(rec->doc))) {
+    *out = forbidden(x, "the registration belongs to another EAS");
+    return NULL;
+  }
+  return rec;
+}
+
+static enum egw_handler_result replace(struct egw__ees *e, struct egw_exchange *x, const char *id,
+                                       int is_patch) {
+  enum egw_handler_result r;
+  json_t *body =
+      egw__ees_read_json(x, is_patch ? "application/merge-patch+json" : "application/json");
+  if (body == NULL)
+    return EGW_DONE;
+  json_t *doc = NULL;
+  struct egw__ees_invalid inv;
+  struct egw__ees_rec *rec = owned(e, x, id, &r);
+  if (rec == NULL)
+    goto end;
+  int64_t exp_s = rec->exp_s;
+  json_t *exp_time = json_object_get(body, "expTime");
+  if (is_patch && egw__ees_check_eas_registration_patch(body, &inv) != 0)
+    goto bad;
+  /* PUT: expTime absent asks for the longest; PATCH: absent keeps it, null resets it. */
+  if ((!is_patch || exp_time) &&
+      egw__ees_grant_exp(exp_time, egw__ees_now_s(), e->policy->eec_registration_max_s, &exp_s,
+                         &inv) != 0)
+    goto bad;
+  doc = is_patch ? egw__ees_merge_patch(rec->doc, body) : json_incref(body);
+  if (doc == NULL) {
+    r = EGW_FAILED;
+    goto end;
+  }
+  if (egw__ees_check_eas_registration(doc, &inv) != 0)
+    goto bad;
+  if (!json_equal(json_object_get(json_object_get(doc, "easProf"), "easId"),
+                  json_object_get(json_object_get(rec->doc, "easProf"), "easId"))) {
+    r = forbidden(x, "easProf.easId cannot change");
+    goto end;
+  }
+  r = store(e, x, id, doc, exp_s, 200, NULL);
+  doc = NULL;
+  goto end;
+bad:
+  r = egw__ees_bad_request(x, &inv);
+end:
+  json_decref(doc);
+  json_decref(body);
+  return r;
+}
+
+static enum egw_handler_result eas_on_request(void *state, struct egw_exchange *x) {
+  struct egw__ees *e = state;
+  const struct egw_request *req = egw_exchange_request(x);
+  if (strcmp(req->path, EGW__EES_EAS_BASE) == 0)
+    return req->method == EGW_METHOD_POST ? create(e, x) : egw__ees_method_not_allowed(x, "POST");
+  const char *id = egw__ees_path_id(req, EGW__EES_EAS_BASE);
+  if (id == NULL)
+    return egw__ees_problem(x, 404, "no resource at this path", NULL);
+  enum egw_handler_result r;
+  switch (req->method) {
+  case EGW_METHOD_GET: {
+    struct egw__ees_rec *rec = owned(e, x, id, &r);
+    return rec ? egw__ees_json(x, 200, rec->doc) : r;
+  }
+  case EGW_METHOD_PUT:
+    return replace(e, x, id, 0);
+  case EGW_METHOD_PATCH:
+    return replace(e, x, id, 1);
+  case EGW_METHOD_DELETE: {
+    if (owned(e, x, id, &r) == NULL)
+      return r;
+    struct egw__ees_change c = {
+        .kind = EGW__EES_EAS, .what = EGW__EES_DELETE, .id = id, .status = 204};
+    return egw__ees_commit(e, x, &c);
+  }
+  default:
+    return egw__ees_method_not_allowed(x, "GET, PUT, PATCH, DELETE");
+  }
+}
+
+const struct egw_role_ops egw_role_ees_eas = {
+    .name = "ees-eas",
+    .routes = eas_routes,
+    .init = egw__ees_module_init,
+    .start = egw__ees_module_start,
+    .on_request = eas_on_request,
+    .stop = egw__ees_module_stop,
+};

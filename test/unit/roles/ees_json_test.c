@@ -1,0 +1,253 @@
+/* The EES's pure helpers (roles/ees/json.c, validate.c, map.c, reloc_client.c): merge
+ * patch, times, expiry grants, body checks, the id map and EEC contexts. */
+#include <criterion/criterion.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roles/ees/internal.h"
+
+static json_t *j(const char *text) {
+  json_error_t err;
+  json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
+  cr_assert_not_null(v, "%s: %s", text, err.text);
+  return v;
+}
+
+static void assert_json(json_t *got, const char *want) {
+  json_t *w = j(want);
+  char *g = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  cr_assert(json_equal(got, w), "got %s, want %s", g, want);
+  free(g);
+  json_decref(w);
+}
+
+/* RFC 7396 appendix A, the test cases that apply to objects and values. */
+Test(ees_json, merge_patch_rfc7396_examples) {
+  static const char *const cases[][3] = {
+      {"{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
+      {"{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}"},
+      {"{\"a\":\"b\"}", "{\"a\":null}", "{}"},
+      {"{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}"},
+      {"{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
+      {"{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}"},
+      {"{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}"},
+      {"{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}"},
+      {"[\"a\",\"b\"]", "[\"c\",\"d\"]", "[\"c\",\"d\"]"},
+      {"{\"a\":\"b\"}", "[\"c\"]", "[\"c\"]"},
+      {"{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}"},
+      {"[1,2]", "{\"a\":\"b\",\"c\":null}", "{\"a\":\"b\"}"},
+      {"{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    json_t *target = j(cases[i][0]);
+    json_t *patch = j(cases[i][1]);
+    json_t *before = json_deep_copy(target);
+    json_t *out = egw__ees_merge_patch(target, patch);
+    assert_json(out, cases[i][2]);
+    cr_assert(json_equal(target, before), "case %zu changed its target", i);
+    json_decref(out);
+    json_decref(before);
+    json_decref(target);
+    json_decref(patch);
+  }
+}
+
+Test(ees_json, rfc3339_times) {
+  int64_t s;
+  cr_assert_eq(egw__ees_parse_time("1970-01-01T00:00:00Z", &s), 0);
+  cr_assert_eq(s, 0);
+  cr_assert_eq(egw__ees_parse_time("2025-03-01T12:30:05Z", &s), 0);
+  cr_assert_eq(s, 1740832205);
+  cr_assert_eq(egw__ees_parse_time("2025-03-01T14:30:05.250+02:00", &s), 0);
+  cr_assert_eq(s, 1740832205);
+  cr_assert_eq(egw__ees_parse_time("2025-03-01t12:30:05z", &s), 0);
+  static const char *const bad[] = {"",
+                                    "2025-03-01",
+                                    "2025-03-01T12:30:05",
+                                    "2025-13-01T12:30:05Z",
+                                    "2025-03-01T12:30:05+0200",
+                                    "2025-03-01T12:30:05.Z",
+                                    "2025-03-01T12:30:05Zjunk",
+                                    "x025-03-01T12:30:05Z"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    cr_assert_eq(egw__ees_parse_time(bad[i], &s), -1, "%s accepted", bad[i]);
+  char out[32];
+  cr_assert_str_eq(egw__ees_format_time(1740832205, out, sizeof(out)), "2025-03-01T12:30:05Z");
+}
+
+Test(ees_json, expiry_is_capped_and_must_be_in_the_future) {
+  int64_t now = 1740832205, exp;
+  struct egw__ees_invalid inv;
+  cr_assert_eq(egw__ees_grant_exp(NULL, now, 3600, &exp, &inv), 0);
+  cr_assert_eq(exp, now + 3600);
+  json_t *soon = json_string("2025-03-01T12:40:05Z");
+  cr_assert_eq(egw__ees_grant_exp(soon, now, 3600, &exp, &inv), 0);
+  cr_assert_eq(exp, now + 600);
+  json_t *late = json_string("2026-03-01T12:40:05Z");
+  cr_assert_eq(egw__ees_grant_exp(late, now, 3600, &exp, &inv), 0);
+  cr_assert_eq(exp, now + 3600);
+  json_t *past = json_string("2025-03-01T12:30:05Z");
+  cr_assert_eq(egw__ees_grant_exp(past, now, 3600, &exp, &inv), -1);
+  cr_assert_str_eq(inv.param, "expTime");
+  cr_assert_str_eq(inv.reason, "is not in the future");
+  json_t *junk = json_string("tomorrow");
+  cr_assert_eq(egw__ees_grant_exp(junk, now, 3600, &exp, &inv), -1);
+  cr_assert_str_eq(inv.reason, "must be an RFC 3339 date-time");
+  json_t *null = json_null();
+  cr_assert_eq(egw__ees_grant_exp(null, now, 60, &exp, &inv), 0);
+  cr_assert_eq(exp, now + 60);
+  json_decref(soon);
+  json_decref(late);
+  json_decref(past);
+  json_decref(junk);
+  json_decref(null);
+}
+
+static void check(int (*fn)(const json_t *, struct egw__ees_invalid *), const char *doc,
+                  const char *param, const char *reason) {
+  json_t *d = j(doc);
+  struct egw__ees_invalid inv;
+  int rc = fn(d, &inv);
+  json_decref(d);
+  if (param == NULL) {
+    cr_assert_eq(rc, 0, "%s refused: %s %s", doc, inv.param, inv.reason);
+    return;
+  }
+  cr_assert_eq(rc, -1, "%s accepted", doc);
+  cr_assert_str_eq(inv.param, param);
+  cr_assert_str_eq(inv.reason, reason);
+}
+
+Test(ees_json, eec_registration_checks) {
+  int (*f)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_eec_registration;
+  check(f, "{\"eecId\":\"spiffe://site1/eec/eec1\"}", NULL, NULL);
+  check(f,
+        "{\"eecId\":\"e\",\"ueId\":\"msisdn-1\",\"acProfs\":[{\"acId\":\"a\",\"eass\":"
+        "[{\"easId\":\"x\"}]}],\"expTime\":\"2030-01-01T00:00:00Z\",\"ueMobilityReq\":true,"
+        "\"endPt\":{\"fqdn\":\"ue.example\"},\"somethingNew\":1}",
+        NULL, NULL);
+  check(f, "{}", "eecId", "is required");
+  check(f, "{\"eecId\":\"\"}", "eecId", "must be a non-empty string");
+  check(f, "{\"eecId\":\"e\",\"acProfs\":{}}", "acProfs", "must be an array of ACProfile");
+  check(f, "{\"eecId\":\"e\",\"acProfs\":[{\"acType\":\"t\"}]}", "acProfs[0].acId", "is required");
+  check(f, "{\"eecId\":\"e\",\"acProfs\":[{\"acId\":\"a\",\"eass\":[{}]}]}",
+        "acProfs[0].eass[0].easId", "is required");
+  check(f, "{\"eecId\":\"e\",\"ueMobilityReq\":\"yes\"}", "ueMobilityReq", "must be true or false");
+  check(f, "{\"eecId\":\"e\",\"endPt\":{\"uri\":\"u\",\"fqdn\":\"f\"}}", "endPt",
+        "must have exactly one of uri, fqdn, ipv4Addrs, ipv6Addrs");
+}
+
+Test(ees_json, patch_and_eas_registration_checks) {
+  int (*p)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_eec_registration_patch;
+  check(p, "{\"acProfs\":null,\"expTime\":\"2030-01-01T00:00:00Z\",\"ueType\":\"NORMAL_UE\"}", NULL,
+        NULL);
+  check(p, "{\"eecId\":\"other\"}", "eecId", "cannot be changed with PATCH");
+  check(p, "{\"easSelReqInd\":1}", "easSelReqInd", "must be true, false or null");
+
+  int (*f)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_eas_registration;
+  check(f, "{\"easProf\":{\"easId\":\"eas1\",\"endPt\":{\"uri\":\"https://x\"}}}", NULL, NULL);
+  check(f, "{}", "easProf", "is required");
+  check(f, "{\"easProf\":{\"endPt\":{\"uri\":\"https://x\"}}}", "easProf.easId", "is required");
+  check(f, "{\"easProf\":{\"easId\":\"e\"}}", "easProf.endPt", "is required");
+  check(f, "{\"easProf\":{\"easId\":\"e\",\"endPt\":{\"ipv4Addrs\":[]}}}",
+        "easProf.endPt.ipv4Addrs", "must be a non-empty array of strings");
+  check(f,
+        "{\"easProf\":{\"easId\":\"e\",\"endPt\":{\"uri\":\"u\"},\"type\":\"V2X\","
+        "\"flexEasType\":\"x\"}}",
+        "easProf.flexEasType", "must not be sent together with type");
+
+  int (*ep)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_eas_registration_patch;
+  check(ep, "{\"expTime\":null,\"easProf\":{\"acIds\":[\"a\"]}}", NULL, NULL);
+  check(ep, "{\"suppFeat\":\"0\"}", "suppFeat", "cannot be changed with PATCH");
+}
+
+Test(ees_json, discovery_and_context_checks) {
+  int (*d)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_discovery_req;
+  check(d, "{\"requestorId\":{\"eecId\":\"e\"}}", NULL, NULL);
+  check(d, "{}", "requestorId", "is required");
+  check(d, "{\"requestorId\":{}}", "requestorId", "must have exactly one of eecId, easId, eesId");
+  check(d, "{\"requestorId\":{\"eecId\":\"e\",\"eesId\":\"s\"}}", "requestorId",
+        "must have exactly one of eecId, easId, eesId");
+  check(d, "{\"requestorId\":{\"eecId\":\"e\"},\"easDiscoveryFilter\":{\"easChars\":{}}}",
+        "easDiscoveryFilter.easChars", "must be a non-empty array");
+
+  int (*p)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_context_push;
+  check(p, "{\"eesId\":\"s\",\"eecCntx\":{\"eecId\":\"e\",\"cntxId\":\"c\"}}", NULL, NULL);
+  check(p, "{\"eecCntx\":{\"eecId\":\"e\",\"cntxId\":\"c\"}}", "eesId", "is required");
+  check(p, "{\"eesId\":\"s\",\"eecCntx\":{\"eecId\":\"e\"}}", "eecCntx.cntxId", "is required");
+  check(p, "{\"eesId\":\"s\",\"eecCntx\":{\"eecId\":\"e\",\"cntxId\":\"c\",\"acProfs\":[]}}",
+        "eecCntx.acProfs", "must be an array of ACProfile");
+  check(p,
+        "{\"eesId\":\"s\",\"eecCntx\":{\"eecId\":\"e\",\"cntxId\":\"c\","
+        "\"eecSrvContSupp\":{}}}",
+        "eecCntx.eecSrvContSupp.srvContSupp", "is required (true or false)");
+}
+
+Test(ees_json, context_of_a_registration) {
+  struct egw__ees_rec rec = {
+      .id = "c0ffee",
+      .doc = j("{\"eecId\":\"e1\",\"ueId\":\"u\",\"acProfs\":[{\"acId\":\"a\"}],"
+               "\"ueMobilityReq\":true,\"eecSvcContSupp\":[\"EEC_INITIATED\"],"
+               "\"expTime\":\"2030-01-01T00:00:00Z\"}"),
+  };
+  json_t *ctx = egw__ees_context_of(&rec);
+  assert_json(ctx, "{\"eecId\":\"e1\",\"cntxId\":\"c0ffee\",\"ueId\":\"u\","
+                   "\"acProfs\":[{\"acId\":\"a\"}],\"ueMobSuppInd\":true,"
+                   "\"eecSrvContSupp\":{\"srvContSupp\":true,\"acrScenarios\":"
+                   "[\"EEC_INITIATED\"]}}");
+  struct egw__ees_invalid inv;
+  cr_assert_eq(egw__ees_check_context(ctx, "", &inv), 0);
+  json_decref(ctx);
+  json_decref(rec.doc);
+  /* Empty acProfs are left out (minItems 1). */
+  rec.doc = j("{\"eecId\":\"e1\",\"acProfs\":[]}");
+  ctx = egw__ees_context_of(&rec);
+  assert_json(ctx, "{\"eecId\":\"e1\",\"cntxId\":\"c0ffee\"}");
+  json_decref(ctx);
+  json_decref(rec.doc);
+}
+
+Test(ees_json, map_put_get_remove_and_walk) {
+  struct egw__ees_map m = {0};
+  cr_assert_null(egw__ees_map_get(&m, "x"));
+  static int values[200];
+  char key[16];
+  for (int i = 0; i < 200; i++) {
+    snprintf(key, sizeof(key), "k%d", i);
+    cr_assert_eq(egw__ees_map_put(&m, key, &values[i]), 0);
+  }
+  cr_assert_eq(m.n, 200);
+  cr_assert_eq(egw__ees_map_get(&m, "k137"), &values[137]);
+  cr_assert_eq(egw__ees_map_put(&m, "k137", &values[0]), 0);
+  cr_assert_eq(m.n, 200);
+  cr_assert_eq(egw__ees_map_get(&m, "k137"), &values[0]);
+  /* Removing the current entry while walking is allowed. */
+  struct egw__ees_map_iter it;
+  egw__ees_map_iter_init(&m, &it);
+  const char *k;
+  int seen = 0;
+  while (egw__ees_map_next(&m, &it, &k) != NULL) {
+    seen++;
+    if (atoi(k + 1) % 2 == 0)
+      cr_assert_not_null(egw__ees_map_remove(&m, k));
+  }
+  cr_assert_eq(seen, 200);
+  cr_assert_eq(m.n, 100);
+  cr_assert_null(egw__ees_map_get(&m, "k2"));
+  cr_assert_eq(egw__ees_map_get(&m, "k3"), &values[3]);
+  cr_assert_null(egw__ees_map_remove(&m, "k2"));
+  egw__ees_map_clear(&m);
+  cr_assert_eq(m.n, 0);
+}
+
+Test(ees_json, urlencode_and_url) {
+  char *s = egw__ees_urlencode("spiffe://site1/eec/eec1 a+b");
+  cr_assert_str_eq(s, "spiffe%3A%2F%2Fsite1%2Feec%2Feec1%20a%2Bb");
+  free(s);
+  s = egw__ees_url("https://127.0.0.1:8446/", "/oauth2/token");
+  cr_assert_str_eq(s, "https://127.0.0.1:8446/oauth2/token");
+  free(s);
+}
