@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/token_verify.h"
 #include "roles/ees/internal.h"
 #include "util/log.h"
 
@@ -111,7 +112,7 @@ static json_t *response_body(const struct disc_op *op) {
                           json_string(egw__ees_format_time(it->exp_s, when, sizeof(when))));
     }
     if (d && it->token) {
-      int64_t left_ms = it->token_exp_ms - (int64_t)egw__ees_now_s() * 1000;
+      int64_t left_ms = it->token_exp_ms - (int64_t)egw_token_now_ms();
       json_object_set_new(d, "easAccessToken",
                           json_pack("{s:s, s:s, s:I, s:s}", "access_token", it->token, "token_type",
                                     "Bearer", "expires_in",

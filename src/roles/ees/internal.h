@@ -226,7 +226,7 @@ int egw__ees_filter_match(const json_t *filter, const json_t *eas);
 struct egw__ees_token {
   const char *access_token;
   const char *scope;
-  int64_t exp_ms; /* wall clock */
+  int64_t exp_ms; /* on the monotonic clock of egw_token_now_ms */
 };
 
 enum egw__ees_fetch {
@@ -249,7 +249,7 @@ const struct egw__ees_token *egw__ees_token_cached(struct egw__ees *e, const cha
 int egw__ees_token_fetch(struct egw__ees *e, const char *target, const char *eec_id,
                          const char *scope, egw__ees_token_cb cb, void *arg);
 /* egw__ees_tokens_purge drops expired tokens; egw__ees_tokens_free drops everything. */
-void egw__ees_tokens_purge(struct egw__ees *e, int64_t now_ms);
+void egw__ees_tokens_purge(struct egw__ees *e);
 void egw__ees_tokens_free(struct egw__ees *e);
 
 /* ---- ecs_reg.c: EDGE-6 registration of this EES ------------------------------------ */

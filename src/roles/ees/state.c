@@ -173,7 +173,7 @@ static void on_purge(uv_timer_t *t) {
       dropped[k]++;
     }
   }
-  egw__ees_tokens_purge(e, (int64_t)now * 1000);
+  egw__ees_tokens_purge(e);
   if (dropped[0] + dropped[1] + dropped[2] == 0)
     return;
   struct egw_log_record rec;

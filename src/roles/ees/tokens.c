@@ -249,7 +249,8 @@ fail:
   return -1;
 }
 
-void egw__ees_tokens_purge(struct egw__ees *e, int64_t now) {
+void egw__ees_tokens_purge(struct egw__ees *e) {
+  int64_t now = now_ms();
   struct egw__ees_map_iter it;
   egw__ees_map_iter_init(&e->tokens, &it);
   struct egw__ees_token_entry *t;

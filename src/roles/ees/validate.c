@@ -176,22 +176,20 @@ int egw__ees_check_eec_registration_patch(const json_t *doc, struct egw__ees_inv
                                       "ueType"};
   if (patch_members_known(doc, known, sizeof(known) / sizeof(known[0]), inv))
     return -1;
-  const json_t *v = json_object_get(doc, "acProfs");
-  if (v && !json_is_null(v) && check_ac_profiles(doc, "acProfs", "acProfs", 0, inv))
-    return -1;
-  v = json_object_get(doc, "expTime");
-  if (v && !json_is_null(v) && !json_is_string(v))
-    return egw__ees_invalid_set(inv, "expTime", "must be a date-time string or null");
-  static const char *const bools[] = {"ueMobilityReq", "easSelReqInd"};
-  for (size_t i = 0; i < 2; i++) {
-    v = json_object_get(doc, bools[i]);
-    if (v && !json_is_null(v) && !json_is_boolean(v))
-      return egw__ees_invalid_set(inv, bools[i], "must be true, false or null");
+  /* None of EECRegistrationPatch's members is nullable: a patch sets them, never removes. */
+  const char *key;
+  const json_t *v;
+  json_object_foreach((json_t *)doc, key, v) {
+    if (json_is_null(v))
+      return egw__ees_invalid_set(inv, key, "cannot be null (it is not removable)");
   }
-  v = json_object_get(doc, "ueType");
-  if (v && !json_is_null(v) && !json_is_string(v))
-    return egw__ees_invalid_set(inv, "ueType", "must be a string or null");
-  return 0;
+  return check_ac_profiles(doc, "acProfs", "acProfs", 0, inv) ||
+                 opt_string(doc, "expTime", "expTime", inv) ||
+                 opt_bool(doc, "ueMobilityReq", "ueMobilityReq", inv) ||
+                 opt_bool(doc, "easSelReqInd", "easSelReqInd", inv) ||
+                 opt_string(doc, "ueType", "ueType", inv)
+             ? -1
+             : 0;
 }
 
 static int check_eas_profile(const json_t *prof, struct egw__ees_invalid *inv) {

@@ -142,10 +142,11 @@ Test(ees_json, eec_registration_checks) {
 
 Test(ees_json, patch_and_eas_registration_checks) {
   int (*p)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_eec_registration_patch;
-  check(p, "{\"acProfs\":null,\"expTime\":\"2030-01-01T00:00:00Z\",\"ueType\":\"NORMAL_UE\"}", NULL,
+  check(p, "{\"acProfs\":[],\"expTime\":\"2030-01-01T00:00:00Z\",\"ueType\":\"NORMAL_UE\"}", NULL,
         NULL);
   check(p, "{\"eecId\":\"other\"}", "eecId", "cannot be changed with PATCH");
-  check(p, "{\"easSelReqInd\":1}", "easSelReqInd", "must be true, false or null");
+  check(p, "{\"easSelReqInd\":1}", "easSelReqInd", "must be true or false");
+  check(p, "{\"acProfs\":null}", "acProfs", "cannot be null (it is not removable)");
 
   int (*f)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_eas_registration;
   check(f, "{\"easProf\":{\"easId\":\"eas1\",\"endPt\":{\"uri\":\"https://x\"}}}", NULL, NULL);
