@@ -28,6 +28,7 @@ class FakeEcs:
         self.port = port
         self.calls = []
         self.put_status = 200
+        self.grant_s = None  # the ECS caps expTime at now + grant_s
         self.server = None
         self.next_id = 1
 
@@ -58,13 +59,17 @@ class FakeEcs:
                 dns = [v for k, v in sans if k == "DNS"]
                 fake.calls.append({"method": method, "path": self.path, "body": body,
                                    "peer": dns[0] if dns else None})
+                granted = dict(body or {})
+                if fake.grant_s is not None:
+                    granted["expTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                       time.gmtime(time.time() + fake.grant_s))
                 if method == "POST" and self.path == REG:
                     rid = f"reg-{fake.next_id}"
                     fake.next_id += 1
-                    out = dict(body, eecCaCerts=[(CERTS / "rogue-ca.pem").read_text()])
+                    out = dict(granted, eecCaCerts=[(CERTS / "rogue-ca.pem").read_text()])
                     self.reply(201, out, [("Location", f"https://127.0.0.1:{fake.port}{REG}/{rid}")])
                 elif method == "PUT" and self.path.startswith(REG + "/"):
-                    self.reply(fake.put_status, body if fake.put_status == 200 else
+                    self.reply(fake.put_status, granted if fake.put_status == 200 else
                                {"status": fake.put_status, "title": "Not Found"})
                 else:
                     self.reply(404, {"status": 404})
@@ -166,6 +171,24 @@ def test_deleting_the_last_eas_sends_a_profile_without_eas_ids(tmp_path):
         assert api(s.port["edge3"], "DELETE", path, cert="eas1").status == 204
         last = fake.wait(lambda c: c["method"] == "PUT" and fake.calls.index(c) >= n)
         assert "easIds" not in last["body"]["eesProf"]  # minItems 1: left out when none
+    finally:
+        assert s.stop() == 0
+        fake.stop()
+
+
+def test_registration_is_renewed_at_half_the_granted_lifetime(tmp_path):
+    ecs_port = free_port()
+    fake = FakeEcs(ecs_port)
+    fake.grant_s = 4  # far less than the 3600 s asked
+    fake.start()
+    s = EesSite(tmp_path / "s1", with_ecs=False, ecs_url=f"https://127.0.0.1:{ecs_port}").start()
+    try:
+        first = s.site.wait_log(lambda e: e.get("event") == "ees_registered")
+        renewed = s.site.wait_log(lambda e: e.get("event") == "ees_registered" and e["renewal"], timeout=8)
+        assert renewed["registration_id"] == first["registration_id"] == "reg-1"
+        put = fake.wait(lambda c: c["method"] == "PUT")
+        assert put["path"] == f"{REG}/reg-1" and put["peer"] == EES1
+        assert abs(parse_utc(put["body"]["expTime"]) - (time.time() + 3600)) < 10
     finally:
         assert s.stop() == 0
         fake.stop()

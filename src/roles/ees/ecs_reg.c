@@ -7,6 +7,7 @@
  * The ECS's answer may carry "eecCaCerts" (an extension member: PEM CA certificates
  * that EEC client certificates chain to); they are added to the site's live trust store
  * so that the EDGE-1 mutual-TLS listener accepts EECs of those CAs. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,8 +132,11 @@ static void add_eec_cas(struct egw__ees *e, const json_t *doc) {
   }
 }
 
-/* id_from_location returns the last path segment of a Location URI (malloc'd). */
-static char *id_from_location(const struct egw_http_client_response *resp) {
+/* location reads the Location of a 201: the resource's URL (kept as given when it is
+ * absolute https, else under ecs_url) and its last path segment, the registration id.
+ * Returns 0, or -1 when there is none. */
+static int location(struct egw__ees *e, const struct egw_http_client_response *resp, char **out_url,
+                    char **out_id) {
   for (size_t i = 0; i < resp->n_headers; i++) {
     const struct egw_header *h = &resp->headers[i];
     if (h->name_len != 8 || strncmp(h->name, "location", 8) != 0)
@@ -143,9 +147,35 @@ static char *id_from_location(const struct egw_http_client_response *resp) {
     size_t start = end;
     while (start > 0 && h->value[start - 1] != '/')
       start--;
-    return end > start ? strndup(h->value + start, end - start) : NULL;
+    if (end == start)
+      return -1;
+    *out_id = strndup(h->value + start, end - start);
+    if (end > 8 && strncmp(h->value, "https://", 8) == 0) {
+      *out_url = strndup(h->value, end);
+    } else {
+      char *path = malloc(strlen(REG_PATH) + (end - start) + 2);
+      if (path)
+        sprintf(path, "%s/%.*s", REG_PATH, (int)(end - start), h->value + start);
+      *out_url = path ? egw__ees_url(e->policy->ecs_url, path) : NULL;
+      free(path);
+    }
+    if (*out_id && *out_url)
+      return 0;
+    free(*out_id);
+    free(*out_url);
+    return -1;
   }
-  return NULL;
+  return -1;
+}
+
+/* renew_in_ms: half of the lifetime the ECS granted (its expTime), else of the TTL asked. */
+static uint64_t renew_in_ms(const struct egw__ees *e, const json_t *answer) {
+  int64_t exp_s;
+  const char *granted = json_string_value(json_object_get(answer, "expTime"));
+  int64_t left = (int64_t)e->policy->registration_ttl_s;
+  if (granted && egw__ees_parse_time(granted, &exp_s) == 0)
+    left = exp_s - egw__ees_now_s();
+  return left > 2 ? (uint64_t)left * 500 : 1000;
 }
 
 static void log_failed(struct egw__ees *e, const struct egw_http_client_response *resp,
@@ -177,25 +207,29 @@ static void on_answer(void *arg, const struct egw_http_client_response *resp) {
   } else if (!rc->create && resp->status == 404) {
     /* The ECS forgot us (expired, restarted without state): register afresh. */
     free(e->reg.id);
-    e->reg.id = NULL;
+    free(e->reg.url);
+    e->reg.id = e->reg.url = NULL;
     arm(e, 0);
     why = "";
   } else if (!ok) {
     why = resp->error ? resp->error : "unexpected status";
   } else if (rc->create) {
-    char *id = id_from_location(resp);
-    if (id == NULL) {
+    char *url = NULL, *id = NULL;
+    if (location(e, resp, &url, &id) != 0) {
       ok = 0;
-      why = "the 201 answer has no Location";
+      why = "the 201 answer has no usable Location";
     } else {
       free(e->reg.id);
+      free(e->reg.url);
       e->reg.id = id;
+      e->reg.url = url;
     }
   }
   if (ok && why == NULL) {
     json_t *doc =
         resp->body_len ? json_loadb((const char *)resp->body, resp->body_len, 0, NULL) : NULL;
     add_eec_cas(e, doc);
+    uint64_t renew_ms = renew_in_ms(e, doc);
     json_decref(doc);
     free(e->reg.eas_set);
     e->reg.eas_set = rc->set;
@@ -207,10 +241,7 @@ static void on_answer(void *arg, const struct egw_http_client_response *resp) {
     egw_log_str(&rec, "registration_id", e->reg.id);
     egw_log_bool(&rec, "renewal", !rc->create);
     egw_log_end(&rec);
-    if (e->reg.dirty)
-      arm(e, 0);
-    else
-      arm(e, (uint64_t)e->policy->registration_ttl_s * 500);
+    arm(e, e->reg.dirty ? 0 : renew_ms);
   } else if (why && why[0] && !e->stopped) {
     retry_later(e);
     log_failed(e, resp, why);
@@ -238,18 +269,8 @@ static void send_registration(struct egw__ees *e) {
     rc->e = e;
     rc->set = set;
     set = NULL;
-    rc->create = e->reg.id == NULL;
-    if (rc->create) {
-      url = egw__ees_url(e->policy->ecs_url, REG_PATH);
-    } else {
-      char *path = malloc(strlen(REG_PATH) + strlen(e->reg.id) + 2);
-      if (path) {
-        strcpy(path, REG_PATH "/");
-        strcat(path, e->reg.id);
-        url = egw__ees_url(e->policy->ecs_url, path);
-      }
-      free(path);
-    }
+    rc->create = e->reg.url == NULL;
+    url = rc->create ? egw__ees_url(e->policy->ecs_url, REG_PATH) : strdup(e->reg.url);
   }
   static const struct egw_header accept = {.name = "Accept", .value = "application/json"};
   struct egw_http_client_request req = {
@@ -293,5 +314,6 @@ void egw__ees_eas_set_changed(struct egw__ees *e) {
 
 void egw__ees_ecs_reg_free(struct egw__ees *e) {
   free(e->reg.id);
+  free(e->reg.url);
   free(e->reg.eas_set);
 }

@@ -126,8 +126,10 @@ static enum egw_handler_result relocate(struct reg_op *op, const char *cntx_id,
   } else {
     size_t n = strlen(op->src) + strlen(cntx_id) + 2;
     char *key = malloc(n);
-    if (key == NULL)
+    if (key == NULL) {
+      reg_op_free(op);
       return EGW_FAILED;
+    }
     snprintf(key, n, "%s|%s", op->src, cntx_id);
     struct egw__ees_rec *r = egw__ees_find(e, EGW__EES_CTX, key);
     const json_t *pushed = r ? json_object_get(r->doc, "eecCntx") : NULL;

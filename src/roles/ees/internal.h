@@ -71,6 +71,7 @@ struct egw__ees_rec {
 /* The EDGE-6 registration of this EES at its ECS (ecs_reg.c). */
 struct egw__ees_ecs_reg {
   char *id;      /* the ECS's registrationId, NULL before the first 201 */
+  char *url;     /* the registration resource (its Location) */
   char *eas_set; /* the easIds last sent (sorted, joined by '\n') */
   uv_timer_t timer;
   struct egw_http_call *call; /* in flight, or NULL */
@@ -84,6 +85,9 @@ struct egw__ees {
   uv_loop_t *loop;                              /* set by start */
   struct egw__ees_map tables[EGW__EES_N_KINDS]; /* id -> struct egw__ees_rec */
   struct egw_http_client *http;                 /* between start and stop */
+  /* The CAs the HTTP client verifies servers with: site.trust.ca loaded afresh, so that
+   * EEC CAs learned from the ECS (added to the site's store) never vouch for servers. */
+  struct egw_truststore *outbound_trust;
   uv_timer_t purge_timer;
   int started, stopped;
   struct egw__ees_map tokens; /* token cache key -> struct egw__ees_token_entry */

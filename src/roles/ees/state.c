@@ -101,6 +101,7 @@ static void destroy(void *obj) {
   }
   egw__ees_tokens_free(e);
   egw__ees_ecs_reg_free(e);
+  egw_truststore_free(e->outbound_trust);
   free(e);
 }
 
@@ -197,12 +198,20 @@ int egw__ees_start(struct egw__ees *e, uv_loop_t *loop) {
   uv_timer_init(loop, &e->reg.timer); /* ecs_reg.c's; closed by egw__ees_ecs_reg_stop */
   e->reg.timer.data = e;
   if (e->policy->ecs_url || e->policy->n_peers) {
+    const struct egw_site_policy *p = e->site->policy;
+    char *err = NULL;
+    e->outbound_trust =
+        egw_truststore_new((const char *const *)p->ca_files, p->n_ca_files, NULL, 0, &err);
+    if (e->outbound_trust == NULL) {
+      egw_log_msg(EGW_LOG_ERROR, "ees_start_failed", "%s", err ? err : "out of memory");
+      free(err);
+      return -1;
+    }
     struct egw_http_client_config cfg = {
-        .trust = egw_truststore_get0_store(e->site->trust),
+        .trust = egw_truststore_get0_store(e->outbound_trust),
         .client_cert_file = e->policy->client_cert,
         .client_key_file = e->policy->client_key,
     };
-    char *err = NULL;
     e->http = egw_http_client_new(loop, &cfg, &err);
     if (e->http == NULL) {
       egw_log_msg(EGW_LOG_ERROR, "ees_start_failed", "%s", err ? err : "out of memory");
