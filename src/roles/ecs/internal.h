@@ -2,6 +2,8 @@
 #ifndef EGW_ROLES_ECS_INTERNAL_H
 #define EGW_ROLES_ECS_INTERNAL_H
 
+#include <jansson.h>
+
 #include "core/site.h"
 #include "edgegw/role.h"
 #include "http/form.h"
@@ -35,6 +37,14 @@ struct egw_ecs_mint {
  * aud, scope, iat, exp, a random jti, and eecId and cnf when given. Returns the token
  * (malloc'd; the caller wipes and frees it) or NULL when out of memory. */
 char *egw__ecs_mint(const struct egw_site *site, const struct egw_ecs_mint *m);
+
+/* egw__ecs_ees_is_registered says whether EES |ees_id| holds a live (unexpired) EDGE-6
+ * registration at this site's ECS; 0 when no ecs-registration or ecs-provisioning module
+ * runs on the site. Loop thread only. */
+int egw__ecs_ees_is_registered(struct egw_site *site, const char *ees_id);
+/* egw__ecs_ees_profile returns the EESProfile of the newest live registration of
+ * |ees_id| (borrowed: valid until the loop runs again), or NULL. */
+const json_t *egw__ecs_ees_profile(struct egw_site *site, const char *ees_id);
 
 enum egw_handler_result egw__ecs_token(struct ecs *ecs, struct egw_exchange *x);
 enum egw_handler_result egw__ecs_introspect(struct ecs *ecs, struct egw_exchange *x);
