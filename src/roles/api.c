@@ -195,13 +195,14 @@ int egw__roles_datetime_parse(const char *s, int64_t *out_s) {
     p++;
     if (digits(&p, 2, &oh) || expect(&p, ':') || digits(&p, 2, &om) || oh > 23 || om > 59)
       return -1;
-    offset = sign * (oh * 3600 + om * 60);
+    offset = (int64_t)sign * ((int64_t)oh * 3600 + (int64_t)om * 60);
   } else {
     return -1;
   }
   if (*p != '\0')
     return -1;
-  *out_s = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) - offset;
+  *out_s = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 +
+           (sec > 59 ? 59 : sec) - offset;
   return 0;
 }
 

@@ -217,7 +217,7 @@ static void log_write(enum reg_op op, int status, const struct egw_record *reg) 
     egw_log_str(&rec, "registration", reg->id);
     egw_log_str(&rec, "ees", reg->owner);
   }
-  if (status == 0 && op != OP_DELETE)
+  if (reg && status == 0 && op != OP_DELETE)
     egw_log_int(&rec, "exp", reg->exp_s);
   egw_log_end(&rec);
 }

@@ -24,7 +24,7 @@ enum egw_handler_result egw__ecs_target_discovery(struct egw_records *t,
     egw__roles_param_error(&errs, "ees-id", "is required", "MANDATORY_QUERY_PARAM_MISSING");
   if (eas_id == NULL || eas_id[0] == '\0')
     egw__roles_param_error(&errs, "eas-id", "is required", "MANDATORY_QUERY_PARAM_MISSING");
-  if (errs.n > 0)
+  if (errs.n > 0 || ees_id == NULL || eas_id == NULL)
     return egw__roles_problem_params(x, "the query is invalid", &errs);
   const char *who = req->peer->id ? req->peer->id : req->token_sub;
   if (who && strcmp(who, ees_id) != 0)
