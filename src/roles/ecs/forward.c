@@ -41,12 +41,16 @@ __attribute__((weak)) int egw__ecs_ees_is_registered(struct egw_site *site, cons
 int egw__ecs_start(void *state, struct uv_loop_s *loop) {
   struct ecs *ecs = state;
   const struct egw_ecs_policy *p = ecs->policy;
-  if (p->n_peers == 0)
+  /* A peer that holds no EES (as far as policy knows) is only ever a caller. */
+  int forwards = 0;
+  for (size_t i = 0; i < p->n_peers; i++)
+    forwards |= p->peers[i].n_ees_ids > 0;
+  if (!forwards)
     return 0;
   if (ecs->site->trust == NULL || p->client_cert == NULL) {
     egw_log_msg(EGW_LOG_ERROR, "ecs_peers_failed",
-                "ecs.peers needs the site's CA certificates (site.trust.ca) and ecs.client "
-                "(cert, key): peers are called over mutual TLS");
+                "forwarding to ecs.peers needs the site's CA certificates (site.trust.ca) "
+                "and ecs.client (cert, key): peers are called over mutual TLS");
     return -1;
   }
   struct egw_http_client_config cfg = {
