@@ -473,3 +473,42 @@ def test_client_gone_and_shutdown_while_forwarding(ecses, silent):
     assert e1.site.stop() == 0
     failed = e1.site.events("ecs_forward_failed")
     assert [f["error"] for f in failed] == ["cancelled"]
+
+
+# ---- memory --------------------------------------------------------------------------------
+
+def test_memcheck_clean_through_forwarding(ecses, silent, tmp_path):
+    """ECS1 under valgrind: a relayed token, a peer down, a forwarded request refused,
+    a client that leaves and one still waiting at shutdown (cancelled calls)."""
+    e1, e2 = ecses(ECS1, "ecs1"), ecses(ECS2, "ecs2")
+    e1.site.valgrind = True
+    hung = ("ecs9.hung.example", f"https://127.0.0.1:{silent.port}/oauth2/token",
+            "DNS:ecs9.hung.example")
+    down = ("ecs8.down.example", f"https://127.0.0.1:{free_port()}/oauth2/token",
+            "DNS:ecs8.down.example")
+    e1.configure(peers=[(e2, [EES2]), (hung, [EES3]), (down, ["ees4.example"])])
+    e2.configure(peers=[(e1, [])]).start()
+    e1.site.start(timeout=30)
+    status, _, body = ask(e1, token_form(), timeout=30)
+    assert status == 200, body
+    assert e2.verify(body["access_token"], aud=EES2)["sub"] == EES1
+    assert ask(e1, token_form(target="ees4.example"), timeout=30)[0] == 502
+    status, _, body = ask(e1, token_form(sourceNfInstanceId=EES1, forwardedBy=ECS1),
+                          cert="ecs2", timeout=30)
+    assert status == 400 and body["error_description"] == "forwarding loop"
+    body = urllib.parse.urlencode(token_form(target=EES3)).encode()
+    head = ("POST /oauth2/token HTTP/1.1\r\nHost: localhost\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    gone = tls_client(e1.port, cert="ees1")
+    gone.sendall(head + body)
+    time.sleep(1)
+    gone.close()
+    waiting = tls_client(e1.port, cert="ees1")
+    waiting.sendall(head + body)
+    time.sleep(1)
+    e1.site.proc.send_signal(signal.SIGTERM)
+    assert read_response(waiting, timeout=30)[0] == 503
+    waiting.close()
+    rc = e1.site.stop()
+    assert rc == 0, (e1.site.dir / "valgrind.txt").read_text()

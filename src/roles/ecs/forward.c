@@ -294,7 +294,8 @@ static void on_peer_answer(void *arg, const struct egw_http_client_response *r) 
   } else {
     int status = 502;
     const char *why = "the ECS holding the target answered with an error";
-    if (r->error && strcmp(r->error, "timeout") == 0) {
+    /* A peer that timed out further down the chain is a timeout here too. */
+    if ((r->error && strcmp(r->error, "timeout") == 0) || (!r->error && r->status == 504)) {
       status = 504;
       why = "the ECS holding the target did not answer in time";
     } else if (r->error && strcmp(r->error, "cancelled") == 0) {
