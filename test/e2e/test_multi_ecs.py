@@ -7,7 +7,9 @@ signing ECS's JWKS.
 Identities: ECS1 and ECS2 use the node certificates ecs1/ecs2 (ecs1.site1.example,
 ecs2.site2.example). There is no ecs3 node certificate: ECS3 (id ecs3.site3.example)
 serves with the site1 ECS server certificate ecs.pem, which is enough because it is only
-ever called (by ECS2) and never calls anyone, so no client identity of its own is needed.
+ever called (by ECS2) and never forwards, so no client identity of its own is needed
+(its ecs.client names ecs.pem too, because the policy asks for one with peers, but that
+certificate is never presented).
 The requester is EES1 with its node certificate ees1 (ees1.site1.example)."""
 
 import base64
@@ -61,7 +63,7 @@ class Ecs:
     def token_url(self):
         return f"https://127.0.0.1:{self.port}/oauth2/token"
 
-    def configure(self, peers=(), clients=None, client_cert=True, max_hops=None, callers=CALLERS):
+    def configure(self, peers=(), clients=None, max_hops=None, callers=CALLERS):
         """|peers|: (Ecs or (id, url, identity), [ees ids]) pairs. |clients|: YAML items
         of ecs.clients; by default EES1 and EES2 may get SCOPE for any target."""
         clients = clients or [f"- id: DNS:{EES1}\n  scopes: [{SCOPE}]\n  audiences: any",
@@ -79,9 +81,8 @@ ecs:
   clients:
 """
         text += "".join(f"    {line}\n" for c in clients for line in c.splitlines())
-        if client_cert:
-            text += (f"  client:\n    cert: {CERTS}/{self.cert}.pem\n"
-                     f"    key: {CERTS}/{self.cert}.key\n")
+        text += (f"  client:\n    cert: {CERTS}/{self.cert}.pem\n"
+                 f"    key: {CERTS}/{self.cert}.key\n")
         if peers:
             text += "  peers:\n"
             for peer, ees in peers:
@@ -322,7 +323,7 @@ def test_two_hops(ecses):
     e1, e2, e3 = ecses(ECS1, "ecs1"), ecses(ECS2, "ecs2"), ecses(ECS3, "ecs")
     e1.configure(peers=[(e2, [EES3])]).start()
     e2.configure(peers=[(e1, []), (e3, [EES3])]).start()
-    e3.configure(peers=[(e2, [])], client_cert=False).start()
+    e3.configure(peers=[(e2, [])]).start()
     status, headers, body = ask(e1, token_form(target=EES3))
     assert status == 200, body
     assert headers["cache-control"] == "no-store"
@@ -341,7 +342,7 @@ def test_max_hops_bounds_the_chain(ecses):
     e1, e2, e3 = ecses(ECS1, "ecs1"), ecses(ECS2, "ecs2"), ecses(ECS3, "ecs")
     e1.configure(peers=[(e2, [EES3])]).start()
     e2.configure(peers=[(e1, []), (e3, [EES3])], max_hops=1).start()
-    e3.configure(peers=[(e2, [])], client_cert=False).start()
+    e3.configure(peers=[(e2, [])]).start()
     status, _, body = ask(e1, token_form(target=EES3))
     assert status == 400 and body == {"error": "invalid_request",
                                       "error_description": "too many hops"}
