@@ -414,3 +414,63 @@ def test_target_ees_discovery(ecs):
     status, headers, body = raw_call(ecs["edge6"], "GET", f"{DISCO}?ees-id={EES1}&eas-id=app1",
                                      b"", cert="ees2")
     problem(status, headers, body, 403)
+
+
+# ---- policy ----------------------------------------------------------------------------
+
+POLICY = f"""  provisioning:
+    lifetime_s: 120
+    eec_scopes: [eees-eecregistration]
+  ees_auth:
+    - ees: {EES2}
+      methods: [TLS_WITH_AKMA, TLS_CLIENT_SERVER_CERTIFICATE]
+    - ees: "*"
+      methods: [SERVER_SIDE_CERTIFICATE_BASED]
+  registration:
+    max_s: 300
+    eec_ca: [{CERTS}/ca.pem, {CERTS}/rogue-ca.pem]
+"""
+
+
+def test_policy_shapes_registration_and_provisioning(site):
+    ports = make_site(site, POLICY)
+    site.start()
+    _, body = register(ports["edge6"], registration(exp=int(time.time()) + 3600))
+    assert abs(parse_time(body["expTime"]) - (time.time() + 300)) < 5  # ecs.registration.max_s
+    assert body["eecCaCerts"] == [(CERTS / "ca.pem").read_text().strip() + "\n",
+                                  (CERTS / "rogue-ca.pem").read_text().strip() + "\n"]
+    register(ports["edge6"], registration(EES2), cert="ees2")
+    status, _, body = provision(ports["edge4"])
+    assert status == 200
+    validate(body, "TS24558_Eecs_ServiceProvisioning.yaml", "ECSServProvResp")
+    [edn] = body["ednCnfgInfo"]
+    assert abs(parse_time(edn["lifeTime"]) - (time.time() + 120)) < 5
+    by_id = {i["eesId"]: i for i in edn["eess"]}
+    assert by_id[EES1]["eesAuthMethods"] == ["SERVER_SIDE_CERTIFICATE_BASED"]
+    assert by_id[EES2]["eesAuthMethods"] == ["TLS_WITH_AKMA", "TLS_CLIENT_SERVER_CERTIFICATE"]
+    for ees, info in by_id.items():
+        tok = info["eesAccessToken"]
+        assert tok["expires_in"] == 120 and tok["scope"] == "eees-eecregistration"
+        claims = verify_token(ports["edge6"], tok["access_token"], ees)
+        assert claims["scope"] == "eees-eecregistration"
+        assert abs(claims["exp"] - (time.time() + 120)) < 5
+
+
+def test_eec_identity_must_match_on_mtls(site):
+    """On an mTLS EDGE-4 listener the EEC's certificate names the only eecId it may ask
+    for."""
+    ports = make_site(site)
+    port = free_port()
+    site.add("edge4m.yaml", interface="EDGE-4-mtls", port=port, mode="mtls", role="ecs",
+             mount="[ecs-provisioning]", authz="mode: static\nrules:\n  - path: /\n"
+                                                "    allow: [URI:spiffe://site1/eec/*]")
+    site.start()
+    register(ports["edge6"])
+    status, _, body = call(port, "POST", f"{PROV}/request", {"eecId": EEC}, cert="eec1")
+    assert status == 200
+    assert verify_token(ports["edge6"], body["ednCnfgInfo"][0]["eess"][0]["eesAccessToken"]
+                        ["access_token"], EES1)["sub"] == EEC
+    status, headers, body = raw_call(port, "POST", f"{PROV}/request",
+                                     json.dumps({"eecId": "spiffe://site1/eec/other"}).encode(),
+                                     cert="eec1")
+    assert problem(status, headers, body, 403)["cause"] == "IDENTITY_MISMATCH"

@@ -22,14 +22,18 @@ SPEC = "TS24558_Eecs_ServiceProvisioning.yaml"
 class Receiver:
     """An HTTPS notification endpoint: records every POST body, answers 204."""
 
-    def __init__(self):
+    def __init__(self, require_client_cert=False):
         self.port = free_port()
         self.bodies = queue.Queue()
+        self.bodies.peers = []  # first DNS SAN of each client certificate (None: none)
         received = self.bodies
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", "0"))
+                peer = self.connection.getpeercert() or {}
+                dns = [v for k, v in peer.get("subjectAltName", ()) if k == "DNS"]
+                received.peers.append(dns[0] if dns else None)
                 received.put((self.path, self.headers.get("Content-Type"),
                               json.loads(self.rfile.read(length))))
                 self.send_response(204)
@@ -42,6 +46,8 @@ class Receiver:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(CERTS / "eas1.pem", CERTS / "eas1.key")
         ctx.load_verify_locations(CA)
+        if require_client_cert:
+            ctx.verify_mode = ssl.CERT_REQUIRED
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -200,3 +206,19 @@ def test_unreachable_subscriber_is_logged(ecs, site):
     assert e["status"] == 0 and e["error"] == "connection refused"
     status, _, _ = call(ecs["edge4"], "GET", f"{SUBS}/{sid}")
     assert status == 200
+
+
+def test_notifications_present_the_ecs_client_certificate(site):
+    """A subscriber that asks for mutual TLS sees ecs.client's certificate."""
+    receiver = Receiver(require_client_cert=True)
+    try:
+        ports = make_site(site, f"  client:\n    cert: {CERTS}/ecs1.pem\n"
+                                f"    key: {CERTS}/ecs1.key\n")
+        site.start()
+        sid, _ = subscribe(ports["edge4"], subscription(receiver.url))
+        register(ports["edge6"])
+        _, _, note = receiver.next()
+        assert note["subId"] == sid
+        assert receiver.bodies.peers == ["ecs1.site1.example"]
+    finally:
+        receiver.close()

@@ -44,19 +44,16 @@ struct egw_ecs_mint {
  * (malloc'd; the caller wipes and frees it) or NULL when out of memory. */
 char *egw__ecs_mint(const struct egw_site *site, const struct egw_ecs_mint *m);
 
-/* egw__ecs_ees_is_registered says whether EES |ees_id| holds a live (unexpired) EDGE-6
- * registration at this site's ECS; 0 when no ecs-registration or ecs-provisioning module
- * runs on the site. Loop thread only. */
-int egw__ecs_ees_is_registered(struct egw_site *site, const char *ees_id);
 /* egw__ecs_ees_profile returns the EESProfile of the newest live registration of
  * |ees_id| (borrowed: valid until the loop runs again), or NULL. */
 const json_t *egw__ecs_ees_profile(struct egw_site *site, const char *ees_id);
 
 enum egw_handler_result egw__ecs_token(struct ecs *ecs, struct egw_exchange *x);
 
-/* egw__ecs_ees_is_registered says whether EES |ees_id| holds a current EDGE-6
- * registration at this ECS. Defined by the EDGE-6 module (branch ecs-edge); until it
- * lands forward.c carries a weak stand-in that answers 0. */
+/* egw__ecs_ees_is_registered says whether EES |ees_id| holds a current (unexpired)
+ * EDGE-6 registration at this ECS; 0 when neither ecs-registration nor ecs-provisioning
+ * runs on the site (ees_table.c; forward.c's weak stand-in is no longer needed). Loop
+ * thread only. */
 int egw__ecs_ees_is_registered(struct egw_site *site, const char *ees_id);
 
 /* ---- multi-ECS forwarding (forward.c) ------------------------------------------------

@@ -113,12 +113,11 @@ Test(ecs_edge, location_rule) {
   json_t *anywhere = j("{\"eesId\":\"e\"}");
   json_t *by_tai = j("{\"eesId\":\"e\",\"svcArea\":{\"topServAr\":{\"tais\":[{\"plmnId\":" PLMN
                      ",\"tac\":\"00AB01\"}]}}}");
-  json_t *by_plmn =
-      j("{\"eesId\":\"e\",\"svcArea\":{\"topServAr\":{\"plmnIds\":[" PLMN "]}}}");
-  json_t *in_tai = j("{\"userLocation\":{\"nrLocation\":{\"tai\":{\"plmnId\":" PLMN
-                     ",\"tac\":\"00ab01\"}}}}");
-  json_t *other_tai = j("{\"userLocation\":{\"nrLocation\":{\"tai\":{\"plmnId\":" PLMN
-                        ",\"tac\":\"000002\"}}}}");
+  json_t *by_plmn = j("{\"eesId\":\"e\",\"svcArea\":{\"topServAr\":{\"plmnIds\":[" PLMN "]}}}");
+  json_t *in_tai =
+      j("{\"userLocation\":{\"nrLocation\":{\"tai\":{\"plmnId\":" PLMN ",\"tac\":\"00ab01\"}}}}");
+  json_t *other_tai =
+      j("{\"userLocation\":{\"nrLocation\":{\"tai\":{\"plmnId\":" PLMN ",\"tac\":\"000002\"}}}}");
   json_t *other_plmn = j("{\"userLocation\":{\"eutraLocation\":{\"tai\":{\"plmnId\":"
                          "{\"mcc\":\"002\",\"mnc\":\"01\"},\"tac\":\"00AB01\"}}}}");
   json_t *cell_only = j("{\"userLocation\":{\"nrLocation\":{\"ncgi\":{\"plmnId\":" PLMN
@@ -169,9 +168,11 @@ Test(ecs_edge, edn_config_groups_by_dnn_and_skips_what_is_not_served, .init = ta
       "\"provId\":\"sp\",\"easInstInfo\":{\"app1\":{\"easId\":\"app1\",\"status\":"
       "\"INSTANTIATED\"}}}}",
       NOW + 60);
-  add("r2", "{\"eesProf\":{\"eesId\":\"ees2\",\"endPt\":{\"fqdn\":\"ees2\"},\"easIds\":[\"app1\"]}}",
+  add("r2",
+      "{\"eesProf\":{\"eesId\":\"ees2\",\"endPt\":{\"fqdn\":\"ees2\"},\"easIds\":[\"app1\"]}}",
       NOW + 60);
-  add("r3", "{\"eesProf\":{\"eesId\":\"ees3\",\"endPt\":{\"fqdn\":\"ees3\"},\"easIds\":[\"app9\"]}}",
+  add("r3",
+      "{\"eesProf\":{\"eesId\":\"ees3\",\"endPt\":{\"fqdn\":\"ees3\"},\"easIds\":[\"app9\"]}}",
       NOW + 60);
   add("r4", "{\"eesProf\":{\"eesId\":\"ees4\",\"endPt\":{\"fqdn\":\"ees4\"}}}", NOW); /* expired */
   struct egw_ecs_policy p = {.id = "ecs", .ees_auth = auth, .n_ees_auth = 2};
@@ -179,16 +180,16 @@ Test(ecs_edge, edn_config_groups_by_dnn_and_skips_what_is_not_served, .init = ta
   struct egw_ecs_edn_filter f = {.ac_profs = acs};
   json_t *edn = egw__ecs_edn_config(&table, &p, &f, NOW, NULL, NULL);
   cr_assert_not_null(edn);
-  json_t *want = j(
-      "[{\"ednConInfo\":{\"dnn\":\"dnn-a\"},\"eess\":[{\"eesId\":\"ees1\",\"eecRegConf\":true,"
-      "\"endPt\":{\"uri\":\"https://ees1\"},\"easIds\":[\"app1\"],\"ecspInfo\":\"sp\","
-      "\"dnais\":[\"d1\"],\"easInstInfos\":[{\"easId\":\"app1\",\"status\":\"INSTANTIATED\"}],"
-      "\"eesAuthMethods\":[\"TLS_WITH_AKMA\",\"TLS_CLIENT_SERVER_CERTIFICATE\"]}],"
-      "\"lifeTime\":\"2025-01-31T13:34:56Z\"},"
-      "{\"ednConInfo\":{\"dnn\":\"edge\"},\"eess\":[{\"eesId\":\"ees2\",\"eecRegConf\":false,"
-      "\"endPt\":{\"fqdn\":\"ees2\"},\"easIds\":[\"app1\"],"
-      "\"eesAuthMethods\":[\"SERVER_SIDE_CERTIFICATE_BASED\"]}],"
-      "\"lifeTime\":\"2025-01-31T13:34:56Z\"}]");
+  json_t *want =
+      j("[{\"ednConInfo\":{\"dnn\":\"dnn-a\"},\"eess\":[{\"eesId\":\"ees1\",\"eecRegConf\":true,"
+        "\"endPt\":{\"uri\":\"https://ees1\"},\"easIds\":[\"app1\"],\"ecspInfo\":\"sp\","
+        "\"dnais\":[\"d1\"],\"easInstInfos\":[{\"easId\":\"app1\",\"status\":\"INSTANTIATED\"}],"
+        "\"eesAuthMethods\":[\"TLS_WITH_AKMA\",\"TLS_CLIENT_SERVER_CERTIFICATE\"]}],"
+        "\"lifeTime\":\"2025-01-31T13:34:56Z\"},"
+        "{\"ednConInfo\":{\"dnn\":\"edge\"},\"eess\":[{\"eesId\":\"ees2\",\"eecRegConf\":false,"
+        "\"endPt\":{\"fqdn\":\"ees2\"},\"easIds\":[\"app1\"],"
+        "\"eesAuthMethods\":[\"SERVER_SIDE_CERTIFICATE_BASED\"]}],"
+        "\"lifeTime\":\"2025-01-31T13:34:56Z\"}]");
   char *got = json_dumps(edn, JSON_COMPACT);
   cr_expect(json_equal(edn, want), "got %s", got);
   free(got);
@@ -199,10 +200,10 @@ Test(ecs_edge, edn_config_groups_by_dnn_and_skips_what_is_not_served, .init = ta
   struct egw_ecs_edn_filter td = {.eas_id = "app1", .exclude_ees = "ees1"};
   edn = egw__ecs_edn_config(&table, &p, &td, NOW, NULL, NULL);
   cr_assert_eq(json_array_size(edn), 1);
-  cr_expect_str_eq(json_string_value(json_object_get(
-                       json_array_get(json_object_get(json_array_get(edn, 0), "eess"), 0),
-                       "eesId")),
-                   "ees2");
+  cr_expect_str_eq(
+      json_string_value(json_object_get(
+          json_array_get(json_object_get(json_array_get(edn, 0), "eess"), 0), "eesId")),
+      "ees2");
   json_decref(edn);
   /* Nothing serves app7: an empty list (the handlers answer 204 / 404). */
   json_t *none = j("[{\"acId\":\"app7\"}]");
