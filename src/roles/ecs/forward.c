@@ -28,14 +28,6 @@
 /* ecs.max_hops when the policy left it 0 (the parser's default is the same). */
 #define DEFAULT_MAX_HOPS 3
 
-/* Stand-in until the EDGE-6 module (branch ecs-edge) defines the real one: no EES is
- * registered here, so forwarding follows ecs.peers[].ees alone. */
-__attribute__((weak)) int egw__ecs_ees_is_registered(struct egw_site *site, const char *ees_id) {
-  (void)site;
-  (void)ees_id;
-  return 0;
-}
-
 /* ---- start and stop ------------------------------------------------------------------ */
 
 int egw__ecs_start(void *state, struct uv_loop_s *loop) {
