@@ -3,6 +3,7 @@
  * the EAS id, scope eas-app); every request it accepts is proxied to the application
  * over plain HTTP with the EEC's identity in a header the gateway sets. At start the EAS
  * registers at its EES over EDGE-3 when the policy names one (eas.ees_url). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,35 +19,22 @@ static const struct egw_route eas_routes[] = {
     {.prefix = NULL},
 };
 
-/* The upstream is an address on this host ("127.0.0.1", "::1", "[::1]" or "localhost"):
- * nothing to resolve, nothing that could block. */
+/* The upstream is an IP address literal on this host (the policy parser turned
+ * "localhost" into 127.0.0.1): nothing to resolve, nothing that could block. */
 static int upstream_address(struct eas *eas, char **out_err) {
   const struct egw_eas_policy *p = eas->policy;
-  char host[64];
-  size_t n = strlen(p->upstream_host);
-  const char *h = p->upstream_host;
-  if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-    h++;
-    n -= 2;
-  }
-  if (n >= sizeof(host))
-    goto bad;
-  memcpy(host, h, n);
-  host[n] = '\0';
-  if (strcmp(host, "localhost") == 0)
-    strcpy(host, "127.0.0.1");
+  const char *host = p->upstream_host;
   int v6 = strchr(host, ':') != NULL;
   int rc = v6 ? uv_ip6_addr(host, p->upstream_port, (struct sockaddr_in6 *)&eas->upstream_addr)
               : uv_ip4_addr(host, p->upstream_port, (struct sockaddr_in *)&eas->upstream_addr);
-  if (rc != 0 || p->upstream_port == 0)
-    goto bad;
+  if (rc != 0 || p->upstream_port == 0) {
+    *out_err = egw_format("eas.upstream: '%s' port %u is not an IP address and port on this host",
+                          host, (unsigned)p->upstream_port);
+    return -1;
+  }
   snprintf(eas->upstream_authority, sizeof(eas->upstream_authority), v6 ? "[%s]:%u" : "%s:%u", host,
            (unsigned)p->upstream_port);
   return 0;
-bad:
-  *out_err = egw_format("eas.upstream: '%s:%u' is not an IP address and port on this host",
-                        p->upstream_host, (unsigned)p->upstream_port);
-  return -1;
 }
 
 /* Responses may be as large as the largest request body a listener mounting eas takes,
@@ -63,24 +51,6 @@ static size_t max_response_bytes(const struct egw_site_policy *sp) {
   return max > SIZE_MAX ? SIZE_MAX : (size_t)max;
 }
 
-static int check_registration(const struct egw_site *site, char **out_err) {
-  const struct egw_eas_policy *p = site->policy->eas;
-  if (p->ees_url == NULL)
-    return 0;
-  const char *why = NULL;
-  if (strncmp(p->ees_url, "https://", 8) != 0)
-    why = "eas.ees_url must be an https:// URL";
-  else if (p->endpoint_uri == NULL)
-    why = "eas.endpoint is required to register at an EES (EASProfile endPt)";
-  else if (p->client_cert == NULL || p->client_key == NULL)
-    why = "eas.client (cert, key) is required to register at an EES over EDGE-3 (mutual TLS)";
-  else if (site->trust == NULL)
-    why = "registering at an EES needs the site's CA certificates (site.trust.ca)";
-  if (why)
-    *out_err = egw_format("%s: %s", site->policy->site_file, why);
-  return why ? -1 : 0;
-}
-
 static void eas_dispose(void *state);
 
 static int eas_init(struct egw_site *site, void **out_state, char **out_err) {
@@ -91,8 +61,6 @@ static int eas_init(struct egw_site *site, void **out_state, char **out_err) {
                           site->policy->site_file);
     return -1;
   }
-  if (check_registration(site, out_err) != 0)
-    return -1;
   struct eas *eas = calloc(1, sizeof(*eas));
   if (eas == NULL) {
     *out_err = egw_format("out of memory");

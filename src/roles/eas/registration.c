@@ -257,7 +257,7 @@ struct egw__eas_registration *egw__eas_registration_start(struct eas *eas, uv_lo
     n--;
   r->collection_url = egw_format("%.*s%s", (int)n, p->ees_url, COLLECTION);
   struct egw_http_client_config cfg = {
-      .trust = egw_truststore_get0_store(eas->site->trust),
+      .trust = eas->site->trust ? egw_truststore_get0_store(eas->site->trust) : NULL,
       .client_cert_file = p->client_cert,
       .client_key_file = p->client_key,
   };
