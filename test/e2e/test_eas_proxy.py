@@ -342,3 +342,37 @@ def test_ees_down_is_retried_and_the_proxy_still_serves(site, app):
     failed = site.wait_log(lambda e: e.get("event") == "eas_registration_failed")
     assert failed["error"] == "connection refused" and failed["retry_in_ms"] == 1000
     assert call(site.port, "GET", "/x", cli_token(site))[0] == 200
+
+
+# ---- under valgrind ------------------------------------------------------------------------
+
+def test_memcheck_clean_through_proxying_failures_and_registration(tmp_path, app):
+    from conftest import Site
+    site = Site(tmp_path / "policies", valgrind=True)
+    ees = Ees()
+    try:
+        make_site(site, app.port, timeout_ms=1500, eas_extra=registration_extra(ees.port))
+        site.start(timeout=30)
+        site.wait_log(lambda e: e.get("event") == "eas_registered", timeout=30)
+        token = cli_token(site)
+        with tls_client(site.port) as s:
+            for path in ("/a", "/b"):
+                status, _, _ = request(s, "GET", path, headers={"Authorization": f"Bearer {token}"})
+                assert status == 200
+            status, _, _ = request(s, "POST", "/raw", body=os.urandom(300000),
+                                   headers={"Authorization": f"Bearer {token}"})
+            assert status == 201
+        # The application too slow: 504; a client that leaves while its call runs.
+        status, _, _ = call(site.port, "GET", "/sleep", token)
+        assert status == 504
+        with tls_client(site.port) as s:
+            s.sendall(f"GET /sleep HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {token}\r\n\r\n"
+                      .encode())
+            time.sleep(0.3)
+        # Stopped with an upstream connection in the pool and the registration's timer armed.
+        assert call(site.port, "GET", "/c", token)[0] == 200
+        assert site.stop() == 0, (site.dir / "valgrind.txt").read_text()
+    finally:
+        ees.close()
+        if site.proc and site.proc.poll() is None:
+            site.proc.kill()
