@@ -12,7 +12,8 @@ static int name_is(const char *name, size_t len, const char *want) {
   return strlen(want) == len && strncasecmp(name, want, len) == 0;
 }
 
-int egw__eas_hop_by_hop(const char *name, size_t len) {
+/* Hop-by-hop by itself (RFC 9110 7.6.1), and the Proxy-* family. */
+static int hop_by_hop(const char *name, size_t len) {
   static const char *const names[] = {"connection", "keep-alive", "te",
                                       "trailer",    "upgrade",    "transfer-encoding"};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -23,8 +24,9 @@ int egw__eas_hop_by_hop(const char *name, size_t len) {
   return len >= 6 && strncasecmp(name, "proxy-", 6) == 0;
 }
 
-int egw__eas_connection_names(const struct egw_header *const *values, size_t n, const char *name,
-                              size_t len) {
+/* Whether the comma-separated tokens of the Connection values |values| name |name|. */
+static int connection_names(const struct egw_header *const *values, size_t n, const char *name,
+                            size_t len) {
   for (size_t i = 0; i < n; i++) {
     const char *v = values[i]->value;
     const char *end = v + values[i]->value_len;
@@ -41,16 +43,35 @@ int egw__eas_connection_names(const struct egw_header *const *values, size_t n, 
   return 0;
 }
 
-int egw__eas_response_header_passes(const struct egw_header *h,
-                                    const struct egw_header *const *connection,
-                                    size_t n_connection) {
-  /* Framing writes its own Content-Length, Date and Connection (and Server). */
-  if (name_is(h->name, h->name_len, "content-length") || name_is(h->name, h->name_len, "date") ||
-      name_is(h->name, h->name_len, "server"))
-    return 0;
-  if (egw__eas_hop_by_hop(h->name, h->name_len))
-    return 0;
-  return !egw__eas_connection_names(connection, n_connection, h->name, h->name_len);
+enum { MAX_CONNECTION_FIELDS = 16 };
+
+/* The Connection fields among |hs| (at most MAX_CONNECTION_FIELDS) into |out|. */
+static size_t connection_fields(const struct egw_header *hs, size_t n,
+                                const struct egw_header **out) {
+  size_t k = 0;
+  for (size_t i = 0; i < n && k < MAX_CONNECTION_FIELDS; i++) {
+    if (name_is(hs[i].name, hs[i].name_len, "connection"))
+      out[k++] = &hs[i];
+  }
+  return k;
+}
+
+int egw__eas_copy_response_fields(const struct egw_header *hs, size_t n,
+                                  struct egw_response *resp) {
+  const struct egw_header *connection[MAX_CONNECTION_FIELDS];
+  size_t n_connection = connection_fields(hs, n, connection);
+  for (size_t i = 0; i < n; i++) {
+    const struct egw_header *h = &hs[i];
+    /* Framing writes its own Content-Length, Date and Connection (and Server). */
+    if (name_is(h->name, h->name_len, "content-length") || name_is(h->name, h->name_len, "date") ||
+        name_is(h->name, h->name_len, "server") || hop_by_hop(h->name, h->name_len) ||
+        connection_names(connection, n_connection, h->name, h->name_len))
+      continue;
+    int rc = egw_response_add_header(resp, h->name, h->value);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
 }
 
 /* The client's fields that never reach the upstream, besides hop-by-hop ones: the token,
@@ -62,8 +83,7 @@ static int request_header_dropped(const struct eas *eas, const struct egw_header
     if (name_is(h->name, h->name_len, names[i]))
       return 1;
   }
-  return name_is(h->name, h->name_len, eas->identity_header) ||
-         egw__eas_hop_by_hop(h->name, h->name_len);
+  return name_is(h->name, h->name_len, eas->identity_header) || hop_by_hop(h->name, h->name_len);
 }
 
 /* A header value we write ourselves must not carry CR, LF or other controls (a signed
@@ -112,14 +132,11 @@ egw__eas_build_request(const struct eas *eas, const struct egw_request *req, str
   if (identity && !field_value_ok(identity))
     return EGW_EAS_BUILD_BAD_IDENTITY;
 
-  enum { MAX_CONNECTION = 16 };
-  const struct egw_header *connection[MAX_CONNECTION];
-  size_t n_connection = 0;
+  const struct egw_header *connection[MAX_CONNECTION_FIELDS];
+  size_t n_connection = connection_fields(req->headers, req->n_headers, connection);
   int has_host = 0, has_framing = 0;
   for (size_t i = 0; i < req->n_headers; i++) {
     const struct egw_header *h = &req->headers[i];
-    if (name_is(h->name, h->name_len, "connection") && n_connection < MAX_CONNECTION)
-      connection[n_connection++] = h;
     has_framing |= name_is(h->name, h->name_len, "content-length") ||
                    name_is(h->name, h->name_len, "transfer-encoding");
   }
@@ -132,7 +149,7 @@ egw__eas_build_request(const struct eas *eas, const struct egw_request *req, str
   for (size_t i = 0; i < req->n_headers; i++) {
     const struct egw_header *h = &req->headers[i];
     if (request_header_dropped(eas, h) ||
-        egw__eas_connection_names(connection, n_connection, h->name, h->name_len))
+        connection_names(connection, n_connection, h->name, h->name_len))
       continue;
     has_host |= name_is(h->name, h->name_len, "host");
     rc |= put_field(out, h->name, h->name_len, h->value, h->value_len);

@@ -61,22 +61,11 @@ enum egw__eas_build_result {
 enum egw__eas_build_result
 egw__eas_build_request(const struct eas *eas, const struct egw_request *req, struct egw_buf *out);
 
-/* egw__eas_response_header_passes says whether an upstream response header goes back
- * to the client: not a hop-by-hop field (including those named by the response's
- * |connection| values, |n_connection| of them), and not one framing sets itself
- * (Content-Length, Date, Connection, Server). */
-int egw__eas_response_header_passes(const struct egw_header *h,
-                                    const struct egw_header *const *connection,
-                                    size_t n_connection);
-
-/* egw__eas_hop_by_hop says whether |name| (|len| bytes, any case) is a hop-by-hop field
- * by itself (RFC 9110 7.6.1 and the Proxy-* family). */
-int egw__eas_hop_by_hop(const char *name, size_t len);
-
-/* egw__eas_connection_names says whether the comma-separated tokens of the Connection
- * values |values| (|n| of them) include |name|. */
-int egw__eas_connection_names(const struct egw_header *const *values, size_t n, const char *name,
-                              size_t len);
+/* egw__eas_copy_response_fields adds to |resp| the upstream's response fields |hs| (|n|
+ * of them, NUL-terminated names and values) that go back to the client: all but the
+ * hop-by-hop ones (as above, and those the response's own Connection names) and those
+ * framing sets itself (Content-Length, Date, Server). Returns 0 or EGW_ERR_NOMEM. */
+int egw__eas_copy_response_fields(const struct egw_header *hs, size_t n, struct egw_response *resp);
 
 /* ---- the upstream client (upstream.c) ----------------------------------------------- */
 

@@ -48,19 +48,8 @@ static void answer_failure(const struct eas *eas, struct egw_exchange *x, int st
 
 /* Copies the upstream's answer into the exchange's response. Returns 0 or -1 (memory). */
 static int copy_response(const struct egw__eas_upstream_response *up, struct egw_response *resp) {
-  enum { MAX_CONNECTION = 16 };
-  const struct egw_header *connection[MAX_CONNECTION];
-  size_t n_connection = 0;
-  for (size_t i = 0; i < up->n_headers && n_connection < MAX_CONNECTION; i++) {
-    if (strcmp(up->headers[i].name, "connection") == 0)
-      connection[n_connection++] = &up->headers[i];
-  }
-  for (size_t i = 0; i < up->n_headers; i++) {
-    const struct egw_header *h = &up->headers[i];
-    if (egw__eas_response_header_passes(h, connection, n_connection) &&
-        egw_response_add_header(resp, h->name, h->value) != 0)
-      return -1;
-  }
+  if (egw__eas_copy_response_fields(up->headers, up->n_headers, resp) != 0)
+    return -1;
   return egw_response_set_body(resp, up->status, NULL, up->body, up->body_len) == 0 ? 0 : -1;
 }
 
