@@ -274,7 +274,7 @@ def test_eec_registration_create_update_patch_delete(tmp_path):
         # EECRegistrationPatch has no nullable member: nothing can be removed.
         p = is_problem(api(port, "PATCH", path, {"acProfs": None}, token=token,
                            content_type="application/merge-patch+json"), 400)
-        assert p["invalidParams"] == [{"param": "acProfs", "reason": "cannot be null (it is not removable)"}]
+        assert p["invalidParams"] == [{"param": "/acProfs", "reason": "cannot be null (it is not removable)"}]
 
         body = {"eecId": EEC1, "acProfs": [AC], "expTime": utc(300)}
         r = api(port, "PUT", path, body, token=token)
@@ -337,24 +337,24 @@ def test_broken_bodies_are_400_problems_naming_the_member(tmp_path):
         port = s.port["edge1"]
         token = s.eec_token()
         p = is_problem(api(port, "POST", EECREG, b"{\"eecId\": ", token=token), 400)
-        assert p["detail"].startswith("the body is not valid JSON")
+        assert p["invalidParams"] == [{"param": "/", "reason": "the body is not a JSON object"}]
         p = is_problem(api(port, "POST", EECREG, {"ueId": "x"}, token=token), 400)
-        assert p["invalidParams"] == [{"param": "eecId", "reason": "is required"}]
-        assert p["cause"] == "INVALID_MSG_FORMAT"
+        assert p["invalidParams"] == [{"param": "/eecId", "reason": "is required"}]
+        assert p["cause"] == "MANDATORY_IE_MISSING"
         p = is_problem(api(port, "POST", EECREG, {"eecId": EEC1, "acProfs": [{"acType": "x"}]},
                            token=token), 400)
-        assert p["invalidParams"][0]["param"] == "acProfs[0].acId"
+        assert p["invalidParams"][0]["param"] == "/acProfs/0/acId"
         p = is_problem(api(port, "POST", EECREG, {"eecId": EEC1, "expTime": "2001-01-01T00:00:00Z"},
                            token=token), 400)
-        assert p["invalidParams"] == [{"param": "expTime", "reason": "is not in the future"}]
+        assert p["invalidParams"] == [{"param": "/expTime", "reason": "is not in the future"}]
         is_problem(api(port, "POST", EECREG, [1, 2], token=token), 400)
         is_problem(api(port, "POST", EECREG, {"eecId": EEC1}, token=token, content_type="text/plain"),
                    415)
         p = is_problem(discover(port, token, requestor={}), 400)
-        assert p["invalidParams"][0]["param"] == "requestorId"
+        assert p["invalidParams"][0]["param"] == "/requestorId"
         p = is_problem(api(s.port["edge3"], "POST", EASREG, {"easProf": {"easId": EAS1}}, cert="eas1"),
                        400)
-        assert p["invalidParams"] == [{"param": "easProf.endPt", "reason": "is required"}]
+        assert p["invalidParams"] == [{"param": "/easProf/endPt", "reason": "is required"}]
     finally:
         assert s.stop() == 0
 
@@ -474,7 +474,8 @@ def test_registrations_survive_kill_9_and_restart(tmp_path):
     s.kill9()
     s.start()
     try:
-        assert s.site.events("ees_loaded")[-1]["eecs"] == 1
+        loaded = {e["kind"]: e["count"] for e in s.site.events("records_loaded")}
+        assert loaded == {"ees.eec": 1, "ees.eas": 1, "ees.ctx": 0}
         got = api(s.port["edge3"], "GET", eas_path, cert="eas1")
         assert got.status == 200 and got.json["easProf"]["easId"] == EAS1
         r = api(s.port["edge1"], "PATCH", f"{EECREG}/{eec_id}", {"ueType": "NORMAL_UE"}, token=token,
@@ -500,7 +501,9 @@ def test_expired_registrations_are_gone(tmp_path):
         is_problem(api(s.port["edge3"], "GET", eas_path, cert="eas1"), 404)
         assert discover(s.port["edge1"], token).json == {"discoveredEas": []}
         # The purge drops them from memory and the store.
-        s.site.wait_log(lambda e: e.get("event") == "ees_expired" and e["eecs"] == 1
-                        and e["eases"] == 1, timeout=15)
+        s.site.wait_log(lambda e: e.get("event") == "record_expired" and e["kind"] == "ees.eec"
+                        and e["owner"] == EEC1, timeout=15)
+        s.site.wait_log(lambda e: e.get("event") == "record_expired" and e["kind"] == "ees.eas"
+                        and e["owner"] == EAS1, timeout=15)
     finally:
         assert s.stop() == 0

@@ -163,7 +163,7 @@ def test_edge9_endpoints_check_the_peer_and_the_token(pair):
     assert r.status == 204 and r.raw == b"", r
     p = is_problem(api(two.port["edge9"], "POST", CTX, {"eesId": EES1, "eecCntx": {"eecId": EEC1}},
                        cert="ees1", token=push), 400)
-    assert p["invalidParams"][0]["param"] == "eecCntx.cntxId"
+    assert p["invalidParams"][0]["param"] == "/eecCntx/cntxId"
 
 
 def test_registration_answer_is_schema_valid_after_relocation(pair):

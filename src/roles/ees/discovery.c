@@ -20,8 +20,8 @@
 
 struct disc_item {
   struct disc_op *op;
-  const char *eas_id; /* in |profile| */
-  json_t *profile;    /* a reference to the registration's easProf */
+  char *eas_id;
+  json_t *profile; /* a reference to the registration's easProf */
   int64_t exp_s;
   char *token; /* wiped when freed */
   char *scope;
@@ -42,6 +42,7 @@ static void op_free(struct disc_op *op) {
   for (size_t i = 0; i < op->n; i++) {
     struct disc_item *it = &op->items[i];
     json_decref(it->profile);
+    free(it->eas_id);
     if (it->token) {
       OPENSSL_cleanse(it->token, strlen(it->token));
       free(it->token);
@@ -58,43 +59,35 @@ static int cmp_item(const void *a, const void *b) {
   return strcmp(((const struct disc_item *)a)->eas_id, ((const struct disc_item *)b)->eas_id);
 }
 
-/* select_eases returns an op holding the matching EASes (the latest registration of each
+/* select_eases returns an op holding the matching EASes (the newest registration of each
  * easId), or NULL when out of memory. */
 static struct disc_op *select_eases(struct egw__ees *e, const json_t *filter) {
-  struct egw__ees_map *m = &e->tables[EGW__EES_EAS];
-  struct disc_op *op = calloc(1, sizeof(*op) + (m->n ? m->n : 1) * sizeof(struct disc_item));
-  struct egw__ees_map by_id = {0}; /* easId -> index + 1 */
+  struct egw_records *t = &e->tables[EGW__EES_EAS];
+  int64_t now = egw__ees_now_s();
+  size_t n = 0;
+  for (const struct egw_record *r = t->head; r; r = r->next)
+    n++;
+  struct disc_op *op = calloc(1, sizeof(*op) + (n ? n : 1) * sizeof(struct disc_item));
   if (op == NULL)
     return NULL;
   op->e = e;
-  struct egw__ees_map_iter iter;
-  egw__ees_map_iter_init(m, &iter);
-  struct egw__ees_rec *r;
-  while ((r = egw__ees_map_next(m, &iter, NULL)) != NULL) {
-    if (egw__ees_find(e, EGW__EES_EAS, r->id) == NULL)
-      continue;
+  for (const struct egw_record *r = t->head; r; r = r->next) {
     json_t *prof = json_object_get(r->doc, "easProf");
-    const char *eas_id = json_string_value(json_object_get(prof, "easId"));
-    if (eas_id == NULL || !egw__ees_filter_match(filter, prof))
+    if (!egw__record_live(r, now) || egw__record_shadowed(r, now) ||
+        !egw__ees_filter_match(filter, prof))
       continue;
-    size_t seen = (size_t)(uintptr_t)egw__ees_map_get(&by_id, eas_id);
-    if (seen && op->items[seen - 1].exp_s >= r->exp_s && r->exp_s != 0)
-      continue;
-    struct disc_item *it = seen ? &op->items[seen - 1] : &op->items[op->n];
-    if (!seen && egw__ees_map_put(&by_id, eas_id, (void *)(uintptr_t)(op->n + 1)) != 0) {
-      egw__ees_map_clear(&by_id);
+    struct disc_item *it = &op->items[op->n++];
+    it->op = op;
+    it->eas_id = strdup(r->owner); /* the record may go while tokens are fetched */
+    it->profile = json_incref(prof);
+    it->exp_s = r->exp_s;
+  }
+  for (size_t i = 0; i < op->n; i++) {
+    if (op->items[i].eas_id == NULL) {
       op_free(op);
       return NULL;
     }
-    json_decref(it->profile);
-    it->op = op;
-    it->eas_id = eas_id;
-    it->profile = json_incref(prof);
-    it->exp_s = r->exp_s;
-    if (!seen)
-      op->n++;
   }
-  egw__ees_map_clear(&by_id);
   qsort(op->items, op->n, sizeof(op->items[0]), cmp_item);
   for (size_t i = 0; i < op->n; i++)
     op->items[i].op = op;
@@ -106,11 +99,8 @@ static json_t *response_body(const struct disc_op *op) {
   for (size_t i = 0; list && i < op->n; i++) {
     const struct disc_item *it = &op->items[i];
     json_t *d = json_pack("{s:O}", "eas", it->profile);
-    if (d && it->exp_s) {
-      char when[32];
-      json_object_set_new(d, "lifeTime",
-                          json_string(egw__ees_format_time(it->exp_s, when, sizeof(when))));
-    }
+    if (d && it->exp_s)
+      json_object_set_new(d, "lifeTime", egw__ees_time(it->exp_s));
     if (d && it->token) {
       int64_t left_ms = it->token_exp_ms - (int64_t)egw_token_now_ms();
       json_object_set_new(d, "easAccessToken",
@@ -127,24 +117,22 @@ static json_t *response_body(const struct disc_op *op) {
   return list ? json_pack("{s:o}", "discoveredEas", list) : NULL;
 }
 
-/* answer fills the response of op->x: the list, or 503/500 when a token is missing. */
+/* answer fills the response of op->x: the list, or 503/500 when a token is missing.
+ * Returns 0 or -1 (out of memory). */
 static int answer(struct disc_op *op) {
-  struct egw_response *resp = egw_exchange_response(op->x);
   if (op->worst != EGW__EES_FETCH_OK) {
+    const char *why = op->worst == EGW__EES_FETCH_UNREACHABLE
+                          ? "the ECS cannot be reached for EAS access tokens"
+                          : "the ECS refused an EAS access token";
     struct egw_log_record rec;
     egw_log_begin(&rec, EGW_LOG_WARN, "ees_discovery_failed");
     egw_log_str(&rec, "eec_id", op->eec_id);
-    egw_log_str(&rec, "error",
-                op->worst == EGW__EES_FETCH_UNREACHABLE
-                    ? "the ECS cannot be reached for EAS access tokens"
-                    : "the ECS refused an EAS access token");
+    egw_log_str(&rec, "error", why);
     egw_log_end(&rec);
-    return op->worst == EGW__EES_FETCH_UNREACHABLE
-               ? egw__ees_set_problem(resp, 503, "the ECS cannot be reached for EAS access tokens",
-                                      "SYSTEM_FAILURE", NULL)
-               : egw__ees_set_problem(resp, 500, "the ECS refused an EAS access token",
-                                      "SYSTEM_FAILURE", NULL);
+    int status = op->worst == EGW__EES_FETCH_UNREACHABLE ? 503 : 500;
+    return egw__ees_problem(op->x, status, why, "SYSTEM_FAILURE") == EGW_DONE ? 0 : -1;
   }
+  struct egw_response *resp = egw_exchange_response(op->x);
   json_t *body = response_body(op);
   char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
   json_decref(body);
@@ -177,8 +165,7 @@ static void on_token(void *arg, enum egw__ees_fetch result, const struct egw__ee
     return;
   if (op->x) {
     if (answer(op) != 0)
-      egw__ees_set_problem(egw_exchange_response(op->x), 500, "the request could not be processed",
-                           "SYSTEM_FAILURE", NULL);
+      egw_exchange_response(op->x)->status = 0; /* finish answers 500 ProblemDetails */
     egw_exchange_finish(op->x);
   }
   op_free(op);
@@ -205,10 +192,10 @@ static char *scopes(const struct egw_ees_policy *p) {
 
 enum egw_handler_result egw__ees_discovery(struct egw__ees *e, struct egw_exchange *x) {
   const struct egw_request *req = egw_exchange_request(x);
-  json_t *body = egw__ees_read_json(x, "application/json");
-  if (body == NULL)
-    return EGW_DONE;
   enum egw_handler_result r;
+  json_t *body = egw__roles_read_json(x, "application/json", &r);
+  if (body == NULL)
+    return r;
   struct egw__ees_invalid inv;
   struct disc_op *op = NULL;
   char *scope = NULL;

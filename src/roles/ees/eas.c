@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "roles/ees/internal.h"
+#include "util/arena.h"
 
 static const struct egw_route eas_routes[] = {
     {.methods =
@@ -31,18 +32,18 @@ static enum egw_handler_result forbidden(struct egw_exchange *x, const char *det
   return egw__ees_problem(x, 403, detail, "IDENTITY_MISMATCH");
 }
 
-/* store writes |doc| (taken) with expTime as granted and answers |status|. */
-static enum egw_handler_result store(struct egw__ees *e, struct egw_exchange *x, const char *id,
-                                     json_t *doc, int64_t exp_s, int status, const char *location) {
-  char when[32];
-  if (json_object_set_new(doc, "expTime",
-                          json_string(egw__ees_format_time(exp_s, when, sizeof(when)))) != 0) {
+/* store writes |doc| (taken) with expTime as granted, over |rec| (NULL: new record
+ * |new_id|), and answers |status|. */
+static enum egw_handler_result store(struct egw__ees *e, struct egw_exchange *x,
+                                     struct egw_record *rec, const char *new_id, json_t *doc,
+                                     int64_t exp_s, int status, const char *location) {
+  if (json_object_set_new(doc, "expTime", egw__ees_time(exp_s)) != 0) {
     json_decref(doc);
     return EGW_FAILED;
   }
   struct egw__ees_change c = {.kind = EGW__EES_EAS,
-                              .what = EGW__EES_PUT,
-                              .id = id,
+                              .rec = rec,
+                              .new_id = new_id,
                               .doc = doc,
                               .exp_s = exp_s,
                               .status = status,
@@ -50,27 +51,23 @@ static enum egw_handler_result store(struct egw__ees *e, struct egw_exchange *x,
   return egw__ees_commit(e, x, &c);
 }
 
-/* supersede drops the other registrations of |eas_id| (written through, nobody waits). */
-static void supersede(struct egw__ees *e, const char *eas_id, const char *keep_id) {
-  struct egw__ees_map *m = &e->tables[EGW__EES_EAS];
-  struct egw__ees_map_iter it;
-  egw__ees_map_iter_init(m, &it);
-  struct egw__ees_rec *r;
-  const char *id;
-  while ((r = egw__ees_map_next(m, &it, &id)) != NULL) {
-    const char *other = eas_id_of(r->doc);
-    if (!r->committed || strcmp(r->id, keep_id) == 0 || other == NULL || strcmp(other, eas_id) != 0)
-      continue;
-    struct egw__ees_change c = {.kind = EGW__EES_EAS, .what = EGW__EES_DELETE, .id = r->id};
-    egw__ees_commit(e, NULL, &c); /* removes |r| from the map: the walk allows it */
+static void on_superseded(void *arg, int status, const struct egw_record *rec) {}
+
+/* supersede deletes the older registrations of |eas_id| (nobody waits for it). */
+static void supersede(struct egw__ees *e, const char *eas_id) {
+  int64_t now = egw__ees_now_s();
+  for (struct egw_record *r = e->tables[EGW__EES_EAS].head; r; r = r->next) {
+    if (egw__record_live(r, now) && strcmp(r->owner, eas_id) == 0)
+      egw__records_delete(&e->tables[EGW__EES_EAS], r, on_superseded, NULL);
   }
 }
 
 static enum egw_handler_result create(struct egw__ees *e, struct egw_exchange *x) {
   const struct egw_request *req = egw_exchange_request(x);
-  json_t *body = egw__ees_read_json(x, "application/json");
+  enum egw_handler_result r;
+  json_t *body = egw__roles_read_json(x, "application/json", &r);
   if (body == NULL)
-    return EGW_DONE;
+    return r;
   struct egw__ees_invalid inv;
   int64_t exp_s;
   if (egw__ees_check_eas_registration(body, &inv) != 0 ||
@@ -83,26 +80,29 @@ static enum egw_handler_result create(struct egw__ees *e, struct egw_exchange *x
     json_decref(body);
     return forbidden(x, "easProf.easId is not the identity of the client certificate");
   }
-  char id[33];
-  const char *location =
-      egw__ees_new_id(id) == 0 ? egw__ees_location(req, EGW__EES_EAS_BASE, id) : NULL;
+  char id[EGW_RESOURCE_ID_LEN + 1];
+  egw__roles_new_id(id);
+  const char *path = egw_arena_sprintf(req->arena, "%s/%s", EGW__EES_EAS_BASE, id);
+  const char *location = path ? egw__roles_location(req, path) : NULL;
   if (location == NULL) {
     json_decref(body);
     return EGW_FAILED;
   }
-  supersede(e, eas_id_of(body), id);
-  return store(e, x, id, body, exp_s, 201, location);
+  /* An EAS that restarted does not know its old registration: the new one replaces it
+   * (the deletes are queued before the new write, so they are durable first). */
+  supersede(e, eas_id_of(body));
+  return store(e, x, NULL, id, body, exp_s, 201, location);
 }
 
 /* owned finds registration |id| and checks that the TLS peer is its EAS. */
-static struct egw__ees_rec *owned(struct egw__ees *e, struct egw_exchange *x, const char *id,
-                                  enum egw_handler_result *out) {
-  struct egw__ees_rec *rec = egw__ees_find(e, EGW__EES_EAS, id);
+static struct egw_record *owned(struct egw__ees *e, struct egw_exchange *x, const char *id,
+                                enum egw_handler_result *out) {
+  struct egw_record *rec = egw__ees_find(e, EGW__EES_EAS, id);
   if (rec == NULL) {
     *out = egw__ees_problem(x, 404, "no EAS registration with this id", "RESOURCE_NOT_FOUND");
     return NULL;
   }
-  if (!peer_is(egw_exchange_request(x), eas_id_of(rec->doc))) {
+  if (!peer_is(egw_exchange_request(x), rec->owner)) {
     *out = forbidden(x, "the registration belongs to another EAS");
     return NULL;
   }
@@ -113,12 +113,12 @@ static enum egw_handler_result replace(struct egw__ees *e, struct egw_exchange *
                                        int is_patch) {
   enum egw_handler_result r;
   json_t *body =
-      egw__ees_read_json(x, is_patch ? "application/merge-patch+json" : "application/json");
+      egw__roles_read_json(x, is_patch ? "application/merge-patch+json" : "application/json", &r);
   if (body == NULL)
-    return EGW_DONE;
+    return r;
   json_t *doc = NULL;
   struct egw__ees_invalid inv;
-  struct egw__ees_rec *rec = owned(e, x, id, &r);
+  struct egw_record *rec = owned(e, x, id, &r);
   if (rec == NULL)
     goto end;
   int64_t exp_s = rec->exp_s;
@@ -130,19 +130,18 @@ static enum egw_handler_result replace(struct egw__ees *e, struct egw_exchange *
       egw__ees_grant_exp(exp_time, egw__ees_now_s(), e->policy->eec_registration_max_s, &exp_s,
                          &inv) != 0)
     goto bad;
-  doc = is_patch ? egw__ees_merge_patch(rec->doc, body) : json_incref(body);
+  doc = is_patch ? egw__roles_merge_patch(rec->doc, body) : json_incref(body);
   if (doc == NULL) {
     r = EGW_FAILED;
     goto end;
   }
   if (egw__ees_check_eas_registration(doc, &inv) != 0)
     goto bad;
-  if (!json_equal(json_object_get(json_object_get(doc, "easProf"), "easId"),
-                  json_object_get(json_object_get(rec->doc, "easProf"), "easId"))) {
+  if (strcmp(eas_id_of(doc), rec->owner) != 0) {
     r = forbidden(x, "easProf.easId cannot change");
     goto end;
   }
-  r = store(e, x, id, doc, exp_s, 200, NULL);
+  r = store(e, x, rec, NULL, doc, exp_s, 200, NULL);
   doc = NULL;
   goto end;
 bad:
@@ -156,26 +155,26 @@ end:
 static enum egw_handler_result eas_on_request(void *state, struct egw_exchange *x) {
   struct egw__ees *e = state;
   const struct egw_request *req = egw_exchange_request(x);
-  if (strcmp(req->path, EGW__EES_EAS_BASE) == 0)
-    return req->method == EGW_METHOD_POST ? create(e, x) : egw__ees_method_not_allowed(x, "POST");
-  const char *id = egw__ees_path_id(req, EGW__EES_EAS_BASE);
+  const char *id = egw__roles_path_id(req->path, EGW__EES_EAS_BASE);
   if (id == NULL)
     return egw__ees_problem(x, 404, "no resource at this path", NULL);
+  if (id[0] == '\0')
+    return req->method == EGW_METHOD_POST ? create(e, x) : egw__ees_method_not_allowed(x, "POST");
   enum egw_handler_result r;
   switch (req->method) {
   case EGW_METHOD_GET: {
-    struct egw__ees_rec *rec = owned(e, x, id, &r);
-    return rec ? egw__ees_json(x, 200, rec->doc) : r;
+    struct egw_record *rec = owned(e, x, id, &r);
+    return rec ? egw__roles_answer_json(x, 200, rec->doc) : r;
   }
   case EGW_METHOD_PUT:
     return replace(e, x, id, 0);
   case EGW_METHOD_PATCH:
     return replace(e, x, id, 1);
   case EGW_METHOD_DELETE: {
-    if (owned(e, x, id, &r) == NULL)
+    struct egw_record *rec = owned(e, x, id, &r);
+    if (rec == NULL)
       return r;
-    struct egw__ees_change c = {
-        .kind = EGW__EES_EAS, .what = EGW__EES_DELETE, .id = id, .status = 204};
+    struct egw__ees_change c = {.kind = EGW__EES_EAS, .rec = rec, .status = 204};
     return egw__ees_commit(e, x, &c);
   }
   default:

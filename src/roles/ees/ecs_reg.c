@@ -29,22 +29,18 @@ static int cmp_str(const void *a, const void *b) {
 /* eas_ids returns the sorted, distinct easIds of the registered EASes, joined by '\n'
  * (malloc'd, "" when none). */
 static char *eas_ids(struct egw__ees *e) {
-  struct egw__ees_map *m = &e->tables[EGW__EES_EAS];
-  const char **ids = calloc(m->n ? m->n : 1, sizeof(*ids));
+  int64_t now = egw__ees_now_s();
+  size_t n = 0, total = 1;
+  for (const struct egw_record *r = e->tables[EGW__EES_EAS].head; r; r = r->next)
+    n++;
+  const char **ids = calloc(n ? n : 1, sizeof(*ids));
   if (ids == NULL)
     return NULL;
-  size_t n = 0, total = 1;
-  struct egw__ees_map_iter it;
-  egw__ees_map_iter_init(m, &it);
-  struct egw__ees_rec *r;
-  while ((r = egw__ees_map_next(m, &it, NULL)) != NULL) {
-    if (egw__ees_find(e, EGW__EES_EAS, r->id) == NULL)
-      continue;
-    const char *id =
-        json_string_value(json_object_get(json_object_get(r->doc, "easProf"), "easId"));
-    if (id) {
-      ids[n++] = id;
-      total += strlen(id) + 1;
+  n = 0;
+  for (const struct egw_record *r = e->tables[EGW__EES_EAS].head; r; r = r->next) {
+    if (egw__record_live(r, now)) {
+      ids[n++] = r->owner;
+      total += strlen(r->owner) + 1;
     }
   }
   qsort(ids, n, sizeof(*ids), cmp_str);
@@ -67,7 +63,6 @@ static char *eas_ids(struct egw__ees *e) {
 }
 
 static json_t *registration_body(struct egw__ees *e, const char *set) {
-  char exp[32];
   json_t *prof = json_pack("{s:s, s:b}", "eesId", e->policy->id, "eecRegConf", 0);
   if (prof && e->policy->endpoint_uri)
     json_object_set_new(prof, "endPt", json_pack("{s:s}", "uri", e->policy->endpoint_uri));
@@ -83,9 +78,7 @@ static json_t *registration_body(struct egw__ees *e, const char *set) {
     json_object_set_new(prof, "easIds", ids);
   }
   int64_t exp_s = egw__ees_now_s() + (int64_t)e->policy->registration_ttl_s;
-  return prof ? json_pack("{s:o, s:s}", "eesProf", prof, "expTime",
-                          egw__ees_format_time(exp_s, exp, sizeof(exp)))
-              : NULL;
+  return prof ? json_pack("{s:o, s:o}", "eesProf", prof, "expTime", egw__ees_time(exp_s)) : NULL;
 }
 
 static void on_timer(uv_timer_t *t) { send_registration(t->data); }
@@ -173,7 +166,7 @@ static uint64_t renew_in_ms(const struct egw__ees *e, const json_t *answer) {
   int64_t exp_s;
   const char *granted = json_string_value(json_object_get(answer, "expTime"));
   int64_t left = (int64_t)e->policy->registration_ttl_s;
-  if (granted && egw__ees_parse_time(granted, &exp_s) == 0)
+  if (granted && egw__roles_datetime_parse(granted, &exp_s) == 0)
     left = exp_s - egw__ees_now_s();
   return left > 2 ? (uint64_t)left * 500 : 1000;
 }

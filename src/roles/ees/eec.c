@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "roles/ees/internal.h"
+#include "util/arena.h"
 #include "util/log.h"
 
 static const struct egw_route eec_routes[] = {
@@ -39,8 +40,7 @@ static enum egw_handler_result forbidden(struct egw_exchange *x, const char *det
 
 /* Answers an exchange held asynchronously when the write could not even start. */
 static void answer_failed(struct egw_exchange *x) {
-  egw__ees_set_problem(egw_exchange_response(x), 500, "the request could not be processed",
-                       "SYSTEM_FAILURE", NULL);
+  egw_exchange_response(x)->status = 0; /* finish answers 500 ProblemDetails */
   egw_exchange_finish(x);
 }
 
@@ -50,7 +50,7 @@ struct reg_op {
   struct egw__ees *e;
   struct egw_exchange *x; /* NULL once the client went away */
   json_t *doc;            /* the registration to store */
-  char id[33];
+  char id[EGW_RESOURCE_ID_LEN + 1];
   int64_t exp_s;
   char *location;
   char *src;
@@ -85,8 +85,7 @@ static void take_context(json_t *doc, const json_t *ctx, const char *src) {
 static enum egw_handler_result store_registration(struct reg_op *op) {
   struct egw__ees_change c = {
       .kind = EGW__EES_EEC,
-      .what = EGW__EES_PUT,
-      .id = op->id,
+      .new_id = op->id,
       .doc = op->doc,
       .exp_s = op->exp_s,
       .status = 201,
@@ -119,7 +118,7 @@ static enum egw_handler_result relocate(struct reg_op *op, const char *cntx_id,
   const json_t *ctx = NULL;
   json_t *own = NULL;
   if (strcmp(op->src, e->policy->id) == 0) {
-    struct egw__ees_rec *r = egw__ees_find(e, EGW__EES_EEC, cntx_id);
+    struct egw_record *r = egw__ees_find(e, EGW__EES_EEC, cntx_id);
     const char *owner = r ? json_string_value(json_object_get(r->doc, "eecId")) : NULL;
     if (owner && strcmp(owner, eec_id) == 0)
       ctx = own = egw__ees_context_of(r);
@@ -131,13 +130,13 @@ static enum egw_handler_result relocate(struct reg_op *op, const char *cntx_id,
       return EGW_FAILED;
     }
     snprintf(key, n, "%s|%s", op->src, cntx_id);
-    struct egw__ees_rec *r = egw__ees_find(e, EGW__EES_CTX, key);
+    struct egw_record *r = egw__ees_find(e, EGW__EES_CTX, key);
     const json_t *pushed = r ? json_object_get(r->doc, "eecCntx") : NULL;
     const char *owner = json_string_value(json_object_get(pushed, "eecId"));
     if (owner && strcmp(owner, eec_id) == 0) {
       take_context(op->doc, pushed, op->src);
       /* Consumed: the registration now holds it. */
-      struct egw__ees_change del = {.kind = EGW__EES_CTX, .what = EGW__EES_DELETE, .id = key};
+      struct egw__ees_change del = {.kind = EGW__EES_CTX, .rec = r};
       egw__ees_commit(e, NULL, &del);
       free(key);
       return store_registration(op);
@@ -157,11 +156,11 @@ static enum egw_handler_result relocate(struct reg_op *op, const char *cntx_id,
 
 static enum egw_handler_result create(struct egw__ees *e, struct egw_exchange *x) {
   const struct egw_request *req = egw_exchange_request(x);
-  json_t *body = egw__ees_read_json(x, "application/json");
-  if (body == NULL)
-    return EGW_DONE;
-  struct egw__ees_invalid inv;
   enum egw_handler_result r;
+  json_t *body = egw__roles_read_json(x, "application/json", &r);
+  if (body == NULL)
+    return r;
+  struct egw__ees_invalid inv;
   int64_t exp_s;
   if (egw__ees_check_eec_registration(body, &inv) != 0 ||
       egw__ees_grant_exp(json_object_get(body, "expTime"), egw__ees_now_s(),
@@ -175,13 +174,13 @@ static enum egw_handler_result create(struct egw__ees *e, struct egw_exchange *x
     goto end;
   }
   struct reg_op *op = calloc(1, sizeof(*op));
-  if (op == NULL || egw__ees_new_id(op->id) != 0) {
-    free(op);
+  if (op == NULL) {
     r = EGW_FAILED;
     goto end;
   }
-  char when[32];
-  const char *location = egw__ees_location(req, EGW__EES_EEC_BASE, op->id);
+  egw__roles_new_id(op->id);
+  const char *path = egw_arena_sprintf(req->arena, "%s/%s", EGW__EES_EEC_BASE, op->id);
+  const char *location = path ? egw__roles_location(req, path) : NULL;
   op->e = e;
   op->x = x;
   op->exp_s = exp_s;
@@ -190,8 +189,7 @@ static enum egw_handler_result create(struct egw__ees *e, struct egw_exchange *x
   const char *src = json_string_value(json_object_get(body, "srcEesId"));
   const char *cntx_id = json_string_value(json_object_get(body, "eecCntxId"));
   if (op->doc == NULL || op->location == NULL || (src && (op->src = strdup(src)) == NULL) ||
-      json_object_set_new(op->doc, "expTime",
-                          json_string(egw__ees_format_time(exp_s, when, sizeof(when)))) ||
+      json_object_set_new(op->doc, "expTime", egw__ees_time(exp_s)) ||
       json_object_set_new(op->doc, "eecCntxId", json_string(op->id))) {
     reg_op_free(op);
     r = EGW_FAILED;
@@ -209,9 +207,9 @@ end:
 
 /* owned_registration finds registration |id| and checks that the token's sub (if any) is
  * its eecId. Returns it, or NULL after answering 404 or 403. */
-static struct egw__ees_rec *owned_registration(struct egw__ees *e, struct egw_exchange *x,
-                                               const char *id, enum egw_handler_result *out) {
-  struct egw__ees_rec *rec = egw__ees_find(e, EGW__EES_EEC, id);
+static struct egw_record *owned_registration(struct egw__ees *e, struct egw_exchange *x,
+                                             const char *id, enum egw_handler_result *out) {
+  struct egw_record *rec = egw__ees_find(e, EGW__EES_EEC, id);
   if (rec == NULL) {
     *out = egw__ees_problem(x, 404, "no EEC registration with this id", "RESOURCE_NOT_FOUND");
     return NULL;
@@ -225,25 +223,20 @@ static struct egw__ees_rec *owned_registration(struct egw__ees *e, struct egw_ex
 }
 
 static enum egw_handler_result store_update(struct egw__ees *e, struct egw_exchange *x,
-                                            const char *id, json_t *doc, int64_t exp_s) {
-  char when[32];
-  json_object_set_new(doc, "expTime", json_string(egw__ees_format_time(exp_s, when, sizeof(when))));
-  json_object_set_new(doc, "eecCntxId", json_string(id));
-  struct egw__ees_change c = {.kind = EGW__EES_EEC,
-                              .what = EGW__EES_PUT,
-                              .id = id,
-                              .doc = doc,
-                              .exp_s = exp_s,
-                              .status = 200};
+                                            struct egw_record *rec, json_t *doc, int64_t exp_s) {
+  json_object_set_new(doc, "expTime", egw__ees_time(exp_s));
+  json_object_set_new(doc, "eecCntxId", json_string(rec->id));
+  struct egw__ees_change c = {
+      .kind = EGW__EES_EEC, .rec = rec, .doc = doc, .exp_s = exp_s, .status = 200};
   return egw__ees_commit(e, x, &c);
 }
 
 static enum egw_handler_result replace(struct egw__ees *e, struct egw_exchange *x, const char *id) {
   enum egw_handler_result r;
-  json_t *body = egw__ees_read_json(x, "application/json");
+  json_t *body = egw__roles_read_json(x, "application/json", &r);
   if (body == NULL)
-    return EGW_DONE;
-  struct egw__ees_rec *rec = owned_registration(e, x, id, &r);
+    return r;
+  struct egw_record *rec = owned_registration(e, x, id, &r);
   struct egw__ees_invalid inv;
   int64_t exp_s;
   if (rec == NULL)
@@ -263,7 +256,7 @@ static enum egw_handler_result replace(struct egw__ees *e, struct egw_exchange *
   json_t *src = json_object_get(rec->doc, "srcEesId");
   if (src)
     json_object_set(body, "srcEesId", src);
-  r = store_update(e, x, id, body, exp_s);
+  r = store_update(e, x, rec, body, exp_s);
   body = NULL;
 end:
   json_decref(body);
@@ -272,12 +265,12 @@ end:
 
 static enum egw_handler_result patch(struct egw__ees *e, struct egw_exchange *x, const char *id) {
   enum egw_handler_result r;
-  json_t *body = egw__ees_read_json(x, "application/merge-patch+json");
+  json_t *body = egw__roles_read_json(x, "application/merge-patch+json", &r);
   if (body == NULL)
-    return EGW_DONE;
+    return r;
   json_t *doc = NULL;
   struct egw__ees_invalid inv;
-  struct egw__ees_rec *rec = owned_registration(e, x, id, &r);
+  struct egw_record *rec = owned_registration(e, x, id, &r);
   if (rec == NULL)
     goto end;
   if (egw__ees_check_eec_registration_patch(body, &inv) != 0) {
@@ -291,7 +284,7 @@ static enum egw_handler_result patch(struct egw__ees *e, struct egw_exchange *x,
     r = egw__ees_bad_request(x, &inv);
     goto end;
   }
-  doc = egw__ees_merge_patch(rec->doc, body);
+  doc = egw__roles_merge_patch(rec->doc, body);
   if (doc == NULL) {
     r = EGW_FAILED;
     goto end;
@@ -300,7 +293,7 @@ static enum egw_handler_result patch(struct egw__ees *e, struct egw_exchange *x,
     r = egw__ees_bad_request(x, &inv);
     goto end;
   }
-  r = store_update(e, x, id, doc, exp_s);
+  r = store_update(e, x, rec, doc, exp_s);
   doc = NULL;
 end:
   json_decref(doc);
@@ -326,43 +319,52 @@ static void push_op_free(struct push_op *op) {
 static void on_push_abort(void *arg) { ((struct push_op *)arg)->x = NULL; }
 
 static enum egw_handler_result delete_now(struct egw__ees *e, struct egw_exchange *x,
-                                          const char *id) {
-  struct egw__ees_change c = {
-      .kind = EGW__EES_EEC, .what = EGW__EES_DELETE, .id = id, .status = 204};
+                                          struct egw_record *rec) {
+  struct egw__ees_change c = {.kind = EGW__EES_EEC, .rec = rec, .status = 204};
   return egw__ees_commit(e, x, &c);
 }
 
 static void on_pushed(void *arg, int ok, const char *why) {
   struct push_op *op = arg;
   struct egw_exchange *x = op->x;
+  /* Looked up again: it may have expired or gone meanwhile. */
+  struct egw_record *rec = x ? egw__ees_find(op->e, EGW__EES_EEC, op->id) : NULL;
+  enum egw_handler_result r = EGW_AGAIN;
   if (x && !ok) {
     char detail[256];
     snprintf(detail, sizeof(detail), "the EEC context could not be relocated to %s: %s", op->target,
              why ? why : "failed");
-    egw__ees_set_problem(egw_exchange_response(x), 503, detail, "SYSTEM_FAILURE", NULL);
-    egw_exchange_finish(x);
-  } else if (x && delete_now(op->e, x, op->id) != EGW_AGAIN) {
-    answer_failed(x);
+    r = egw__ees_problem(x, 503, detail, "SYSTEM_FAILURE");
+  } else if (x && rec == NULL) {
+    r = egw__ees_problem(x, 404, "no EEC registration with this id", "RESOURCE_NOT_FOUND");
+  } else if (x) {
+    r = delete_now(op->e, x, rec);
   }
+  if (r == EGW_DONE)
+    egw_exchange_finish(x);
+  else if (r != EGW_AGAIN)
+    answer_failed(x);
   push_op_free(op);
 }
 
 static enum egw_handler_result deregister(struct egw__ees *e, struct egw_exchange *x,
                                           const char *id) {
   enum egw_handler_result r;
-  struct egw__ees_rec *rec = owned_registration(e, x, id, &r);
+  struct egw_record *rec = owned_registration(e, x, id, &r);
   if (rec == NULL)
     return r;
   int bad = 0;
-  const char *target = egw__ees_query_get(egw_exchange_request(x), "target-ees-id", &bad);
+  const char *target = egw__roles_query_get(egw_exchange_request(x), "target-ees-id", &bad);
   struct egw__ees_invalid inv;
-  if (bad || (target && egw__ees_peer(e, target) == NULL)) {
-    egw__ees_invalid_set(&inv, "target-ees-id",
-                         bad ? "is not a valid query parameter" : "is not a peer EES of this EES");
+  if (bad)
+    return egw__ees_problem(x, 400, "the query string is malformed", "INVALID_QUERY_PARAM");
+  if (target && egw__ees_peer(e, target) == NULL) {
+    egw__ees_invalid_set(&inv, "INVALID_QUERY_PARAM", "target-ees-id",
+                         "is not a peer EES of this EES");
     return egw__ees_bad_request(x, &inv);
   }
   if (target == NULL)
-    return delete_now(e, x, id);
+    return delete_now(e, x, rec);
   json_t *ctx = egw__ees_context_of(rec);
   json_t *push = ctx ? json_pack("{s:s, s:o}", "eesId", e->policy->id, "eecCntx", ctx) : NULL;
   struct push_op *op = push ? calloc(1, sizeof(*op)) : NULL;
@@ -391,11 +393,11 @@ static enum egw_handler_result deregister(struct egw__ees *e, struct egw_exchang
 
 enum egw_handler_result egw__ees_eec_registration(struct egw__ees *e, struct egw_exchange *x) {
   const struct egw_request *req = egw_exchange_request(x);
-  if (strcmp(req->path, EGW__EES_EEC_BASE) == 0)
-    return req->method == EGW_METHOD_POST ? create(e, x) : egw__ees_method_not_allowed(x, "POST");
-  const char *id = egw__ees_path_id(req, EGW__EES_EEC_BASE);
+  const char *id = egw__roles_path_id(req->path, EGW__EES_EEC_BASE);
   if (id == NULL)
     return egw__ees_problem(x, 404, "no resource at this path", NULL);
+  if (id[0] == '\0')
+    return req->method == EGW_METHOD_POST ? create(e, x) : egw__ees_method_not_allowed(x, "POST");
   switch (req->method) {
   case EGW_METHOD_PUT:
     return replace(e, x, id);

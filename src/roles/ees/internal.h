@@ -5,7 +5,8 @@
  * Modules: ees-eec (EDGE-1: EEC registration, EAS discovery), ees-eas (EDGE-3: EAS
  * registration), ees-reloc (EDGE-9: EEC context push and pull). Each module's state is
  * the one struct egw__ees of the site (egw_site_shared "ees"); whichever module starts
- * first starts it, the first stop stops it. */
+ * first starts it, the first stop stops it. The tables are roles/records.h's and the
+ * JSON API helpers roles/api.h's, shared with the ECS. */
 #ifndef EGW_ROLES_EES_INTERNAL_H
 #define EGW_ROLES_EES_INTERNAL_H
 
@@ -16,9 +17,12 @@
 
 #include "core/site.h"
 #include "edgegw/role.h"
+#include "roles/api.h"
+#include "roles/records.h"
 
 struct egw_http_client;
 struct egw_http_call;
+struct egw_truststore;
 
 /* ---- map.c: string keys to pointers ---------------------------------------------- */
 
@@ -55,18 +59,10 @@ void egw__ees_map_clear(struct egw__ees_map *m);
 
 /* ---- state.c: the shared state and its durable tables ----------------------------- */
 
+/* The EES's tables (roles/records.h, written through to the store): EEC registrations
+ * (owner: eecId), EAS registrations (owner: easProf.easId) and EEC contexts pushed here
+ * (id "<source eesId>|<cntxId>", owner: eecCntx.eecId). */
 enum egw__ees_kind { EGW__EES_EEC, EGW__EES_EAS, EGW__EES_CTX, EGW__EES_N_KINDS };
-
-/* One registration (EEC, EAS) or relocated EEC context, as stored. Its doc is never
- * changed in place: an update swaps in a new one, so holders of a reference keep a
- * consistent document. */
-struct egw__ees_rec {
-  char *id;
-  json_t *doc;
-  int64_t exp_s;    /* wall-clock seconds; 0: never */
-  uint64_t version; /* bumped by every change: a failed write undoes only its own */
-  int committed;    /* a new record is invisible until its write is durable */
-};
 
 /* The EDGE-6 registration of this EES at its ECS (ecs_reg.c). */
 struct egw__ees_ecs_reg {
@@ -82,116 +78,76 @@ struct egw__ees_ecs_reg {
 struct egw__ees {
   struct egw_site *site;
   const struct egw_ees_policy *policy;
-  uv_loop_t *loop;                              /* set by start */
-  struct egw__ees_map tables[EGW__EES_N_KINDS]; /* id -> struct egw__ees_rec */
-  struct egw_http_client *http;                 /* between start and stop */
+  struct egw_records tables[EGW__EES_N_KINDS];
+  struct egw_http_client *http; /* between start and stop */
   /* The CAs the HTTP client verifies servers with: site.trust.ca loaded afresh, so that
    * EEC CAs learned from the ECS (added to the site's store) never vouch for servers. */
   struct egw_truststore *outbound_trust;
-  uv_timer_t purge_timer;
+  uv_timer_t token_timer; /* drops expired tokens */
   int started, stopped;
   struct egw__ees_map tokens; /* token cache key -> struct egw__ees_token_entry */
   struct egw__ees_ecs_reg reg;
 };
 
 /* egw__ees_get returns the shared state of |site| (creating it and loading the stored
- * registrations on first use), or NULL with *out_err. For module init. */
+ * records on first use), or NULL with *out_err. For module init. */
 struct egw__ees *egw__ees_get(struct egw_site *site, char **out_err);
-/* egw__ees_start arms the purge timer, creates the HTTP client and registers at the
+/* egw__ees_start arms the purge timers, creates the HTTP client and registers at the
  * ECS; egw__ees_stop undoes it. Both run once whatever module calls them. */
 int egw__ees_start(struct egw__ees *e, uv_loop_t *loop);
 void egw__ees_stop(struct egw__ees *e);
 
-/* egw__ees_store_kind: "ees.eec", "ees.eas", "ees.ctx". */
-const char *egw__ees_store_kind(enum egw__ees_kind kind);
-/* egw__ees_find returns the committed, unexpired record |id| of |kind|, or NULL. */
-struct egw__ees_rec *egw__ees_find(struct egw__ees *e, enum egw__ees_kind kind, const char *id);
+/* egw__ees_find returns the live record |id| of |kind|, or NULL. */
+struct egw_record *egw__ees_find(struct egw__ees *e, enum egw__ees_kind kind, const char *id);
 int64_t egw__ees_now_s(void);
 
-/* A change written through to the store. */
-enum egw__ees_write { EGW__EES_PUT, EGW__EES_DELETE };
-
+/* A change written through to the store and answered once durable. */
 struct egw__ees_change {
   enum egw__ees_kind kind;
-  enum egw__ees_write what;
-  const char *id;
-  json_t *doc; /* PUT: taken (a reference is stolen) */
+  struct egw_record *rec; /* the record replaced or deleted; NULL: a new one, |new_id| */
+  const char *new_id;
+  json_t *doc; /* taken: the document to write; NULL: delete |rec| */
   int64_t exp_s;
-  /* The answer once durable: |status| with the document as body (none for 204), and a
-   * Location header when |location| is set; 503 ProblemDetails when the write failed. */
+  /* The answer: |status| with the stored document as body (none for 204) and Location
+   * when |location| is set; 503 ProblemDetails when the write failed. */
   int status;
   const char *location;
 };
 
-/* egw__ees_commit applies |c| in memory (a new record stays invisible until durable, an
- * updated one shows its new document at once, a deleted one disappears), writes it
- * through, and answers |x| when the write is durable (or undoes the change and answers
- * 503 when it failed). |x| may be NULL for a change nobody waits for. Returns
- * EGW_AGAIN, or EGW_FAILED when the write could not start (nothing changed; |doc| was
- * released). */
+/* egw__ees_commit starts |c| and answers |x| (NULL: nobody waits) once it is durable.
+ * Returns EGW_AGAIN, or EGW_FAILED when the write could not start (nothing changed;
+ * |doc| was released). */
 enum egw_handler_result egw__ees_commit(struct egw__ees *e, struct egw_exchange *x,
                                         const struct egw__ees_change *c);
 
 /* egw__ees_peer returns the configured EDGE-9 peer |id|, or NULL. */
 const struct egw_ees_peer_policy *egw__ees_peer(const struct egw__ees *e, const char *id);
 
-/* ---- json.c: bodies, answers, times, ids ------------------------------------------- */
+/* ---- json.c: EES specifics of answers and URLs (roles/api.h has the rest) ---------- */
 
-/* A member of a request that is not as the schema says: for ProblemDetails
- * invalidParams ({param, reason}) and the detail. */
+/* A member of a request that is not as the schema says: ProblemDetails invalidParams
+ * ({param: a JSON pointer or a query parameter, reason}) and cause. */
 struct egw__ees_invalid {
   char param[96];
   char reason[160];
+  const char *cause; /* MANDATORY_IE_MISSING, MANDATORY_IE_INCORRECT, ... */
 };
 
 /* egw__ees_invalid_set fills |inv| and returns -1 (for "return egw__ees_invalid_set(..)"). */
-int egw__ees_invalid_set(struct egw__ees_invalid *inv, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int egw__ees_invalid_set(struct egw__ees_invalid *inv, const char *cause, const char *param,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* egw__ees_read_json parses the request body as a JSON object sent as |media_type|. On
- * failure it fills the response (415, or 400 naming what is wrong) and returns NULL. */
-json_t *egw__ees_read_json(struct egw_exchange *x, const char *media_type);
-
-/* egw__ees_set_problem fills |resp| with ProblemDetails; |inv| (may be NULL) adds
- * invalidParams. egw__ees_set_json fills |resp| with |doc| (NULL: no body). Both return
- * 0 or -1 (out of memory). */
-int egw__ees_set_problem(struct egw_response *resp, int status, const char *detail,
-                         const char *cause, const struct egw__ees_invalid *inv);
-int egw__ees_set_json(struct egw_response *resp, int status, const json_t *doc);
-
-/* The same, for a handler answering at once: EGW_DONE or EGW_FAILED. */
-enum egw_handler_result egw__ees_problem(struct egw_exchange *x, int status, const char *detail,
-                                         const char *cause);
+/* egw__ees_bad_request answers 400 with |inv|. */
 enum egw_handler_result egw__ees_bad_request(struct egw_exchange *x,
                                              const struct egw__ees_invalid *inv);
-enum egw_handler_result egw__ees_json(struct egw_exchange *x, int status, const json_t *doc);
+/* egw__ees_problem answers |status| with a ProblemDetails without invalidParams. */
+enum egw_handler_result egw__ees_problem(struct egw_exchange *x, int status, const char *detail,
+                                         const char *cause);
 /* egw__ees_method_not_allowed answers 405 with Allow: |allow|. */
 enum egw_handler_result egw__ees_method_not_allowed(struct egw_exchange *x, const char *allow);
 
-/* egw__ees_parse_time reads an RFC 3339 date-time ("2025-01-02T03:04:05Z", fractions
- * and offsets allowed) into Unix seconds; returns 0 or -1. */
-int egw__ees_parse_time(const char *s, int64_t *out_s);
-/* egw__ees_format_time writes |s| as "YYYY-MM-DDTHH:MM:SSZ" into |out| (>= 32 bytes). */
-char *egw__ees_format_time(int64_t s, char *out, size_t cap);
-
-/* egw__ees_new_id writes 32 random hex digits and a NUL to |out| (>= 33 bytes). */
-int egw__ees_new_id(char *out);
-
-/* egw__ees_merge_patch returns |target| with the RFC 7396 JSON merge patch |patch|
- * applied, as a new value (|target| is not changed); NULL when out of memory. */
-json_t *egw__ees_merge_patch(const json_t *target, const json_t *patch);
-
-/* egw__ees_location returns "https://<Host><base>/<id>" (arena memory; "<base>/<id>"
- * without a Host header), or NULL when out of memory. */
-char *egw__ees_location(const struct egw_request *req, const char *base, const char *id);
-
-/* egw__ees_path_id: when |path| is |base| + "/" + one segment, returns that segment
- * (arena copy); NULL otherwise. */
-char *egw__ees_path_id(const struct egw_request *req, const char *base);
-
-/* egw__ees_query_get returns the percent-decoded value of query parameter |name| (arena
- * memory), NULL when absent; *out_bad is set when the query is malformed. */
-char *egw__ees_query_get(const struct egw_request *req, const char *name, int *out_bad);
+/* egw__ees_time returns |s| as a DateTime JSON string (a new reference). */
+json_t *egw__ees_time(int64_t s);
 
 /* egw__ees_urlencode returns |s| percent-encoded for a form or a query (malloc'd). */
 char *egw__ees_urlencode(const char *s);
@@ -203,7 +159,8 @@ int egw__ees_token_sub_mismatch(const struct egw_request *req, const char *id);
 
 /* ---- validate.c: the schemas' required members and types --------------------------- */
 
-/* Each returns 0 when |doc| is acceptable, else -1 with *inv naming the member. */
+/* Each returns 0 when |doc| is acceptable, else -1 with *inv naming the member (a JSON
+ * pointer below |prefix| for egw__ees_check_context). */
 int egw__ees_check_eec_registration(const json_t *doc, struct egw__ees_invalid *inv);
 int egw__ees_check_eec_registration_patch(const json_t *doc, struct egw__ees_invalid *inv);
 int egw__ees_check_eas_registration(const json_t *doc, struct egw__ees_invalid *inv);
@@ -213,8 +170,8 @@ int egw__ees_check_context_push(const json_t *doc, struct egw__ees_invalid *inv)
 int egw__ees_check_context(const json_t *ctx, const char *prefix, struct egw__ees_invalid *inv);
 
 /* egw__ees_grant_exp computes the expiry granted for a requested expTime (|exp_time|,
- * may be NULL: the longest): min(requested, now + max_s). Returns -1 with *inv when
- * |exp_time| is not a date-time or not in the future. */
+ * may be NULL or null: the longest): min(requested, now + max_s). Returns -1 with *inv
+ * when |exp_time| is not a date-time or not in the future. */
 int egw__ees_grant_exp(const json_t *exp_time, int64_t now_s, uint32_t max_s, int64_t *out_exp,
                        struct egw__ees_invalid *inv);
 
@@ -269,7 +226,7 @@ void egw__ees_ecs_reg_free(struct egw__ees *e);
 /* ---- reloc_client.c: EDGE-9 calls to a peer EES ------------------------------------ */
 
 /* egw__ees_context_of builds the EECContext (TS 29.558) of an EEC registration. */
-json_t *egw__ees_context_of(const struct egw__ees_rec *eec);
+json_t *egw__ees_context_of(const struct egw_record *eec);
 
 /* egw__ees_pull_cb: |ctx| is the peer's EECContext (borrowed for the call) or NULL,
  * with |why| saying what failed. */

@@ -1,5 +1,5 @@
-/* A small string-keyed hash map (chained, FNV-1a, doubling at load 1) for the EES's
- * registrations and token cache: lookups by id stay O(1) with many EECs registered. */
+/* A small string-keyed hash map (chained, FNV-1a, doubling at load 1) for the EES's token
+ * cache: one entry per (EAS, EEC) pair handed a token, so lookups must stay O(1). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -34,10 +34,10 @@ static const char *caller_may(const struct egw__ees *e, const struct egw_request
 }
 
 static enum egw_handler_result push(struct egw__ees *e, struct egw_exchange *x) {
-  json_t *body = egw__ees_read_json(x, "application/json");
-  if (body == NULL)
-    return EGW_DONE;
   enum egw_handler_result r;
+  json_t *body = egw__roles_read_json(x, "application/json", &r);
+  if (body == NULL)
+    return r;
   struct egw__ees_invalid inv;
   char *key = NULL;
   if (egw__ees_check_context_push(body, &inv) != 0) {
@@ -59,10 +59,11 @@ static enum egw_handler_result push(struct egw__ees *e, struct egw_exchange *x) 
     goto end;
   }
   snprintf(key, n, "%s|%s", ees_id, cntx_id);
+  /* Pushed again: the newer context replaces the older. */
   struct egw__ees_change c = {
       .kind = EGW__EES_CTX,
-      .what = EGW__EES_PUT,
-      .id = key,
+      .rec = egw__ees_find(e, EGW__EES_CTX, key),
+      .new_id = key,
       .doc = body,
       .exp_s = egw__ees_now_s() + (int64_t)e->policy->eec_registration_max_s,
       .status = 204,
@@ -78,18 +79,20 @@ end:
 static enum egw_handler_result pull(struct egw__ees *e, struct egw_exchange *x) {
   const struct egw_request *req = egw_exchange_request(x);
   int bad = 0;
-  const char *ees_id = egw__ees_query_get(req, "ees-id", &bad);
-  const char *cntx_id = egw__ees_query_get(req, "eec-cntx-id", &bad);
+  const char *ees_id = egw__roles_query_get(req, "ees-id", &bad);
+  const char *cntx_id = egw__roles_query_get(req, "eec-cntx-id", &bad);
   struct egw__ees_invalid inv;
-  if (bad || ees_id == NULL || cntx_id == NULL || !ees_id[0] || !cntx_id[0]) {
-    egw__ees_invalid_set(&inv, ees_id && ees_id[0] ? "eec-cntx-id" : "ees-id",
-                         bad ? "is not a valid query parameter" : "is required");
+  if (bad)
+    return egw__ees_problem(x, 400, "the query string is malformed", "INVALID_QUERY_PARAM");
+  if (ees_id == NULL || cntx_id == NULL || !ees_id[0] || !cntx_id[0]) {
+    egw__ees_invalid_set(&inv, "MANDATORY_QUERY_PARAM_MISSING",
+                         ees_id && ees_id[0] ? "eec-cntx-id" : "ees-id", "is required");
     return egw__ees_bad_request(x, &inv);
   }
   const char *why = caller_may(e, req, ees_id, NULL);
   if (why)
     return egw__ees_problem(x, 403, why, "IDENTITY_MISMATCH");
-  struct egw__ees_rec *rec = egw__ees_find(e, EGW__EES_EEC, cntx_id);
+  struct egw_record *rec = egw__ees_find(e, EGW__EES_EEC, cntx_id);
   if (rec == NULL)
     return egw__ees_problem(x, 404, "no EEC context with this id", "CONTEXT_NOT_FOUND");
   const char *eec_id = json_string_value(json_object_get(rec->doc, "eecId"));
@@ -97,7 +100,7 @@ static enum egw_handler_result pull(struct egw__ees *e, struct egw_exchange *x) 
     return egw__ees_problem(x, 403, "the access token was issued for another EEC",
                             "IDENTITY_MISMATCH");
   json_t *ctx = egw__ees_context_of(rec);
-  enum egw_handler_result r = ctx ? egw__ees_json(x, 200, ctx) : EGW_FAILED;
+  enum egw_handler_result r = ctx ? egw__roles_answer_json(x, 200, ctx) : EGW_FAILED;
   json_decref(ctx);
   return r;
 }

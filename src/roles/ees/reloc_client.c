@@ -11,7 +11,7 @@
 #include "roles/ees/internal.h"
 #include "util/log.h"
 
-json_t *egw__ees_context_of(const struct egw__ees_rec *eec) {
+json_t *egw__ees_context_of(const struct egw_record *eec) {
   const json_t *doc = eec->doc;
   json_t *ctx = json_pack("{s:O, s:s}", "eecId", json_object_get(doc, "eecId"), "cntxId", eec->id);
   if (ctx == NULL)

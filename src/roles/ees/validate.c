@@ -2,161 +2,172 @@
  * (TS24558_Eees_EECRegistration.yaml, TS29558_Eees_EASRegistration.yaml,
  * TS24558_Eees_EASDiscovery.yaml, TS29558_Eees_EECContextRelocation.yaml). What the
  * EES reads is checked strictly; members it only stores are checked for their type.
- * Unknown members are kept: the schemas allow them. */
+ * Unknown members are kept: the schemas allow them. Errors name the member as a JSON
+ * pointer (TS 29.122 InvalidParam) with the cause of TS 29.500: MANDATORY_IE_MISSING,
+ * MANDATORY_IE_INCORRECT or OPTIONAL_IE_INCORRECT. */
 #include <stdio.h>
 #include <string.h>
 
 #include "roles/ees/internal.h"
 
-/* The checks below take the member's dotted path for the error ("acProfs[1].acId"). */
+#define MISSING "MANDATORY_IE_MISSING"
+#define MANDATORY "MANDATORY_IE_INCORRECT"
+#define OPTIONAL "OPTIONAL_IE_INCORRECT"
 
-static int opt_string(const json_t *o, const char *key, const char *path,
+/* at writes |prefix| "/" |name| into |buf|: the pointer of a member. */
+static const char *at(char *buf, size_t cap, const char *prefix, const char *name) {
+  snprintf(buf, cap, "%s/%s", prefix, name);
+  return buf;
+}
+
+static int opt_string(const json_t *o, const char *prefix, const char *key,
                       struct egw__ees_invalid *inv) {
+  char p[96];
   const json_t *v = json_object_get(o, key);
   if (v && !json_is_string(v))
-    return egw__ees_invalid_set(inv, path, "must be a string");
+    return egw__ees_invalid_set(inv, OPTIONAL, at(p, sizeof(p), prefix, key), "must be a string");
   return 0;
 }
 
-static int req_string(const json_t *o, const char *key, const char *path,
+static int req_string(const json_t *o, const char *prefix, const char *key,
                       struct egw__ees_invalid *inv) {
+  char p[96];
   const json_t *v = json_object_get(o, key);
   if (v == NULL)
-    return egw__ees_invalid_set(inv, path, "is required");
+    return egw__ees_invalid_set(inv, MISSING, at(p, sizeof(p), prefix, key), "is required");
   if (!json_is_string(v) || json_string_length(v) == 0)
-    return egw__ees_invalid_set(inv, path, "must be a non-empty string");
+    return egw__ees_invalid_set(inv, MANDATORY, at(p, sizeof(p), prefix, key),
+                                "must be a non-empty string");
   return 0;
 }
 
-static int opt_bool(const json_t *o, const char *key, const char *path,
+static int opt_bool(const json_t *o, const char *prefix, const char *key,
                     struct egw__ees_invalid *inv) {
+  char p[96];
   const json_t *v = json_object_get(o, key);
   if (v && !json_is_boolean(v))
-    return egw__ees_invalid_set(inv, path, "must be true or false");
+    return egw__ees_invalid_set(inv, OPTIONAL, at(p, sizeof(p), prefix, key),
+                                "must be true or false");
   return 0;
 }
 
 /* An array (of at least |min| items) of strings. */
-static int opt_strings(const json_t *o, const char *key, const char *path, size_t min,
+static int opt_strings(const json_t *o, const char *prefix, const char *key, size_t min,
                        struct egw__ees_invalid *inv) {
+  char p[96];
   const json_t *v = json_object_get(o, key);
   if (v == NULL)
     return 0;
+  at(p, sizeof(p), prefix, key);
   if (!json_is_array(v) || json_array_size(v) < min)
-    return egw__ees_invalid_set(
-        inv, path, min ? "must be a non-empty array of strings" : "must be an array of strings");
+    return egw__ees_invalid_set(inv, OPTIONAL, p,
+                                min ? "must be a non-empty array of strings"
+                                    : "must be an array of strings");
   size_t i;
   const json_t *item;
   json_array_foreach(v, i, item) {
     if (!json_is_string(item))
-      return egw__ees_invalid_set(inv, path, "item %zu is not a string", i);
+      return egw__ees_invalid_set(inv, OPTIONAL, p, "item %zu is not a string", i);
   }
   return 0;
 }
 
-static int opt_object(const json_t *o, const char *key, const char *path,
+static int opt_object(const json_t *o, const char *prefix, const char *key,
                       struct egw__ees_invalid *inv) {
+  char p[96];
   const json_t *v = json_object_get(o, key);
   if (v && !json_is_object(v))
-    return egw__ees_invalid_set(inv, path, "must be an object");
+    return egw__ees_invalid_set(inv, OPTIONAL, at(p, sizeof(p), prefix, key), "must be an object");
   return 0;
 }
 
-/* EndPoint: exactly one of uri, fqdn, ipv4Addrs, ipv6Addrs (oneOf). */
-static int check_endpoint(const json_t *ep, const char *path, struct egw__ees_invalid *inv) {
+/* EndPoint at |path|: exactly one of uri, fqdn, ipv4Addrs, ipv6Addrs (oneOf). */
+static int check_endpoint(const json_t *ep, const char *path, const char *cause,
+                          struct egw__ees_invalid *inv) {
   if (!json_is_object(ep))
-    return egw__ees_invalid_set(inv, path, "must be an EndPoint object");
-  char p[96];
+    return egw__ees_invalid_set(inv, cause, path, "must be an EndPoint object");
+  static const char *const members[] = {"uri", "fqdn", "ipv4Addrs", "ipv6Addrs"};
   int n = 0;
-  static const char *const strs[] = {"uri", "fqdn"};
-  for (size_t i = 0; i < 2; i++) {
-    snprintf(p, sizeof(p), "%s.%s", path, strs[i]);
-    if (json_object_get(ep, strs[i])) {
-      n++;
-      if (req_string(ep, strs[i], p, inv))
-        return -1;
-    }
-  }
-  static const char *const lists[] = {"ipv4Addrs", "ipv6Addrs"};
-  for (size_t i = 0; i < 2; i++) {
-    snprintf(p, sizeof(p), "%s.%s", path, lists[i]);
-    if (json_object_get(ep, lists[i])) {
-      n++;
-      if (opt_strings(ep, lists[i], p, 1, inv))
-        return -1;
+  for (size_t i = 0; i < 4; i++) {
+    if (json_object_get(ep, members[i]) == NULL)
+      continue;
+    n++;
+    if ((i < 2 ? req_string(ep, path, members[i], inv)
+               : opt_strings(ep, path, members[i], 1, inv)) != 0) {
+      inv->cause = cause;
+      return -1;
     }
   }
   if (n != 1)
-    return egw__ees_invalid_set(inv, path,
+    return egw__ees_invalid_set(inv, cause, path,
                                 "must have exactly one of uri, fqdn, ipv4Addrs, ipv6Addrs");
   return 0;
 }
 
 static int check_ac_profile(const json_t *ap, const char *path, struct egw__ees_invalid *inv) {
-  char p[96];
   if (!json_is_object(ap))
-    return egw__ees_invalid_set(inv, path, "must be an ACProfile object");
-  snprintf(p, sizeof(p), "%s.acId", path);
-  if (req_string(ap, "acId", p, inv))
-    return -1;
-  snprintf(p, sizeof(p), "%s.acType", path);
-  if (opt_string(ap, "acType", p, inv))
+    return egw__ees_invalid_set(inv, OPTIONAL, path, "must be an ACProfile object");
+  if (req_string(ap, path, "acId", inv) || opt_string(ap, path, "acType", inv))
     return -1;
   const json_t *eass = json_object_get(ap, "eass");
   if (eass == NULL)
     return 0;
-  snprintf(p, sizeof(p), "%s.eass", path);
+  char p[96];
+  at(p, sizeof(p), path, "eass");
   if (!json_is_array(eass) || json_array_size(eass) == 0)
-    return egw__ees_invalid_set(inv, p, "must be a non-empty array of EasDetail");
+    return egw__ees_invalid_set(inv, OPTIONAL, p, "must be a non-empty array of EasDetail");
   size_t i;
   const json_t *d;
   json_array_foreach(eass, i, d) {
-    snprintf(p, sizeof(p), "%s.eass[%zu].easId", path, i);
-    if (!json_is_object(d) || req_string(d, "easId", p, inv))
-      return json_is_object(d) ? -1 : egw__ees_invalid_set(inv, p, "must be an EasDetail object");
+    char item[96];
+    snprintf(item, sizeof(item), "%s/%zu", p, i);
+    if (!json_is_object(d))
+      return egw__ees_invalid_set(inv, OPTIONAL, item, "must be an EasDetail object");
+    if (req_string(d, item, "easId", inv))
+      return -1;
   }
   return 0;
 }
 
-static int check_ac_profiles(const json_t *o, const char *key, const char *path, size_t min,
+static int check_ac_profiles(const json_t *o, const char *prefix, const char *key, size_t min,
                              struct egw__ees_invalid *inv) {
   const json_t *v = json_object_get(o, key);
   if (v == NULL)
     return 0;
+  char p[96];
+  at(p, sizeof(p), prefix, key);
   if (!json_is_array(v) || json_array_size(v) < min)
-    return egw__ees_invalid_set(inv, path, "must be an array of ACProfile");
+    return egw__ees_invalid_set(inv, OPTIONAL, p,
+                                min ? "must be a non-empty array of ACProfile"
+                                    : "must be an array of ACProfile");
   size_t i;
   const json_t *ap;
   json_array_foreach(v, i, ap) {
-    char p[96];
-    snprintf(p, sizeof(p), "%s[%zu]", path, i);
-    if (check_ac_profile(ap, p, inv))
+    char item[96];
+    snprintf(item, sizeof(item), "%s/%zu", p, i);
+    if (check_ac_profile(ap, item, inv))
       return -1;
   }
   return 0;
 }
 
 int egw__ees_check_eec_registration(const json_t *doc, struct egw__ees_invalid *inv) {
-  if (req_string(doc, "eecId", "eecId", inv) || opt_string(doc, "ueId", "ueId", inv) ||
-      check_ac_profiles(doc, "acProfs", "acProfs", 0, inv) ||
-      opt_string(doc, "expTime", "expTime", inv) ||
-      opt_strings(doc, "eecSvcContSupp", "eecSvcContSupp", 0, inv) ||
-      opt_string(doc, "eecCntxId", "eecCntxId", inv) ||
-      opt_string(doc, "srcEesId", "srcEesId", inv) ||
-      opt_bool(doc, "ueMobilityReq", "ueMobilityReq", inv) ||
-      opt_bool(doc, "easSelReqInd", "easSelReqInd", inv) ||
-      opt_string(doc, "ueType", "ueType", inv))
+  if (req_string(doc, "", "eecId", inv) || opt_string(doc, "", "ueId", inv) ||
+      check_ac_profiles(doc, "", "acProfs", 0, inv) || opt_string(doc, "", "expTime", inv) ||
+      opt_strings(doc, "", "eecSvcContSupp", 0, inv) || opt_string(doc, "", "eecCntxId", inv) ||
+      opt_string(doc, "", "srcEesId", inv) || opt_bool(doc, "", "ueMobilityReq", inv) ||
+      opt_bool(doc, "", "easSelReqInd", inv) || opt_string(doc, "", "ueType", inv))
     return -1;
   const json_t *ep = json_object_get(doc, "endPt");
-  if (ep && check_endpoint(ep, "endPt", inv))
+  if (ep && check_endpoint(ep, "/endPt", OPTIONAL, inv))
     return -1;
   if (json_object_get(doc, "unfulfillAcProfs") && json_object_get(doc, "unfulfilledAcProfs"))
-    return egw__ees_invalid_set(inv, "unfulfilledAcProfs",
+    return egw__ees_invalid_set(inv, OPTIONAL, "/unfulfilledAcProfs",
                                 "must not be sent together with unfulfillAcProfs");
   return 0;
 }
 
-/* Members of a merge patch may be null (remove) or what the full schema says. */
+/* Only the members of the Patch schema may be sent. */
 static int patch_members_known(const json_t *doc, const char *const *known, size_t n,
                                struct egw__ees_invalid *inv) {
   const char *key;
@@ -165,8 +176,10 @@ static int patch_members_known(const json_t *doc, const char *const *known, size
     size_t i = 0;
     while (i < n && strcmp(key, known[i]) != 0)
       i++;
+    char p[96];
     if (i == n)
-      return egw__ees_invalid_set(inv, key, "cannot be changed with PATCH");
+      return egw__ees_invalid_set(inv, OPTIONAL, at(p, sizeof(p), "", key),
+                                  "cannot be changed with PATCH");
   }
   return 0;
 }
@@ -180,50 +193,47 @@ int egw__ees_check_eec_registration_patch(const json_t *doc, struct egw__ees_inv
   const char *key;
   const json_t *v;
   json_object_foreach((json_t *)doc, key, v) {
+    char p[96];
     if (json_is_null(v))
-      return egw__ees_invalid_set(inv, key, "cannot be null (it is not removable)");
+      return egw__ees_invalid_set(inv, OPTIONAL, at(p, sizeof(p), "", key),
+                                  "cannot be null (it is not removable)");
   }
-  return check_ac_profiles(doc, "acProfs", "acProfs", 0, inv) ||
-                 opt_string(doc, "expTime", "expTime", inv) ||
-                 opt_bool(doc, "ueMobilityReq", "ueMobilityReq", inv) ||
-                 opt_bool(doc, "easSelReqInd", "easSelReqInd", inv) ||
-                 opt_string(doc, "ueType", "ueType", inv)
+  return check_ac_profiles(doc, "", "acProfs", 0, inv) || opt_string(doc, "", "expTime", inv) ||
+                 opt_bool(doc, "", "ueMobilityReq", inv) ||
+                 opt_bool(doc, "", "easSelReqInd", inv) || opt_string(doc, "", "ueType", inv)
              ? -1
              : 0;
 }
 
 static int check_eas_profile(const json_t *prof, struct egw__ees_invalid *inv) {
+  static const char *const P = "/easProf";
   if (!json_is_object(prof))
-    return egw__ees_invalid_set(inv, "easProf", "must be an EASProfile object");
-  if (req_string(prof, "easId", "easProf.easId", inv))
+    return egw__ees_invalid_set(inv, MANDATORY, P, "must be an EASProfile object");
+  if (req_string(prof, P, "easId", inv))
     return -1;
   const json_t *ep = json_object_get(prof, "endPt");
   if (ep == NULL)
-    return egw__ees_invalid_set(inv, "easProf.endPt", "is required");
-  if (check_endpoint(ep, "easProf.endPt", inv) ||
-      opt_strings(prof, "acIds", "easProf.acIds", 1, inv) ||
-      opt_string(prof, "provId", "easProf.provId", inv) ||
-      opt_string(prof, "type", "easProf.type", inv) ||
-      opt_string(prof, "flexEasType", "easProf.flexEasType", inv) ||
-      opt_strings(prof, "permLvl", "easProf.permLvl", 1, inv) ||
-      opt_strings(prof, "easFeats", "easProf.easFeats", 1, inv) ||
-      opt_strings(prof, "svcContSupp", "easProf.svcContSupp", 1, inv) ||
-      opt_string(prof, "status", "easProf.status", inv) ||
-      opt_bool(prof, "easSyncSupp", "easProf.easSyncSupp", inv) ||
-      opt_object(prof, "svcArea", "easProf.svcArea", inv) ||
-      opt_object(prof, "svcKpi", "easProf.svcKpi", inv))
+    return egw__ees_invalid_set(inv, MISSING, "/easProf/endPt", "is required");
+  if (check_endpoint(ep, "/easProf/endPt", MANDATORY, inv) ||
+      opt_strings(prof, P, "acIds", 1, inv) || opt_string(prof, P, "provId", inv) ||
+      opt_string(prof, P, "type", inv) || opt_string(prof, P, "flexEasType", inv) ||
+      opt_strings(prof, P, "permLvl", 1, inv) || opt_strings(prof, P, "easFeats", 1, inv) ||
+      opt_strings(prof, P, "svcContSupp", 1, inv) || opt_string(prof, P, "status", inv) ||
+      opt_bool(prof, P, "easSyncSupp", inv) || opt_object(prof, P, "svcArea", inv) ||
+      opt_object(prof, P, "svcKpi", inv))
     return -1;
   if (json_object_get(prof, "type") && json_object_get(prof, "flexEasType"))
-    return egw__ees_invalid_set(inv, "easProf.flexEasType", "must not be sent together with type");
+    return egw__ees_invalid_set(inv, OPTIONAL, "/easProf/flexEasType",
+                                "must not be sent together with type");
   return 0;
 }
 
 int egw__ees_check_eas_registration(const json_t *doc, struct egw__ees_invalid *inv) {
   const json_t *prof = json_object_get(doc, "easProf");
   if (prof == NULL)
-    return egw__ees_invalid_set(inv, "easProf", "is required");
-  if (check_eas_profile(prof, inv) || opt_string(doc, "expTime", "expTime", inv) ||
-      opt_string(doc, "suppFeat", "suppFeat", inv))
+    return egw__ees_invalid_set(inv, MISSING, "/easProf", "is required");
+  if (check_eas_profile(prof, inv) || opt_string(doc, "", "expTime", inv) ||
+      opt_string(doc, "", "suppFeat", inv))
     return -1;
   return 0;
 }
@@ -234,77 +244,68 @@ int egw__ees_check_eas_registration_patch(const json_t *doc, struct egw__ees_inv
     return -1;
   const json_t *v = json_object_get(doc, "easProf");
   if (v && !json_is_object(v))
-    return egw__ees_invalid_set(inv, "easProf", "must be an object");
+    return egw__ees_invalid_set(inv, OPTIONAL, "/easProf", "must be an object");
   v = json_object_get(doc, "expTime");
-  if (v && !json_is_null(v) && !json_is_string(v))
-    return egw__ees_invalid_set(inv, "expTime", "must be a date-time string or null");
+  if (v && !json_is_null(v) && !json_is_string(v)) /* DateTimeRm: null removes */
+    return egw__ees_invalid_set(inv, OPTIONAL, "/expTime", "must be a date-time string or null");
   return 0;
 }
 
 int egw__ees_check_discovery_req(const json_t *doc, struct egw__ees_invalid *inv) {
   const json_t *rid = json_object_get(doc, "requestorId");
   if (rid == NULL)
-    return egw__ees_invalid_set(inv, "requestorId", "is required");
+    return egw__ees_invalid_set(inv, MISSING, "/requestorId", "is required");
   if (!json_is_object(rid))
-    return egw__ees_invalid_set(inv, "requestorId", "must be a RequestorId object");
+    return egw__ees_invalid_set(inv, MANDATORY, "/requestorId", "must be a RequestorId object");
   static const char *const ids[] = {"eecId", "easId", "eesId"};
   int n = 0;
   for (size_t i = 0; i < 3; i++) {
     if (json_object_get(rid, ids[i]) == NULL)
       continue;
     n++;
-    char p[64];
-    snprintf(p, sizeof(p), "requestorId.%s", ids[i]);
-    if (req_string(rid, ids[i], p, inv))
+    if (req_string(rid, "/requestorId", ids[i], inv))
       return -1;
   }
   if (n != 1)
-    return egw__ees_invalid_set(inv, "requestorId", "must have exactly one of eecId, easId, eesId");
-  if (opt_string(doc, "ueId", "ueId", inv))
+    return egw__ees_invalid_set(inv, MANDATORY, "/requestorId",
+                                "must have exactly one of eecId, easId, eesId");
+  if (opt_string(doc, "", "ueId", inv))
     return -1;
   return egw__ees_filter_check(json_object_get(doc, "easDiscoveryFilter"), inv);
 }
 
-/* at writes |prefix| + |name| into |buf|: the path of a member of a nested object. */
-static const char *at(char *buf, size_t cap, const char *prefix, const char *name) {
-  snprintf(buf, cap, "%s%s", prefix, name);
-  return buf;
-}
-
 int egw__ees_check_context(const json_t *ctx, const char *prefix, struct egw__ees_invalid *inv) {
-  char p[96];
   if (!json_is_object(ctx))
-    return egw__ees_invalid_set(inv, prefix[0] ? prefix : "EECContext",
+    return egw__ees_invalid_set(inv, MANDATORY, prefix[0] ? prefix : "/",
                                 "must be an EECContext object");
-  if (req_string(ctx, "eecId", at(p, sizeof(p), prefix, "eecId"), inv) ||
-      req_string(ctx, "cntxId", at(p, sizeof(p), prefix, "cntxId"), inv) ||
-      opt_string(ctx, "ueId", at(p, sizeof(p), prefix, "ueId"), inv) ||
-      check_ac_profiles(ctx, "acProfs", at(p, sizeof(p), prefix, "acProfs"), 1, inv) ||
-      opt_strings(ctx, "e1Subs", at(p, sizeof(p), prefix, "e1Subs"), 1, inv) ||
-      opt_bool(ctx, "ueMobSuppInd", at(p, sizeof(p), prefix, "ueMobSuppInd"), inv) ||
-      opt_object(ctx, "eecSrvContSupp", at(p, sizeof(p), prefix, "eecSrvContSupp"), inv))
+  if (req_string(ctx, prefix, "eecId", inv) || req_string(ctx, prefix, "cntxId", inv) ||
+      opt_string(ctx, prefix, "ueId", inv) || check_ac_profiles(ctx, prefix, "acProfs", 1, inv) ||
+      opt_strings(ctx, prefix, "e1Subs", 1, inv) || opt_bool(ctx, prefix, "ueMobSuppInd", inv) ||
+      opt_object(ctx, prefix, "eecSrvContSupp", inv))
     return -1;
   const json_t *sc = json_object_get(ctx, "eecSrvContSupp");
   if (sc == NULL)
     return 0;
-  if (!json_is_boolean(json_object_get(sc, "srvContSupp")))
-    return egw__ees_invalid_set(inv, at(p, sizeof(p), prefix, "eecSrvContSupp.srvContSupp"),
+  char p[96];
+  at(p, sizeof(p), prefix, "eecSrvContSupp");
+  if (!json_is_boolean(json_object_get(sc, "srvContSupp"))) {
+    char q[112];
+    return egw__ees_invalid_set(inv, OPTIONAL, at(q, sizeof(q), p, "srvContSupp"),
                                 "is required (true or false)");
-  return opt_strings(sc, "acrScenarios", at(p, sizeof(p), prefix, "eecSrvContSupp.acrScenarios"), 1,
-                     inv);
+  }
+  return opt_strings(sc, p, "acrScenarios", 1, inv);
 }
 
 int egw__ees_check_context_push(const json_t *doc, struct egw__ees_invalid *inv) {
-  if (req_string(doc, "eesId", "eesId", inv))
+  if (req_string(doc, "", "eesId", inv))
     return -1;
   const json_t *ctx = json_object_get(doc, "eecCntx");
   if (ctx == NULL)
-    return egw__ees_invalid_set(inv, "eecCntx", "is required");
-  if (egw__ees_check_context(ctx, "eecCntx.", inv) ||
-      opt_bool(doc, "acrScenariosSelReq", "acrScenariosSelReq", inv))
+    return egw__ees_invalid_set(inv, MISSING, "/eecCntx", "is required");
+  if (egw__ees_check_context(ctx, "/eecCntx", inv) || opt_bool(doc, "", "acrScenariosSelReq", inv))
     return -1;
   const json_t *tgt = json_object_get(doc, "tgtEas");
-  return tgt ? check_endpoint(tgt, "tgtEas", inv) : 0;
+  return tgt ? check_endpoint(tgt, "/tgtEas", OPTIONAL, inv) : 0;
 }
 
 int egw__ees_grant_exp(const json_t *exp_time, int64_t now_s, uint32_t max_s, int64_t *out_exp,
@@ -315,10 +316,11 @@ int egw__ees_grant_exp(const json_t *exp_time, int64_t now_s, uint32_t max_s, in
     return 0;
   }
   int64_t asked;
-  if (!json_is_string(exp_time) || egw__ees_parse_time(json_string_value(exp_time), &asked) != 0)
-    return egw__ees_invalid_set(inv, "expTime", "must be an RFC 3339 date-time");
+  if (!json_is_string(exp_time) ||
+      egw__roles_datetime_parse(json_string_value(exp_time), &asked) != 0)
+    return egw__ees_invalid_set(inv, OPTIONAL, "/expTime", "must be an RFC 3339 date-time");
   if (asked <= now_s)
-    return egw__ees_invalid_set(inv, "expTime", "is not in the future");
+    return egw__ees_invalid_set(inv, OPTIONAL, "/expTime", "is not in the future");
   *out_exp = asked < longest ? asked : longest;
   return 0;
 }

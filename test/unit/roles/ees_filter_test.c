@@ -92,15 +92,15 @@ static void refused(const char *filter, const char *param, const char *reason) {
 }
 
 Test(ees_filter, malformed_filters_name_the_member) {
-  refused("[]", "easDiscoveryFilter", "must be an EasDiscoveryFilter object");
-  refused("{\"acChars\":[]}", "easDiscoveryFilter.acChars", "must be a non-empty array");
-  refused("{\"acChars\":[{}]}", "easDiscoveryFilter.acChars", "item 0 needs an acProf");
-  refused("{\"acChars\":[{\"acProf\":{}}]}", "easDiscoveryFilter.acChars",
-          "item 0: acProf.acId is required");
-  refused("{\"easChars\":[{\"easId\":1}]}", "easDiscoveryFilter.easChars[0].easId",
+  refused("[]", "/easDiscoveryFilter", "must be an EasDiscoveryFilter object");
+  refused("{\"acChars\":[]}", "/easDiscoveryFilter/acChars", "must be a non-empty array");
+  refused("{\"acChars\":[{}]}", "/easDiscoveryFilter/acChars/0/acProf", "is required");
+  refused("{\"acChars\":[{\"acProf\":{}}]}", "/easDiscoveryFilter/acChars/0/acProf/acId",
+          "is required");
+  refused("{\"easChars\":[{\"easId\":1}]}", "/easDiscoveryFilter/easChars/0/easId",
           "must be a string");
-  refused("{\"easChars\":[{\"svcFeats\":[]}]}", "easDiscoveryFilter.easChars[0].svcFeats",
+  refused("{\"easChars\":[{\"svcFeats\":[]}]}", "/easDiscoveryFilter/easChars/0/svcFeats",
           "must be a non-empty array of strings");
   refused("{\"easChars\":[{\"stdEasType\":\"V2X\",\"easType\":\"x\"}]}",
-          "easDiscoveryFilter.easChars[0]", "stdEasType and easType must not be sent together");
+          "/easDiscoveryFilter/easChars/0", "stdEasType and easType must not be sent together");
 }

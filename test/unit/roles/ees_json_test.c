@@ -1,5 +1,7 @@
-/* The EES's pure helpers (roles/ees/json.c, validate.c, map.c, reloc_client.c): merge
- * patch, times, expiry grants, body checks, the id map and EEC contexts. */
+/* The EES's pure helpers (roles/ees/validate.c, map.c, reloc_client.c, json.c): expiry
+ * grants, body checks with the member each error names (a JSON pointer) and its cause,
+ * the token cache's map, EEC contexts, outbound URLs. Merge patch and DateTime are
+ * roles/api.c's (ecs_api_test.c). */
 #include <criterion/criterion.h>
 
 #include <jansson.h>
@@ -24,60 +26,6 @@ static void assert_json(json_t *got, const char *want) {
   json_decref(w);
 }
 
-/* RFC 7396 appendix A, the test cases that apply to objects and values. */
-Test(ees_json, merge_patch_rfc7396_examples) {
-  static const char *const cases[][3] = {
-      {"{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
-      {"{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}"},
-      {"{\"a\":\"b\"}", "{\"a\":null}", "{}"},
-      {"{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}"},
-      {"{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
-      {"{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}"},
-      {"{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}"},
-      {"{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}"},
-      {"[\"a\",\"b\"]", "[\"c\",\"d\"]", "[\"c\",\"d\"]"},
-      {"{\"a\":\"b\"}", "[\"c\"]", "[\"c\"]"},
-      {"{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}"},
-      {"[1,2]", "{\"a\":\"b\",\"c\":null}", "{\"a\":\"b\"}"},
-      {"{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}"},
-  };
-  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    json_t *target = j(cases[i][0]);
-    json_t *patch = j(cases[i][1]);
-    json_t *before = json_deep_copy(target);
-    json_t *out = egw__ees_merge_patch(target, patch);
-    assert_json(out, cases[i][2]);
-    cr_assert(json_equal(target, before), "case %zu changed its target", i);
-    json_decref(out);
-    json_decref(before);
-    json_decref(target);
-    json_decref(patch);
-  }
-}
-
-Test(ees_json, rfc3339_times) {
-  int64_t s;
-  cr_assert_eq(egw__ees_parse_time("1970-01-01T00:00:00Z", &s), 0);
-  cr_assert_eq(s, 0);
-  cr_assert_eq(egw__ees_parse_time("2025-03-01T12:30:05Z", &s), 0);
-  cr_assert_eq(s, 1740832205);
-  cr_assert_eq(egw__ees_parse_time("2025-03-01T14:30:05.250+02:00", &s), 0);
-  cr_assert_eq(s, 1740832205);
-  cr_assert_eq(egw__ees_parse_time("2025-03-01t12:30:05z", &s), 0);
-  static const char *const bad[] = {"",
-                                    "2025-03-01",
-                                    "2025-03-01T12:30:05",
-                                    "2025-13-01T12:30:05Z",
-                                    "2025-03-01T12:30:05+0200",
-                                    "2025-03-01T12:30:05.Z",
-                                    "2025-03-01T12:30:05Zjunk",
-                                    "x025-03-01T12:30:05Z"};
-  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    cr_assert_eq(egw__ees_parse_time(bad[i], &s), -1, "%s accepted", bad[i]);
-  char out[32];
-  cr_assert_str_eq(egw__ees_format_time(1740832205, out, sizeof(out)), "2025-03-01T12:30:05Z");
-}
-
 Test(ees_json, expiry_is_capped_and_must_be_in_the_future) {
   int64_t now = 1740832205, exp;
   struct egw__ees_invalid inv;
@@ -91,7 +39,7 @@ Test(ees_json, expiry_is_capped_and_must_be_in_the_future) {
   cr_assert_eq(exp, now + 3600);
   json_t *past = json_string("2025-03-01T12:30:05Z");
   cr_assert_eq(egw__ees_grant_exp(past, now, 3600, &exp, &inv), -1);
-  cr_assert_str_eq(inv.param, "expTime");
+  cr_assert_str_eq(inv.param, "/expTime");
   cr_assert_str_eq(inv.reason, "is not in the future");
   json_t *junk = json_string("tomorrow");
   cr_assert_eq(egw__ees_grant_exp(junk, now, 3600, &exp, &inv), -1);
@@ -106,6 +54,8 @@ Test(ees_json, expiry_is_capped_and_must_be_in_the_future) {
   json_decref(null);
 }
 
+static const char *last_cause;
+
 static void check(int (*fn)(const json_t *, struct egw__ees_invalid *), const char *doc,
                   const char *param, const char *reason) {
   json_t *d = j(doc);
@@ -119,6 +69,7 @@ static void check(int (*fn)(const json_t *, struct egw__ees_invalid *), const ch
   cr_assert_eq(rc, -1, "%s accepted", doc);
   cr_assert_str_eq(inv.param, param);
   cr_assert_str_eq(inv.reason, reason);
+  last_cause = inv.cause;
 }
 
 Test(ees_json, eec_registration_checks) {
@@ -129,14 +80,18 @@ Test(ees_json, eec_registration_checks) {
         "[{\"easId\":\"x\"}]}],\"expTime\":\"2030-01-01T00:00:00Z\",\"ueMobilityReq\":true,"
         "\"endPt\":{\"fqdn\":\"ue.example\"},\"somethingNew\":1}",
         NULL, NULL);
-  check(f, "{}", "eecId", "is required");
-  check(f, "{\"eecId\":\"\"}", "eecId", "must be a non-empty string");
-  check(f, "{\"eecId\":\"e\",\"acProfs\":{}}", "acProfs", "must be an array of ACProfile");
-  check(f, "{\"eecId\":\"e\",\"acProfs\":[{\"acType\":\"t\"}]}", "acProfs[0].acId", "is required");
+  check(f, "{}", "/eecId", "is required");
+  cr_assert_str_eq(last_cause, "MANDATORY_IE_MISSING");
+  check(f, "{\"eecId\":\"\"}", "/eecId", "must be a non-empty string");
+  cr_assert_str_eq(last_cause, "MANDATORY_IE_INCORRECT");
+  check(f, "{\"eecId\":\"e\",\"acProfs\":{}}", "/acProfs", "must be an array of ACProfile");
+  cr_assert_str_eq(last_cause, "OPTIONAL_IE_INCORRECT");
+  check(f, "{\"eecId\":\"e\",\"acProfs\":[{\"acType\":\"t\"}]}", "/acProfs/0/acId", "is required");
   check(f, "{\"eecId\":\"e\",\"acProfs\":[{\"acId\":\"a\",\"eass\":[{}]}]}",
-        "acProfs[0].eass[0].easId", "is required");
-  check(f, "{\"eecId\":\"e\",\"ueMobilityReq\":\"yes\"}", "ueMobilityReq", "must be true or false");
-  check(f, "{\"eecId\":\"e\",\"endPt\":{\"uri\":\"u\",\"fqdn\":\"f\"}}", "endPt",
+        "/acProfs/0/eass/0/easId", "is required");
+  check(f, "{\"eecId\":\"e\",\"ueMobilityReq\":\"yes\"}", "/ueMobilityReq",
+        "must be true or false");
+  check(f, "{\"eecId\":\"e\",\"endPt\":{\"uri\":\"u\",\"fqdn\":\"f\"}}", "/endPt",
         "must have exactly one of uri, fqdn, ipv4Addrs, ipv6Addrs");
 }
 
@@ -144,51 +99,51 @@ Test(ees_json, patch_and_eas_registration_checks) {
   int (*p)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_eec_registration_patch;
   check(p, "{\"acProfs\":[],\"expTime\":\"2030-01-01T00:00:00Z\",\"ueType\":\"NORMAL_UE\"}", NULL,
         NULL);
-  check(p, "{\"eecId\":\"other\"}", "eecId", "cannot be changed with PATCH");
-  check(p, "{\"easSelReqInd\":1}", "easSelReqInd", "must be true or false");
-  check(p, "{\"acProfs\":null}", "acProfs", "cannot be null (it is not removable)");
+  check(p, "{\"eecId\":\"other\"}", "/eecId", "cannot be changed with PATCH");
+  check(p, "{\"easSelReqInd\":1}", "/easSelReqInd", "must be true or false");
+  check(p, "{\"acProfs\":null}", "/acProfs", "cannot be null (it is not removable)");
 
   int (*f)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_eas_registration;
   check(f, "{\"easProf\":{\"easId\":\"eas1\",\"endPt\":{\"uri\":\"https://x\"}}}", NULL, NULL);
-  check(f, "{}", "easProf", "is required");
-  check(f, "{\"easProf\":{\"endPt\":{\"uri\":\"https://x\"}}}", "easProf.easId", "is required");
-  check(f, "{\"easProf\":{\"easId\":\"e\"}}", "easProf.endPt", "is required");
+  check(f, "{}", "/easProf", "is required");
+  check(f, "{\"easProf\":{\"endPt\":{\"uri\":\"https://x\"}}}", "/easProf/easId", "is required");
+  check(f, "{\"easProf\":{\"easId\":\"e\"}}", "/easProf/endPt", "is required");
   check(f, "{\"easProf\":{\"easId\":\"e\",\"endPt\":{\"ipv4Addrs\":[]}}}",
-        "easProf.endPt.ipv4Addrs", "must be a non-empty array of strings");
+        "/easProf/endPt/ipv4Addrs", "must be a non-empty array of strings");
   check(f,
         "{\"easProf\":{\"easId\":\"e\",\"endPt\":{\"uri\":\"u\"},\"type\":\"V2X\","
         "\"flexEasType\":\"x\"}}",
-        "easProf.flexEasType", "must not be sent together with type");
+        "/easProf/flexEasType", "must not be sent together with type");
 
   int (*ep)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_eas_registration_patch;
   check(ep, "{\"expTime\":null,\"easProf\":{\"acIds\":[\"a\"]}}", NULL, NULL);
-  check(ep, "{\"suppFeat\":\"0\"}", "suppFeat", "cannot be changed with PATCH");
+  check(ep, "{\"suppFeat\":\"0\"}", "/suppFeat", "cannot be changed with PATCH");
 }
 
 Test(ees_json, discovery_and_context_checks) {
   int (*d)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_discovery_req;
   check(d, "{\"requestorId\":{\"eecId\":\"e\"}}", NULL, NULL);
-  check(d, "{}", "requestorId", "is required");
-  check(d, "{\"requestorId\":{}}", "requestorId", "must have exactly one of eecId, easId, eesId");
-  check(d, "{\"requestorId\":{\"eecId\":\"e\",\"eesId\":\"s\"}}", "requestorId",
+  check(d, "{}", "/requestorId", "is required");
+  check(d, "{\"requestorId\":{}}", "/requestorId", "must have exactly one of eecId, easId, eesId");
+  check(d, "{\"requestorId\":{\"eecId\":\"e\",\"eesId\":\"s\"}}", "/requestorId",
         "must have exactly one of eecId, easId, eesId");
   check(d, "{\"requestorId\":{\"eecId\":\"e\"},\"easDiscoveryFilter\":{\"easChars\":{}}}",
-        "easDiscoveryFilter.easChars", "must be a non-empty array");
+        "/easDiscoveryFilter/easChars", "must be a non-empty array");
 
   int (*p)(const json_t *, struct egw__ees_invalid *) = egw__ees_check_context_push;
   check(p, "{\"eesId\":\"s\",\"eecCntx\":{\"eecId\":\"e\",\"cntxId\":\"c\"}}", NULL, NULL);
-  check(p, "{\"eecCntx\":{\"eecId\":\"e\",\"cntxId\":\"c\"}}", "eesId", "is required");
-  check(p, "{\"eesId\":\"s\",\"eecCntx\":{\"eecId\":\"e\"}}", "eecCntx.cntxId", "is required");
+  check(p, "{\"eecCntx\":{\"eecId\":\"e\",\"cntxId\":\"c\"}}", "/eesId", "is required");
+  check(p, "{\"eesId\":\"s\",\"eecCntx\":{\"eecId\":\"e\"}}", "/eecCntx/cntxId", "is required");
   check(p, "{\"eesId\":\"s\",\"eecCntx\":{\"eecId\":\"e\",\"cntxId\":\"c\",\"acProfs\":[]}}",
-        "eecCntx.acProfs", "must be an array of ACProfile");
+        "/eecCntx/acProfs", "must be a non-empty array of ACProfile");
   check(p,
         "{\"eesId\":\"s\",\"eecCntx\":{\"eecId\":\"e\",\"cntxId\":\"c\","
         "\"eecSrvContSupp\":{}}}",
-        "eecCntx.eecSrvContSupp.srvContSupp", "is required (true or false)");
+        "/eecCntx/eecSrvContSupp/srvContSupp", "is required (true or false)");
 }
 
 Test(ees_json, context_of_a_registration) {
-  struct egw__ees_rec rec = {
+  struct egw_record rec = {
       .id = "c0ffee",
       .doc = j("{\"eecId\":\"e1\",\"ueId\":\"u\",\"acProfs\":[{\"acId\":\"a\"}],"
                "\"ueMobilityReq\":true,\"eecSvcContSupp\":[\"EEC_INITIATED\"],"
