@@ -11,6 +11,7 @@
  * parallel and cached per (EAS, EEC). If the ECS cannot give one, the answer is 503 (no
  * partial list). An EAS or EES requestor gets the profiles without tokens. */
 #include <openssl/mem.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,12 +182,9 @@ static char *scopes(const struct egw_ees_policy *p) {
   char *s = malloc(n);
   if (s == NULL)
     return NULL;
-  s[0] = '\0';
-  for (size_t i = 0; i < p->n_eas_token_scopes; i++) {
-    if (i)
-      strcat(s, " ");
-    strcat(s, p->eas_token_scopes[i]);
-  }
+  size_t used = 0;
+  for (size_t i = 0; i < p->n_eas_token_scopes; i++)
+    used += (size_t)snprintf(s + used, n - used, "%s%s", i ? " " : "", p->eas_token_scopes[i]);
   return s;
 }
 

@@ -146,9 +146,10 @@ static int location(struct egw__ees *e, const struct egw_http_client_response *r
     if (end > 8 && strncmp(h->value, "https://", 8) == 0) {
       *out_url = strndup(h->value, end);
     } else {
-      char *path = malloc(strlen(REG_PATH) + (end - start) + 2);
+      size_t cap = strlen(REG_PATH) + (end - start) + 2;
+      char *path = malloc(cap);
       if (path)
-        sprintf(path, "%s/%.*s", REG_PATH, (int)(end - start), h->value + start);
+        snprintf(path, cap, "%s/%.*s", REG_PATH, (int)(end - start), h->value + start);
       *out_url = path ? egw__ees_url(e->policy->ecs_url, path) : NULL;
       free(path);
     }

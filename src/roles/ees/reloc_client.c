@@ -165,37 +165,42 @@ static int start(struct peer_call *c, const char **why) {
   return -1;
 }
 
-static struct peer_call *new_call(struct egw__ees *e, const char *peer_id, const char *eec_id,
-                                  const char **why) {
+/* refused logs a call that could not even start. */
+static void refused(int push, const char *peer, const char *eec_id, const char *why) {
+  struct egw_log_record rec;
+  egw_log_begin(&rec, EGW_LOG_WARN, push ? "ees_context_push_failed" : "ees_context_pull_failed");
+  egw_log_str(&rec, "peer", peer);
+  egw_log_str(&rec, "eec_id", eec_id);
+  egw_log_str(&rec, "error", why);
+  egw_log_end(&rec);
+}
+
+static struct peer_call *new_call(struct egw__ees *e, int push, const char *peer_id,
+                                  const char *eec_id, const char **why) {
   const struct egw_ees_peer_policy *peer = egw__ees_peer(e, peer_id);
+  struct peer_call *c = NULL;
   if (peer == NULL) {
     *why = "not a configured peer EES";
-    return NULL;
-  }
-  if (e->http == NULL) {
+  } else if (e->http == NULL) {
     *why = "no HTTP client (not started, or stopping)";
-    return NULL;
-  }
-  struct peer_call *c = calloc(1, sizeof(*c));
-  if (c == NULL || (c->peer = strdup(peer_id)) == NULL || (c->eec_id = strdup(eec_id)) == NULL) {
-    if (c)
-      call_free(c);
+  } else if ((c = calloc(1, sizeof(*c))) == NULL || (c->peer = strdup(peer_id)) == NULL ||
+             (c->eec_id = strdup(eec_id)) == NULL ||
+             (c->url = egw__ees_url(peer->url, EGW__EES_CTX_PATH)) == NULL) {
     *why = "out of memory";
-    return NULL;
+  } else {
+    c->e = e;
+    c->push = push;
+    return c;
   }
-  c->e = e;
-  c->url = egw__ees_url(peer->url, EGW__EES_CTX_PATH);
-  if (c->url == NULL) {
+  if (c)
     call_free(c);
-    *why = "out of memory";
-    return NULL;
-  }
-  return c;
+  refused(push, peer_id, eec_id, *why);
+  return NULL;
 }
 
 int egw__ees_ctx_pull(struct egw__ees *e, const char *src_ees_id, const char *cntx_id,
                       const char *eec_id, egw__ees_pull_cb cb, void *arg, const char **why) {
-  struct peer_call *c = new_call(e, src_ees_id, eec_id, why);
+  struct peer_call *c = new_call(e, 0, src_ees_id, eec_id, why);
   if (c == NULL)
     return -1;
   c->pull_cb = cb;
@@ -204,13 +209,12 @@ int egw__ees_ctx_pull(struct egw__ees *e, const char *src_ees_id, const char *cn
   char *cntx = egw__ees_urlencode(cntx_id);
   c->cntx_id = strdup(cntx_id);
   size_t n = strlen(c->url) + (own ? strlen(own) : 0) + (cntx ? strlen(cntx) : 0) + 32;
-  char *url = malloc(n);
-  if (own && cntx && url && c->cntx_id)
+  char *url = own && cntx && c->cntx_id ? malloc(n) : NULL;
+  if (url)
     snprintf(url, n, "%s?ees-id=%s&eec-cntx-id=%s", c->url, own, cntx);
   free(own);
   free(cntx);
-  if (url == NULL || c->cntx_id == NULL) {
-    free(url);
+  if (url == NULL) {
     call_free(c);
     *why = "out of memory";
     return -1;
@@ -222,10 +226,9 @@ int egw__ees_ctx_pull(struct egw__ees *e, const char *src_ees_id, const char *cn
 
 int egw__ees_ctx_push(struct egw__ees *e, const char *tgt_ees_id, const json_t *body,
                       const char *eec_id, egw__ees_push_cb cb, void *arg, const char **why) {
-  struct peer_call *c = new_call(e, tgt_ees_id, eec_id, why);
+  struct peer_call *c = new_call(e, 1, tgt_ees_id, eec_id, why);
   if (c == NULL)
     return -1;
-  c->push = 1;
   c->push_cb = cb;
   c->arg = arg;
   if ((c->body = json_dumps(body, JSON_COMPACT)) == NULL) {

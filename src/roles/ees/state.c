@@ -183,7 +183,7 @@ static void on_written(void *arg, int status, const struct egw_record *rec) {
   egw_log_end(&lr);
   if (op->x) {
     enum egw_handler_result r = EGW_DONE;
-    if (status != 0)
+    if (status != 0 || rec == NULL)
       r = egw__ees_problem(op->x, 503, "the change could not be stored", "SYSTEM_FAILURE");
     else if (op->status == 204)
       egw_exchange_response(op->x)->status = 204;
