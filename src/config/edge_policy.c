@@ -183,57 +183,16 @@ int egw__ees_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *ob
  * localhost is stored as 127.0.0.1. */
 static int set_eas_upstream(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
   struct egw_eas_policy *s = ((struct xparse *)obj)->target;
-  int line = egw__cfg_line(at->value);
   const char *v = egw__cfg_scalar(f, at->path, at->value);
   if (v == NULL)
     return -1;
   if (strstr(v, "://") != NULL)
-    return egw__cfg_error(f, line, at->path,
+    return egw__cfg_error(f, egw__cfg_line(at->value), at->path,
                           "'%s' must be host:port without a scheme (the upstream is plain HTTP)",
                           v);
-  const char *host = v, *host_end, *port;
-  int v6 = v[0] == '[';
-  if (v6) {
-    host = v + 1;
-    host_end = strchr(host, ']');
-    if (host_end == NULL || host_end[1] != ':')
-      return egw__cfg_error(f, line, at->path, "'%s' must be [IPv6]:port", v);
-    port = host_end + 2;
-  } else {
-    host_end = strrchr(v, ':');
-    if (host_end == NULL)
-      return egw__cfg_error(f, line, at->path,
-                            "'%s' must be IPv4:port, [IPv6]:port or localhost:port", v);
-    if (memchr(v, ':', (size_t)(host_end - v)) != NULL)
-      return egw__cfg_error(f, line, at->path,
-                            "'%s': an IPv6 address goes in brackets, as [::1]:port", v);
-    port = host_end + 1;
-  }
-  char addr[INET6_ADDRSTRLEN + 1];
-  size_t host_len = (size_t)(host_end - host);
-  unsigned char bin[16];
-  if (host_len == 0 || host_len >= sizeof(addr))
-    return egw__cfg_error(f, line, at->path,
-                          "'%s': host must be an IP address literal or localhost", v);
-  memcpy(addr, host, host_len);
-  addr[host_len] = '\0';
-  if (!v6 && strcmp(addr, "localhost") == 0)
-    strcpy(addr, "127.0.0.1");
-  else if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
-    return egw__cfg_error(f, line, at->path, "'%s': '%s' is not an %s", v, addr,
-                          v6 ? "IPv6 address literal" : "IPv4 address literal or localhost");
-  unsigned long n = 0;
-  size_t digits = strspn(port, "0123456789");
-  if (digits == 0 || port[digits] != '\0')
-    return egw__cfg_error(f, line, at->path, "'%s': port must be a number", v);
-  for (size_t i = 0; i < digits && n <= 65535; i++)
-    n = n * 10 + (unsigned long)(port[i] - '0');
-  if (n < 1 || n > 65535)
-    return egw__cfg_error(f, line, at->path, "'%s': port must be between 1 and 65535", v);
   free(s->upstream_host);
-  s->upstream_host = strdup(addr);
-  s->upstream_port = (uint16_t)n;
-  return s->upstream_host ? 0 : egw__cfg_nomem(f);
+  s->upstream_host = NULL;
+  return egw__cfg_host_port(f, at->path, at->value, 1, &s->upstream_host, &s->upstream_port);
 }
 
 /* RFC 9110 5.6.2: token = 1*tchar. */

@@ -122,6 +122,12 @@ int egw__cfg_copy_strings(struct egw__cfg_file *f, const char *const *v, size_t 
 
 void egw__cfg_free_strings(char **v, size_t n);
 
+/* egw__cfg_host_port reads "IPv4:port" or "[IPv6]:port" (and "localhost:port", stored as
+ * 127.0.0.1, when |allow_localhost|): address literals only, so that nothing waits on a
+ * resolver. *out_host (malloc'd) is the address without brackets. */
+int egw__cfg_host_port(struct egw__cfg_file *f, const char *key, yaml_node_t *node,
+                       int allow_localhost, char **out_host, uint16_t *out_port);
+
 /* What site.yaml parsing keeps for the checks made once the file or every file is
  * read. */
 struct egw__site_places {

@@ -202,3 +202,56 @@ int egw__cfg_copy_strings(struct egw__cfg_file *f, const char *const *v, size_t 
   }
   return 0;
 }
+
+int egw__cfg_host_port(struct egw__cfg_file *f, const char *key, yaml_node_t *node,
+                       int allow_localhost, char **out_host, uint16_t *out_port) {
+  int line = egw__cfg_line(node);
+  const char *v = egw__cfg_scalar(f, key, node);
+  if (v == NULL)
+    return -1;
+  const char *forms = allow_localhost ? "IPv4:port, [IPv6]:port or localhost:port"
+                                      : "IPv4:port or [IPv6]:port";
+  const char *host = v, *host_end, *port;
+  int v6 = v[0] == '[';
+  if (v6) {
+    host = v + 1;
+    host_end = strchr(host, ']');
+    if (host_end == NULL || host_end[1] != ':')
+      return egw__cfg_error(f, line, key, "'%s' must be [IPv6]:port", v);
+    port = host_end + 2;
+  } else {
+    host_end = strrchr(v, ':');
+    if (host_end == NULL)
+      return egw__cfg_error(f, line, key, "'%s' must be %s", v, forms);
+    if (memchr(v, ':', (size_t)(host_end - v)) != NULL)
+      return egw__cfg_error(f, line, key,
+                            "'%s': an IPv6 address goes in brackets, as [::1]:port", v);
+    port = host_end + 1;
+  }
+  char addr[INET6_ADDRSTRLEN + 1];
+  size_t host_len = (size_t)(host_end - host);
+  unsigned char bin[16];
+  if (host_len == 0 || host_len >= sizeof(addr))
+    return egw__cfg_error(f, line, key, "'%s': host must be an IP address literal%s", v,
+                          allow_localhost ? " or localhost" : "");
+  memcpy(addr, host, host_len);
+  addr[host_len] = '\0';
+  if (allow_localhost && !v6 && strcmp(addr, "localhost") == 0)
+    strcpy(addr, "127.0.0.1");
+  else if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
+    return egw__cfg_error(f, line, key, "'%s': '%s' is not an %s", v, addr,
+                          v6 ? "IPv6 address literal"
+                             : (allow_localhost ? "IPv4 address literal or localhost"
+                                                : "IPv4 address literal"));
+  unsigned long n = 0;
+  size_t digits = strspn(port, "0123456789");
+  if (digits == 0 || port[digits] != '\0')
+    return egw__cfg_error(f, line, key, "'%s': port must be a number", v);
+  for (size_t i = 0; i < digits && n <= 65535; i++)
+    n = n * 10 + (unsigned long)(port[i] - '0');
+  if (n < 1 || n > 65535)
+    return egw__cfg_error(f, line, key, "'%s': port must be between 1 and 65535", v);
+  *out_host = strdup(addr);
+  *out_port = (uint16_t)n;
+  return *out_host ? 0 : egw__cfg_nomem(f);
+}
