@@ -39,8 +39,9 @@ void egw__eec_token_hint(const char *token, char *buf, size_t size) {
     return;
   }
   size_t n = strlen(token);
-  /* The first characters of a JWT are its header ({"alg":...), nothing secret. */
-  snprintf(buf, size, "%.10s...(%zu chars)", token, n);
+  /* The first characters of a JWT are its header ({"alg":...), nothing secret; a short
+   * (opaque) token shows none. */
+  snprintf(buf, size, "%.*s...(%zu chars)", n >= 40 ? 10 : 0, token, n);
 }
 
 static void print_json(FILE *out, const struct egw__eec_step_report *r) {
