@@ -477,3 +477,16 @@ def test_missing_ca_file_exits_2():
     rc, _, err = eec(None, "provision", "--ca", "/nonexistent/ca.pem")
     assert rc == 2
     assert "/nonexistent/ca.pem" in err
+
+
+def test_demo_under_memcheck(stub, tmp_path):
+    """The client's loop, TLS and refresh paths leak nothing and touch no freed memory."""
+    site = stub(eas_ttl=1)
+    report = tmp_path / "valgrind.txt"
+    p = subprocess.run(["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+                        "--show-leak-kinds=definite,indirect",
+                        "--errors-for-leak-kinds=definite,indirect", f"--log-file={report}",
+                        BIN, "eec", "demo", "--json", "--ecs", site.ecs.url, "--timeout-ms",
+                        "20000"], capture_output=True, timeout=180, cwd=ROOT)
+    assert p.returncode == 0, p.stdout.decode() + report.read_text()
+    assert [s["step"] for s in steps(p.stdout.decode())][-1] == "deregister"
