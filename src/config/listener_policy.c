@@ -75,49 +75,9 @@ static int set_role(struct egw__cfg_file *f, const struct egw__cfg_at *at, void 
 /* "IPv4:port" or "[IPv6]:port", literals only: a policy never waits on DNS. */
 static int set_listen(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
   struct lparse *lx = obj;
-  int line = egw__cfg_line(at->value);
-  const char *v = egw__cfg_scalar(f, at->path, at->value);
-  if (v == NULL)
-    return -1;
-  lx->places->listen_line = line;
-  const char *host = v, *host_end, *port;
-  int v6 = v[0] == '[';
-  if (v6) {
-    host = v + 1;
-    host_end = strchr(host, ']');
-    if (host_end == NULL || host_end[1] != ':')
-      return egw__cfg_error(f, line, at->path, "'%s' must be [IPv6]:port", v);
-    port = host_end + 2;
-  } else {
-    host_end = strrchr(v, ':');
-    if (host_end == NULL)
-      return egw__cfg_error(f, line, at->path, "'%s' must be IPv4:port or [IPv6]:port", v);
-    if (memchr(v, ':', (size_t)(host_end - v)) != NULL)
-      return egw__cfg_error(f, line, at->path,
-                            "'%s': an IPv6 address goes in brackets, as [::1]:port", v);
-    port = host_end + 1;
-  }
-  char addr[INET6_ADDRSTRLEN + 1];
-  size_t host_len = (size_t)(host_end - host);
-  unsigned char bin[16];
-  if (host_len == 0 || host_len >= sizeof(addr))
-    return egw__cfg_error(f, line, at->path, "'%s': host must be an IP address literal", v);
-  memcpy(addr, host, host_len);
-  addr[host_len] = '\0';
-  if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
-    return egw__cfg_error(f, line, at->path, "'%s': '%s' is not an %s address literal", v, addr,
-                          v6 ? "IPv6" : "IPv4");
-  unsigned long n = 0;
-  size_t digits = strspn(port, "0123456789");
-  if (digits == 0 || port[digits] != '\0')
-    return egw__cfg_error(f, line, at->path, "'%s': port must be a number", v);
-  for (size_t i = 0; i < digits && n <= 65535; i++)
-    n = n * 10 + (unsigned long)(port[i] - '0');
-  if (n < 1 || n > 65535)
-    return egw__cfg_error(f, line, at->path, "'%s': port must be between 1 and 65535", v);
-  lx->lp->listen_host = strdup(addr);
-  lx->lp->listen_port = (uint16_t)n;
-  return lx->lp->listen_host ? 0 : egw__cfg_nomem(f);
+  lx->places->listen_line = egw__cfg_line(at->value);
+  return egw__cfg_host_port(f, at->path, at->value, 0, &lx->lp->listen_host,
+                            &lx->lp->listen_port);
 }
 
 static int set_mount(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
