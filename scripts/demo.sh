@@ -71,6 +71,11 @@ class App(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", 8480), App).serve_forever()
 EOF
 app_pid=$!
+for _ in $(seq 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/8480) 2>/dev/null && break
+  kill -0 $app_pid 2>/dev/null || { echo "the application did not start (port 8480 in use?)" >&2; exit 1; }
+  sleep 0.1
+done
 
 step "starting edgegw with $policies/"
 "$bin" serve --policies "$policies" >"$log" 2>&1 &
@@ -81,7 +86,6 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 grep '"event":"listening"' "$log" | sed 's/^/   /'
-kill -0 $app_pid 2>/dev/null || { echo "the application did not start (port 8480 in use?)" >&2; exit 1; }
 
 step "waiting for the site to settle (EES registered at the ECS over EDGE-6, EAS at the EES over EDGE-3)"
 settled=0
