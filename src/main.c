@@ -15,6 +15,9 @@ struct command {
 static const struct command commands[] = {
     {.name = "serve", .run = egw_cli_serve, .help = "run the site described by a policy directory"},
     {.name = "token", .run = egw_cli_token, .help = "issue, inspect or verify an access token"},
+    {.name = "eec",
+     .run = egw_cli_eec,
+     .help = "an edge enabler client: provision, register, discover, call an EAS"},
 };
 
 static void usage(FILE *out) {
