@@ -177,9 +177,11 @@ def static_rules(rules):
     return out
 
 
-def token_rules(audience, issuer, rules, sub_is_peer=None):
+def token_rules(audience, issuer, rules, sub_is_peer=None, leeway_s=None):
     """authz YAML for mode token from [(path prefix, [scopes] or "any")]."""
     out = f"mode: token\naudience: {audience}\nissuers: [{issuer}]\n"
+    if leeway_s is not None:
+        out += f"leeway_s: {leeway_s}\n"
     if sub_is_peer is not None:
         out += f"sub_is_peer: {'true' if sub_is_peer else 'false'}\n"
     out += "rules:\n"
@@ -220,12 +222,15 @@ class Deployment:
     """N sites (site 1 with the EAS and the upstream), recording proxies on every hop
     between processes, and the tokens the tests saw (.tokens) for the log checks."""
 
-    def __init__(self, root, n_sites=2, ees_registration_ttl_s=3600):
+    def __init__(self, root, n_sites=2, ees_registration_ttl_s=3600, ees_token_ttl_s=3):
         self.root = root
         self.sites = [EdgeSite(i, root, with_eas=(i == 1)) for i in range(1, n_sites + 1)]
         self.tokens = set()
         self.proxies = {}
         self.ees_registration_ttl_s = ees_registration_ttl_s
+        # The tokens an EES gets from its ECS (EAS tokens, EDGE-9) live 3 s, as on the
+        # demo site: `edgegw eec demo` waits for the EAS token to expire.
+        self.ees_token_ttl_s = ees_token_ttl_s
         self.upstream = Upstream()
         for s in self.sites:
             # ees -> its ecs (EDGE-6), eas -> its ees (EDGE-3), ees -> peer ees (EDGE-9),
@@ -266,7 +271,11 @@ class Deployment:
       scopes: [{EAS_SCOPE}, {RELOC_SCOPE}]
       audiences: any
       may_name_eec: true
-  provisioning: {{lifetime_s: {PROVISIONING_LIFETIME_S}, eec_scopes: [eees-eecregistration, eees-easdiscovery]}}
+      token_ttl_s: {self.ees_token_ttl_s}
+""" + "".join(f"""    - id: DNS:{o.id['ees']}
+      scopes: [{RELOC_SCOPE}]
+      audiences: [{cid['ees']}]
+""" for o in others) + f"""  provisioning: {{lifetime_s: {PROVISIONING_LIFETIME_S}, eec_scopes: [eees-eecregistration, eees-easdiscovery]}}
   ees_auth: [{{ees: "*", methods: [TLS_CLIENT_SERVER_CERTIFICATE]}}]
   registration: {{max_s: 86400, eec_ca: [{CA}]}}
   client: {{cert: {CERTS}/ecs{s.i}.pem, key: {CERTS}/ecs{s.i}.key}}
@@ -315,10 +324,11 @@ class Deployment:
   client: {{cert: {CERTS}/eas{s.i}.pem, key: {CERTS}/eas{s.i}.key}}
   registration_ttl_s: 3600
   provider: demo-provider
-  type: demo
+  type: OTHER
 """)
             s.eas.write("app.yaml", listener("app", "eas", s.port["app"], "server-cert", f"eas{s.i}", ["eas"],
-                                             token_rules(cid["eas"], cid["ecs"], [("/", [EAS_SCOPE])])))
+                                             token_rules(cid["eas"], cid["ecs"], [("/", [EAS_SCOPE])],
+                                                         leeway_s=0)))
 
     # ---- processes
 
@@ -355,9 +365,8 @@ class Deployment:
 # ---- the EEC side ----------------------------------------------------------------------
 
 def eec_demo_command(site):
-    """`edgegw eec demo --json` aimed at |site| (an EdgeSite with an EAS).
-    TODO(eec): the option names are the eec branch's; align them with its usage text when
-    it lands (ECS EDGE-4 URL, CA, EEC client certificate and key, eecId, app path)."""
+    """`edgegw eec demo --json` aimed at |site| (an EdgeSite with an EAS); options as in
+    `edgegw eec --help` (eec branch)."""
     return [BIN, "eec", "demo", "--json",
             "--ecs", f"https://127.0.0.1:{site.port['edge4']}",
             "--ca", CA,

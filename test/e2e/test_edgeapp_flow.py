@@ -136,19 +136,18 @@ def test_each_ees_registers_itself_at_its_own_ecs(dep):
                        and e.get("decision") == "allow", since=0)
 
 
-def test_target_ees_discovery_answers_with_the_ees_profile_shape(dep):
+def test_target_ees_discovery_knows_no_other_ees_for_eas1(dep):
     s = dep.site(1)
     wait_for("ees1 registered", lambda: ID1["ees"] in listed_ees(dep))
+    # ees1 is the only EES serving eas1 at ecs1 and the requester is never its own
+    # target (ees2 is registered at ecs2): 404 with a ProblemDetails.
     q = urllib.parse.urlencode({"ees-id": ID1["ees"], "eas-id": ID1["eas"]})
-    r = api(s.port["edge6"], "GET", f"{TEES}?{q}", cert="ees1")
-    # TODO(ecs-edge): whether the requesting S-EES itself may be returned as T-EES. Only
-    # EESes serving eas1 may be, and never one registered at another ECS.
-    assert r.status in (200, 204), r
-    if r.status == 200:
-        for e in ees_entries(r):
-            assert e["eesId"] == ID1["ees"] and ID1["eas"] in e.get("easIds", []), r.json
-    # Without the required query parameters: 400 with a ProblemDetails.
-    assert api(s.port["edge6"], "GET", TEES, cert="ees1").status == 400
+    assert api(s.port["edge6"], "GET", f"{TEES}?{q}", cert="ees1").status == 404
+    # ees-id must be the caller; both query parameters are required.
+    q = urllib.parse.urlencode({"ees-id": ID2["ees"], "eas-id": ID1["eas"]})
+    assert api(s.port["edge6"], "GET", f"{TEES}?{q}", cert="ees1").status == 403
+    r = api(s.port["edge6"], "GET", TEES, cert="ees1")
+    assert r.status == 400 and {p["param"] for p in r.json["invalidParams"]} == {"ees-id", "eas-id"}, r
 
 
 # ---- EDGE-4: provisioning ---------------------------------------------------------------
@@ -176,8 +175,7 @@ def test_provisioning_lists_ees1_with_a_token_verifiable_with_the_ecs_jwks(dep):
 
 def test_provisioning_answers_204_when_no_ees_matches_and_400_without_eec_id(dep):
     wait_for("ees1 registered", lambda: ID1["ees"] in listed_ees(dep))
-    # TODO(ecs-edge): the filter rule assumed here is "an acProf naming EASes no
-    # registered EES serves matches nothing".
+    # An ACProfile whose acId and EASes no registered EES serves matches nothing.
     nobody = {"eecId": EEC_ID, "acProfs": [{"acId": "x", "eass": [{"easId": "nobody.example"}]}]}
     r = provision(dep, body=nobody)
     assert r.status == 204 and r.body == b"", r
@@ -228,8 +226,7 @@ def test_discovery_returns_eas1_with_an_eas_token_from_ecs1(dep):
     found = discovered_eas1(dep, token)
     assert found["eas"]["endPt"] == {"uri": f"https://127.0.0.1:{dep.site(1).port['app']}"}
     assert found["eas"]["provId"] == "demo-provider"
-    # "demo" is not an EASCategory (UAS, V2X, ...): the policy's type is a flexible EAS type.
-    assert found["eas"].get("flexEasType") == "demo" and "type" not in found["eas"]
+    assert found["eas"]["type"] == "OTHER"  # eas.type of the policy, an EASCategory
     tok = schemas.validate(found["easAccessToken"], "TS29510_Nnrf_AccessToken.yaml", "AccessTokenRsp")
     assert tok["scope"] == EAS_SCOPE and tok["token_type"] == "Bearer"
     c = verify_jwt(tok["access_token"], jwks(dep.site(1).port["edge6"], "ees1"), ID1["eas"], ID1["ecs"])
@@ -281,6 +278,7 @@ def test_eas_call_reaches_the_upstream_with_the_eec_identity(dep):
     payload = json.dumps({"n": list(range(2000))})
     r = https(app, "POST", "/echo", payload, token=token, content_type="application/json")
     assert r.status == 200 and json.loads(r.body)["body"] == payload, r
+    assert all(k != "authorization" for req in dep.upstream.requests for k, _ in req["headers"])
     assert https(app, "GET", "/hello").status == 401
     assert https(app, "GET", "/hello", token=eec_token(dep)).status == 401  # aud ees1, not eas1
     assert len(dep.upstream.requests) >= 2
@@ -294,10 +292,15 @@ def test_token_for_ees2_asked_at_ecs1_is_signed_by_ecs2(dep):
     assert jwt.get_unverified_header(tok["access_token"])["kid"] == "ecs2-k1"
     c = verify_jwt(tok["access_token"], jwks(dep.site(2).port["edge6"], "ees2"), ID2["ees"], ID2["ecs"])
     assert (c["sub"], c["scope"]) == (ID1["ees"], RELOC_SCOPE)
-    # Bound, if at all, to ees1's certificate (it is used over ees1's TLS connections).
-    assert c.get("cnf", {"x5t#S256": thumbprint("ees1")}) == {"x5t#S256": thumbprint("ees1")}
+    # Bound to the certificate ees1 showed ecs1 (ecs2 never saw it).
+    assert c["cnf"] == {"x5t#S256": thumbprint("ees1")}
     forwarded = [x for x in dep.proxies["ecs1->ecs2"].find("POST", "/oauth2/token") if x.status == 200]
     assert forwarded and forwarded[-1].peer == ID1["ecs"], dep.proxies["ecs1->ecs2"].exchanges
+    fwd = dep.site(1).ecs.wait_log(lambda e: e.get("event") == "ecs_forwarded" and e.get("target") == ID2["ees"],
+                                   since=0)
+    assert (fwd["peer"], fwd["source"], fwd["status"]) == (ID2["ecs"], ID1["ees"], 200)
+    issued = dep.site(2).ecs.wait_log(lambda e: e.get("event") == "ecs_token_for_peer", since=0)
+    assert (issued["via"], issued["source"], issued["bound"]) == (ID1["ecs"], ID1["ees"], True)
     # And the other way round.
     c = jwt.decode(ees_token(dep, 2, 1)["access_token"], options={"verify_signature": False})
     assert (c["iss"], c["sub"], c["aud"]) == (ID1["ecs"], ID2["ees"], ID1["ees"])
@@ -379,7 +382,7 @@ def test_ees_registration_read_update_delete(dep):
     assert r.status in (200, 204), r
     assert api(port, "GET", path, cert="ees1-client").json["eesProf"]["eecRegConf"] is False
     # Another EES may not touch it.
-    assert api(port, "DELETE", path, cert="ees1").status in (403, 404)
+    assert api(port, "DELETE", path, cert="ees1").status == 403
     assert api(port, "DELETE", path, cert="ees1-client").status == 204
     assert api(port, "GET", path, cert="ees1-client").status == 404
     assert HAND_MADE_EES not in listed_ees(dep)
@@ -416,17 +419,19 @@ def test_eec_demo_runs_the_flow_against_site1(dep):
     eec_token(dep)  # ees1 registered
     rc, steps, err = run_eec_demo(dep.site(1))
     assert rc == 0, f"{steps}\n{err}"
+    assert [(s["step"], s["status"]) for s in steps] == [
+        ("provision", 200), ("register", 201), ("discover", 200), ("eas-call", 200),
+        ("eas-call-expired", 401), ("refresh", 200), ("eas-call-retry", 200), ("deregister", 204)], steps
     by_step = {s["step"]: s for s in steps}
-    assert [by_step[k]["status"] for k in ("provision", "register", "discover", "eas-call")] == \
-        [200, 201, 200, 200], steps
     schemas.validate_response("TS24558_Eecs_ServiceProvisioning.yaml", PROV, "POST", 200, by_step["provision"]["body"])
     schemas.validate_response("TS24558_Eees_EECRegistration.yaml", EECREG, "POST", 201, by_step["register"]["body"])
     disc = schemas.validate_response("TS24558_Eees_EASDiscovery.yaml", DISC, "POST", 200, by_step["discover"]["body"])
     assert ID1["eas"] in [d["eas"]["easId"] for d in disc["discoveredEas"]]
     echoed = by_step["eas-call"]["body"]
     assert [v for k, v in echoed["headers"] if k == "x-eec-id"] == [EEC_ID]
-    for s in steps:
-        dep.tokens.update(tokens_in(s.get("body")))
+    # Tokens are shown redacted, never in full.
+    assert {t for s in steps for t in tokens_in(s.get("body"))} == {"<redacted>"}
+    schemas.validate_response("TS24558_Eees_EASDiscovery.yaml", DISC, "POST", 200, by_step["refresh"]["body"])
 
 
 # ---- what crossed between the processes, and the logs -------------------------------------
