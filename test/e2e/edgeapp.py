@@ -275,6 +275,7 @@ class Deployment:
 """ + "".join(f"""    - id: DNS:{o.id['ees']}
       scopes: [{RELOC_SCOPE}]
       audiences: [{cid['ees']}]
+      may_name_eec: true
 """ for o in others) + f"""  provisioning: {{lifetime_s: {PROVISIONING_LIFETIME_S}, eec_scopes: [eees-eecregistration, eees-easdiscovery]}}
   ees_auth: [{{ees: "*", methods: [TLS_CLIENT_SERVER_CERTIFICATE]}}]
   registration: {{max_s: 86400, eec_ca: [{CA}]}}
