@@ -229,6 +229,8 @@ def test_discovery_returns_eas1_with_an_eas_token_from_ecs1(dep):
     assert found["eas"]["type"] == "OTHER"  # eas.type of the policy, an EASCategory
     tok = schemas.validate(found["easAccessToken"], "TS29510_Nnrf_AccessToken.yaml", "AccessTokenRsp")
     assert tok["scope"] == EAS_SCOPE and tok["token_type"] == "Bearer"
+    # What is left of the token's life (the EEC waits on it), never 0 for a fresh one.
+    assert 1 <= tok["expires_in"] <= dep.ees_token_ttl_s, tok["expires_in"]
     c = verify_jwt(tok["access_token"], jwks(dep.site(1).port["edge6"], "ees1"), ID1["eas"], ID1["ecs"])
     assert (c["sub"], c["eecId"], c["scope"]) == (ID1["ees"], EEC_ID, EAS_SCOPE)
     assert "cnf" not in c  # named for an EEC: not bound to the EES's certificate
