@@ -96,9 +96,10 @@ def eas_token(dep):
 
 
 def context_id(reg_resp, reg_id):
-    # TODO(ees): which id names the EEC context that EDGE-9 relocates: eecCntxId in the
-    # registration answer when the ees branch sets it, else the registration id.
-    return reg_resp.json.get("eecCntxId") or reg_id
+    """The id of the EEC context the EES holds: eecCntxId of the registration answer,
+    the registration id (what a later EES names to relocate it)."""
+    assert reg_resp.json["eecCntxId"] == reg_id, reg_resp.json
+    return reg_id
 
 
 def ees_token(dep, source, target):
@@ -257,8 +258,8 @@ def test_eas1_registered_at_ees1_over_edge3(dep):
 
 
 def test_ees1_profile_at_ecs1_lists_eas1_once_registered(dep):
-    # TODO(ees): assumes the EES updates its EDGE-6 registration (EESProfile.easIds) when an
-    # EAS registers with it, as TS 29.558 describes easIds.
+    # The EES updates its EDGE-6 registration (EESProfile.easIds: "EASs that are
+    # registered with EES", TS 29.558) when an EAS registers with it.
     def eas_ids():
         return next((e.get("easIds", []) for e in ees_entries(provision(dep)) if e["eesId"] == ID1["ees"]), [])
     wait_for("eas1 in ees1's easIds at ecs1", lambda: ID1["eas"] in eas_ids())
@@ -325,14 +326,11 @@ def test_edge9_pull_and_push_between_ees1_and_ees2(dep):
     assert api(ees1_9, "GET", f"{CTX}?{q404}", cert="ees2", token=pull).status == 404
     # A token for ees2 (aud) is refused at ees1.
     assert api(ees1_9, "GET", f"{CTX}?{q}", cert="ees1", token=ees_token(dep, 1, 2)["access_token"]).status == 401
-    # Push: ees1 hands the context to ees2.
-    # TODO(ees): what makes ees1 push on its own (ACR trigger) is the ees branch's choice;
-    # here the test pushes as ees1, with ees1's certificate and a token from ecs1.
+    # Push: ees1 (its certificate, a token from ecs1 forwarded to ecs2) hands the context
+    # to ees2, which keeps it until the EEC registers there (204, no implicit registration).
     push = ees_token(dep, 1, 2)["access_token"]
     r = api(ees2_9, "POST", CTX, {"eesId": ID1["ees"], "eecCntx": context}, cert="ees1", token=push)
-    assert r.status in (200, 204), r
-    if r.status == 200 and "implReg" in r.json:
-        assert r.json["implReg"]["regId"]
+    assert r.status == 204 and r.body == b"", r
     # A token for ees1 (aud) is refused at ees2.
     r = api(ees2_9, "POST", CTX, {"eesId": ID1["ees"], "eecCntx": context}, cert="ees1",
             token=ees_token(dep, 2, 1)["access_token"])
@@ -343,11 +341,10 @@ def test_ees2_pulls_the_context_from_ees1_when_the_eec_moves(dep):
     reg, reg_id = register_eec(dep, eec_token(dep))
     cntx = context_id(reg, reg_id)
     # The UE is now served by site 2: provisioning at ecs2, registration at ees2 naming the
-    # context it had at ees1 (eecCntxId, srcEesId).
-    # TODO(ees): assumes ees2 pulls over EDGE-9 while handling such a registration.
+    # context it had at ees1 (eecCntxId, srcEesId); ees2 pulls it over EDGE-9 meanwhile.
     token2 = eec_token(dep, 2)
     r, _ = register_eec(dep, token2, i=2, eecCntxId=cntx, srcEesId=ID1["ees"])
-    assert r.json["eecId"] == EEC_ID
+    assert r.json["eecId"] == EEC_ID and r.json["srcEesId"] == ID1["ees"]  # relocated
     pulls = [x for x in dep.proxies["ees2->ees1"].find("GET", CTX)
              if urllib.parse.parse_qs(urllib.parse.urlsplit(x.path).query).get("eec-cntx-id") == [cntx]]
     assert pulls and pulls[-1].status == 200, dep.proxies["ees2->ees1"].exchanges
@@ -356,6 +353,26 @@ def test_ees2_pulls_the_context_from_ees1_when_the_eec_moves(dep):
     auth = pulls[-1].req_headers.get("Authorization") or pulls[-1].req_headers.get("authorization")
     c = jwt.decode(auth.split()[1], options={"verify_signature": False})
     assert (c["iss"], c["sub"], c["aud"]) == (ID1["ecs"], ID2["ees"], ID1["ees"])
+
+
+def test_ees1_pushes_the_context_to_ees2_on_deregistration_towards_it(dep):
+    token = eec_token(dep)
+    reg, reg_id = register_eec(dep, token)
+    cntx = context_id(reg, reg_id)
+    # Project choice (ees branch): DELETE ...?target-ees-id= pushes the context to that
+    # peer first and deletes the registration once the peer took it.
+    q = urllib.parse.urlencode({"target-ees-id": ID2["ees"]})
+    r = api(dep.site(1).port["edge1"], "DELETE", f"{EECREG}/{reg_id}?{q}", cert="eec1", token=token)
+    assert r.status == 204, r
+    pushes = [x for x in dep.proxies["ees1->ees2"].find("POST", CTX)
+              if json.loads(x.req_body)["eecCntx"]["cntxId"] == cntx]
+    assert len(pushes) == 1 and pushes[0].status == 204 and pushes[0].peer == ID1["ees"], pushes
+    validate_exchange(pushes[0])
+    assert json.loads(pushes[0].req_body)["eesId"] == ID1["ees"]
+    # The EEC registers at ees2 naming that context: taken from the push, nothing pulled.
+    r, _ = register_eec(dep, eec_token(dep, 2), i=2, eecCntxId=cntx, srcEesId=ID1["ees"])
+    assert r.json["srcEesId"] == ID1["ees"]
+    assert not [x for x in dep.proxies["ees2->ees1"].find("GET", CTX) if cntx in x.path]
 
 
 # ---- EDGE-6 by hand: CRUD and expiry ------------------------------------------------------
