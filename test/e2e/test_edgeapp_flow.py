@@ -8,6 +8,7 @@ and every body the processes send each other (through recording proxies), is che
 against the 3GPP OpenAPI files (schemas.py)."""
 
 import json
+import pathlib
 import time
 import urllib.parse
 
@@ -15,6 +16,7 @@ import jwt
 import pytest
 
 import schemas
+from conftest import CA as CA_FILE
 from edgeapp import (EAS_SCOPE, EEC_ID, EEC_SCOPES, PROVISIONING_LIFETIME_S, RELOC_SCOPE, Deployment, ids,
                      parse_utc, run_eec_demo, thumbprint, utc, wait_for)
 from edgeapp_http import api, https, jwks, token_request, tokens_in, validate_exchange, verify_jwt
@@ -28,6 +30,7 @@ DISC = "/eees-easdiscovery/v1/eas-profiles/request-discovery"
 CTX = "/eees-eeccontextreloc/v1/eec-contexts"
 AC = {"acId": "ac1", "eass": [{"easId": ID1["eas"]}]}
 HAND_MADE_EES = "spiffe://site1/ees/ees1"  # identity of certs/out/ees1-client.pem
+CA_PEM = pathlib.Path(CA_FILE)
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +134,8 @@ def test_each_ees_registers_itself_at_its_own_ecs(dep):
         granted = json.loads(x.resp_body)
         assert granted["eesProf"]["eesId"] == s.id["ees"]
         assert parse_utc(granted["expTime"]) <= time.time() + dep.ees_registration_ttl_s + 5
+        # The CAs EEC client certificates chain to (ecs.registration.eec_ca), for EDGE-1 mTLS.
+        assert granted["eecCaCerts"] == [CA_PEM.read_text().strip() + "\n"]
         # The ECS saw ees{i}'s own certificate (the proxy keeps identities).
         s.ecs.wait_log(lambda e: e.get("event") == "authz" and e.get("interface") == "EDGE-6"
                        and e.get("path") == EESREG and e.get("peer") == s.id["ees"]
