@@ -53,6 +53,9 @@ struct egw_request {
   /* Set by the dispatcher (core) before authorization and the role run. */
   const char *role_name; /* the listener's role: "ecs", "ees", ... */
   const char *tls_mode;  /* "server-cert", "mtls", "psk" */
+  /* The client's address, "192.0.2.1:54321" or "[2001:db8::1]:54321" ("?" when
+   * unknown); owned by the connection. */
+  const char *peer_addr;
   /* Set by token authorization when it accepted a Bearer token (else NULL): the token's
    * sub, its eecId claim and its scope (space-separated). Arena memory. */
   const char *token_sub;

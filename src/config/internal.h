@@ -89,16 +89,50 @@ int egw__cfg_scopes(struct egw__cfg_file *f, const char *key, yaml_node_t *node,
 /* egw__cfg_join returns "dir/name", or a copy of |name| when it is absolute. */
 char *egw__cfg_join(const char *dir, const char *name);
 
-/* Generic setters for struct egw__cfg_key.set: integers at key->offset in |obj|. */
+/* Generic setters for struct egw__cfg_key.set: integers (uint32_t, uint64_t) and
+ * booleans (int) at key->offset in |obj|. */
 int egw__cfg_set_u32(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
 int egw__cfg_set_u64(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__cfg_set_bool(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+
+/* https URLs. An endpoint is https://host[:port]/path[?query] (the path is required); a
+ * base URL is https://host[:port][/path], without query, that API paths are appended
+ * to. Both: host an IPv4 address, [IPv6] or a DNS name, no userinfo, no fragment,
+ * printable ASCII, at most 2048 characters. */
+enum egw__url_kind { EGW__URL_ENDPOINT, EGW__URL_BASE };
+/* egw__cfg_https_url checks |url| (the value at |line| of |key|). */
+int egw__cfg_https_url(struct egw__cfg_file *f, const char *key, int line, const char *url,
+                       enum egw__url_kind kind);
+/* egw__cfg_url reads and checks a URL into *out; a base URL is stored without trailing
+ * '/'; an endpoint as written. */
+int egw__cfg_url(struct egw__cfg_file *f, const char *key, yaml_node_t *node,
+                 enum egw__url_kind kind, char **out);
+/* egw__cfg_client_pair reads a {cert, key} mapping (both required, readable files) at
+ * |at| into *cert and *key. */
+int egw__cfg_client_pair(struct egw__cfg_file *f, const struct egw__cfg_at *at, char **cert,
+                         char **key);
+/* egw__cfg_ids reads a non-empty list of distinct non-empty strings; the vector is
+ * counted as allocated before it is filled (the caller frees it on failure too). */
+int egw__cfg_ids(struct egw__cfg_file *f, const char *key, yaml_node_t *node, char ***out,
+                 size_t *out_n);
+/* egw__cfg_copy_strings copies |n| strings into a new vector (nothing when |n| is 0);
+ * counted as allocated before it is filled. */
+int egw__cfg_copy_strings(struct egw__cfg_file *f, const char *const *v, size_t n, char ***out,
+                          size_t *out_n);
 
 void egw__cfg_free_strings(char **v, size_t n);
 
-/* What site.yaml parsing keeps for the checks made once every file is read. */
+/* What site.yaml parsing keeps for the checks made once the file or every file is
+ * read. */
 struct egw__site_places {
   int *issuer_local_lines; /* per tokens.issuers item: line of "local: true", else 0 */
   int ecs_id_line;
+  /* Outbound mutual TLS, checked against site.trust.ca at the end of site.yaml: the
+   * lines of ecs.peers, ees.ecs_url, ees.peers and eas.ees_url (0 when absent). */
+  int ecs_peers_line;
+  int ees_ecs_url_line;
+  int ees_peers_line;
+  int eas_ees_url_line;
 };
 
 /* The object site.yaml's top-level handlers get. */
@@ -112,6 +146,41 @@ int egw__tokens_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void 
 int egw__ecs_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
 /* egw__tokens_cleanup frees the issuers, tokens.client and the ecs section of |p|. */
 void egw__tokens_cleanup(struct egw_site_policy *p);
+
+/* The object the handlers of site.yaml's "ecs" keys get. */
+struct egw__ecs_parse {
+  struct egw__site_parse *sx;
+  struct egw_ecs_policy *e;
+  int *peer_id_lines; /* line of each ecs.peers[].id; freed by egw__ecs_set */
+  int client_line;    /* line of ecs.client (0 when absent) */
+};
+
+/* Handlers of the ecs keys for EDGE-4 provisioning, EDGE-6 registration and multi-ECS
+ * (src/config/ecs_edge_policy.c; obj: struct egw__ecs_parse). */
+int egw__ecs_provisioning_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__ecs_ees_auth_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__ecs_registration_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__ecs_client_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__ecs_peers_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__ecs_max_hops_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+/* egw__ecs_edge_defaults sets the defaults of those keys before the walk;
+ * egw__ecs_edge_finish fills the list defaults and checks the keys against each other
+ * after it. */
+void egw__ecs_edge_defaults(struct egw_ecs_policy *e);
+int egw__ecs_edge_finish(struct egw__cfg_file *f, struct egw__ecs_parse *ex);
+/* egw__ecs_edge_cleanup frees what those keys allocated in |e| (not |e| itself). */
+void egw__ecs_edge_cleanup(struct egw_ecs_policy *e);
+
+/* Handlers of site.yaml's "ees" and "eas" keys (src/config/edge_policy.c; obj: struct
+ * egw__site_parse). */
+int egw__ees_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__eas_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+/* egw__edge_site_finish runs once site.yaml is walked (site.trust.ca may come after the
+ * sections that need it): ecs.registration.eec_ca defaults to site.trust.ca, and every
+ * outbound mutual TLS caller needs site.trust.ca to verify the server. */
+int egw__edge_site_finish(struct egw__cfg_file *f, struct egw__site_parse *sx);
+/* egw__edge_cleanup frees the ees and eas sections of |p|. */
+void egw__edge_cleanup(struct egw_site_policy *p);
 
 /* Where an interface file's keys are, for the checks that span files. */
 struct egw__listener_places {

@@ -249,7 +249,9 @@ struct egw_ees_policy {
 struct egw_eas_policy {
   char *id;           /* easId; the aud of EAS access tokens */
   char *endpoint_uri; /* EASProfile endPt.uri (where EECs reach the app listener) */
-  /* The application, plain HTTP on the same host: "127.0.0.1:8480", "[::1]:8480". */
+  /* The application, plain HTTP on the same host: "127.0.0.1:8480", "[::1]:8480" or
+   * "localhost:8480" in the file; |upstream_host| is the address literal without
+   * brackets ("127.0.0.1", "::1"; localhost is stored as "127.0.0.1"). */
   char *upstream_host;
   uint16_t upstream_port;
   uint32_t upstream_timeout_ms; /* whole upstream exchange; default 30000; over: 504 */
@@ -302,8 +304,11 @@ struct egw_site_policy {
  * URL syntax, a local issuer matching ecs.id, listener issuers (and opaque_issuer)
  * defined by the site, introspection_uri on every issuer of a remote listener and on the
  * opaque_issuer, keys for some issuer of a listener that verifies locally, files named by
- * the policy exist and are readable. Key contents
- * are not read here. */
+ * the policy exist and are readable; for the ecs, ees and eas sections: enumerations,
+ * unique peer ids, and a client certificate and site.trust.ca wherever the site calls
+ * another edge server (ecs.peers, ees.ecs_url, ees.peers, eas.ees_url). Base URLs
+ * (endpoint, ecs_url, ees_url, ees.peers[].url) are stored without a trailing '/'. Key
+ * contents are not read here. */
 struct egw_site_policy *egw_policy_load_dir(const char *dir, char **out_err);
 
 /* egw_site_policy_free frees |p| and everything in it; NULL is accepted. */

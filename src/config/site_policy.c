@@ -84,6 +84,8 @@ static const struct egw__cfg_key site_file_keys[] = {
     {.name = "site", .set = set_site, .required = 1},
     {.name = "tokens", .set = egw__tokens_set},
     {.name = "ecs", .set = egw__ecs_set},
+    {.name = "ees", .set = egw__ees_set},
+    {.name = "eas", .set = egw__eas_set},
 };
 
 static int load_site(struct egw__site_parse *sx, char **out_err) {
@@ -98,6 +100,8 @@ static int load_site(struct egw__site_parse *sx, char **out_err) {
     goto end;
   }
   if (egw__cfg_walk(&f, "", root, site_file_keys, ARRAY_LEN(site_file_keys), sx) != 0)
+    goto end;
+  if (egw__edge_site_finish(&f, sx) != 0)
     goto end;
   if (p->state_dir == NULL) {
     p->state_dir = egw__cfg_join(p->dir, "state");
@@ -432,6 +436,7 @@ void egw_site_policy_free(struct egw_site_policy *p) {
   egw__cfg_free_strings(p->crl_files, p->n_crl_files);
   free(p->state_dir);
   egw__tokens_cleanup(p);
+  egw__edge_cleanup(p);
   for (size_t i = 0; i < p->n_listeners; i++)
     egw__listener_cleanup(&p->listeners[i]);
   free(p->listeners);

@@ -1,8 +1,9 @@
 /* site.yaml "tokens" (the shared token cache and the issuers whose tokens listeners may
  * accept) and "ecs" (the site's ECS as OAuth 2.0 authorization server). The checks that
  * need more than one section (a local issuer against ecs.id, the issuers a listener
- * names) are made in egw_policy_load_dir once every file is read. */
-#include <arpa/inet.h>
+ * names) are made in egw_policy_load_dir once every file is read. The ecs keys of the
+ * EDGE flows (provisioning, registration, peers...) are parsed in ecs_edge_policy.c; the
+ * ecs key table below lists their handlers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,128 +107,10 @@ static int set_issuer_jwks(struct egw__cfg_file *f, const struct egw__cfg_at *at
   return egw__cfg_path(f, at->path, at->value, &ix->ip->jwks_file);
 }
 
-/* ---- https URLs (jwks_uri, introspection_uri) ----------------------------------------- */
-
-#define URL_MAX 2048
-
-static int is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* RFC 1123 host name: dot-separated labels of 1..63 letters, digits and '-', not
- * starting or ending with '-'; 253 characters at most. */
-static int dns_name_ok(const char *s, size_t len) {
-  size_t label = 0;
-  if (len == 0 || len > 253)
-    return 0;
-  for (size_t i = 0; i < len; i++) {
-    char c = s[i];
-    if (c == '.') {
-      if (label == 0 || s[i - 1] == '-')
-        return 0;
-      label = 0;
-    } else if (is_alnum(c) || c == '-') {
-      if (c == '-' && label == 0)
-        return 0;
-      if (++label > 63)
-        return 0;
-    } else {
-      return 0;
-    }
-  }
-  return label > 0 && s[len - 1] != '-';
-}
-
-/* https://host[:port]/path[?query]: host an IPv4 literal, [IPv6] or a DNS name; no
- * userinfo, no fragment, printable ASCII without spaces. The URL is stored as given. */
-static int check_https_url(struct egw__cfg_file *f, const char *key, int line, const char *url) {
-  static const char scheme[] = "https://";
-  size_t len = strlen(url);
-  if (len > URL_MAX)
-    return egw__cfg_error(f, line, key, "must be at most %d characters", URL_MAX);
-  for (const char *c = url; *c; c++) {
-    if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
-      return egw__cfg_error(f, line, key,
-                            "must be printable ASCII without spaces (percent-encode the rest)");
-  }
-  if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
-    return egw__cfg_error(f, line, key, "'%s' must be an https:// URL", url);
-  if (strchr(url, '#') != NULL)
-    return egw__cfg_error(f, line, key, "'%s': a fragment ('#') is not allowed", url);
-  const char *auth = url + sizeof(scheme) - 1;
-  size_t auth_len = strcspn(auth, "/?");
-  const char *path = auth + auth_len;
-  if (memchr(auth, '@', auth_len) != NULL)
-    return egw__cfg_error(f, line, key, "'%s': user information (user@host) is not allowed", url);
-  const char *host = auth, *port = NULL;
-  size_t host_len;
-  if (auth[0] == '[') {
-    const char *end = memchr(auth, ']', auth_len);
-    char buf[64];
-    unsigned char addr[16];
-    if (end == NULL)
-      return egw__cfg_error(f, line, key, "'%s': missing ']' after the IPv6 address", url);
-    host_len = (size_t)(end - auth) + 1;
-    if (host_len - 2 >= sizeof(buf))
-      return egw__cfg_error(f, line, key, "'%s': '%.*s' is not an IPv6 address", url, (int)host_len,
-                            host);
-    memcpy(buf, auth + 1, host_len - 2);
-    buf[host_len - 2] = '\0';
-    if (inet_pton(AF_INET6, buf, addr) != 1)
-      return egw__cfg_error(f, line, key, "'%s': '%.*s' is not an IPv6 address", url, (int)host_len,
-                            host);
-    if (host_len < auth_len && auth[host_len] != ':')
-      return egw__cfg_error(f, line, key, "'%s': expected ':port' or a path after '%.*s'", url,
-                            (int)host_len, host);
-  } else {
-    const char *colon = memchr(auth, ':', auth_len);
-    host_len = colon ? (size_t)(colon - auth) : auth_len;
-    if (host_len == 0)
-      return egw__cfg_error(f, line, key, "'%s': the host is missing", url);
-    if (strspn(host, "0123456789.") >= host_len) {
-      char buf[16];
-      unsigned char addr[4];
-      if (host_len >= sizeof(buf))
-        return egw__cfg_error(f, line, key, "'%s': '%.*s' is not an IPv4 address", url,
-                              (int)host_len, host);
-      memcpy(buf, host, host_len);
-      buf[host_len] = '\0';
-      if (inet_pton(AF_INET, buf, addr) != 1)
-        return egw__cfg_error(f, line, key, "'%s': '%.*s' is not an IPv4 address", url,
-                              (int)host_len, host);
-    } else if (!dns_name_ok(host, host_len)) {
-      return egw__cfg_error(f, line, key,
-                            "'%s': invalid host '%.*s' (expected an IPv4 address, [IPv6] or a "
-                            "DNS name)",
-                            url, (int)host_len, host);
-    }
-  }
-  if (host_len < auth_len) {
-    port = auth + host_len + 1;
-    size_t port_len = auth_len - host_len - 1;
-    unsigned long n = 0;
-    int ok = port_len > 0 && port_len <= 5 && strspn(port, "0123456789") >= port_len;
-    for (size_t i = 0; ok && i < port_len; i++)
-      n = n * 10 + (unsigned long)(port[i] - '0');
-    if (!ok || n < 1 || n > 65535)
-      return egw__cfg_error(f, line, key, "'%s': invalid port '%.*s' (expected 1..65535)", url,
-                            (int)port_len, port);
-  }
-  if (path[0] != '/')
-    return egw__cfg_error(f, line, key, "'%s': needs a path starting with '/'", url);
-  return 0;
-}
-
-static int url_value(struct egw__cfg_file *f, const struct egw__cfg_at *at, char **out) {
-  if (egw__cfg_string(f, at->path, at->value, out) != 0)
-    return -1;
-  return check_https_url(f, at->path, egw__cfg_line(at->value), *out);
-}
-
 static int set_issuer_jwks_uri(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
   struct iparse *ix = obj;
   ix->jwks_uri_line = at->line;
-  return url_value(f, at, &ix->ip->jwks_uri);
+  return egw__cfg_url(f, at->path, at->value, EGW__URL_ENDPOINT, &ix->ip->jwks_uri);
 }
 
 static int set_issuer_refresh(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
@@ -243,7 +126,7 @@ static int set_issuer_refresh(struct egw__cfg_file *f, const struct egw__cfg_at 
 static int set_issuer_introspection(struct egw__cfg_file *f, const struct egw__cfg_at *at,
                                     void *obj) {
   struct iparse *ix = obj;
-  return url_value(f, at, &ix->ip->introspection_uri);
+  return egw__cfg_url(f, at->path, at->value, EGW__URL_ENDPOINT, &ix->ip->introspection_uri);
 }
 
 static const struct egw__cfg_key issuer_keys[] = {
@@ -356,24 +239,10 @@ static int set_tokens_cache(struct egw__cfg_file *f, const struct egw__cfg_at *a
   return egw__cfg_walk(f, at->path, at->value, cache_keys, ARRAY_LEN(cache_keys), sx->p);
 }
 
-static int set_client_cert(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  return egw__cfg_path(f, at->path, at->value, &((struct egw_site_policy *)obj)->token_client_cert);
-}
-
-static int set_client_key(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  return egw__cfg_path(f, at->path, at->value, &((struct egw_site_policy *)obj)->token_client_key);
-}
-
 /* tokens.client: both files or no section at all. */
-static const struct egw__cfg_key token_client_keys[] = {
-    {.name = "cert", .set = set_client_cert, .required = 1},
-    {.name = "key", .set = set_client_key, .required = 1},
-};
-
 static int set_tokens_client(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  struct egw__site_parse *sx = obj;
-  return egw__cfg_walk(f, at->path, at->value, token_client_keys, ARRAY_LEN(token_client_keys),
-                       sx->p);
+  struct egw_site_policy *p = ((struct egw__site_parse *)obj)->p;
+  return egw__cfg_client_pair(f, at, &p->token_client_cert, &p->token_client_key);
 }
 
 static const struct egw__cfg_key tokens_keys[] = {
@@ -441,21 +310,24 @@ static const struct egw__cfg_key client_keys[] = {
     {.name = "id", .set = set_client_id, .required = 1},
     {.name = "scopes", .set = set_client_scopes, .required = 1},
     {.name = "audiences", .set = set_client_audiences, .required = 1},
-};
-
-struct eparse {
-  struct egw__site_parse *sx;
-  struct egw_ecs_policy *e;
+    {.name = "token_ttl_s",
+     .set = egw__cfg_set_u32,
+     .offset = offsetof(struct egw_token_client_policy, token_ttl_s),
+     .min = 1,
+     .max = 86400},
+    {.name = "may_name_eec",
+     .set = egw__cfg_set_bool,
+     .offset = offsetof(struct egw_token_client_policy, may_name_eec)},
 };
 
 static int set_ecs_id(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  struct eparse *ex = obj;
+  struct egw__ecs_parse *ex = obj;
   ex->sx->places.ecs_id_line = egw__cfg_line(at->value);
   return egw__cfg_string(f, at->path, at->value, &ex->e->id);
 }
 
 static int set_ecs_ttl(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  struct eparse *ex = obj;
+  struct egw__ecs_parse *ex = obj;
   uint64_t v = 0;
   if (egw__cfg_uint(f, at->path, at->value, 60, 86400, &v) != 0)
     return -1;
@@ -464,13 +336,13 @@ static int set_ecs_ttl(struct egw__cfg_file *f, const struct egw__cfg_at *at, vo
 }
 
 static int set_ecs_signing_keys(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  struct eparse *ex = obj;
+  struct egw__ecs_parse *ex = obj;
   return key_list(f, at, signing_key_keys, ARRAY_LEN(signing_key_keys), &ex->e->signing_keys,
                   &ex->e->n_signing_keys);
 }
 
 static int set_ecs_clients(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
-  struct egw_ecs_policy *e = ((struct eparse *)obj)->e;
+  struct egw_ecs_policy *e = ((struct egw__ecs_parse *)obj)->e;
   yaml_node_item_t *items;
   size_t n;
   if (egw__cfg_seq(f, at->path, at->value, &items, &n) != 0)
@@ -495,18 +367,29 @@ static const struct egw__cfg_key ecs_keys[] = {
     {.name = "token_ttl_s", .set = set_ecs_ttl},
     {.name = "signing_keys", .set = set_ecs_signing_keys, .required = 1},
     {.name = "clients", .set = set_ecs_clients, .required = 1},
+    {.name = "provisioning", .set = egw__ecs_provisioning_set},
+    {.name = "ees_auth", .set = egw__ecs_ees_auth_set},
+    {.name = "registration", .set = egw__ecs_registration_set},
+    {.name = "client", .set = egw__ecs_client_set},
+    {.name = "peers", .set = egw__ecs_peers_set},
+    {.name = "max_hops", .set = egw__ecs_max_hops_set},
 };
 
 int egw__ecs_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
   struct egw__site_parse *sx = obj;
-  struct eparse ex = {.sx = sx};
+  struct egw__ecs_parse ex = {.sx = sx};
   sx->p->ecs = calloc(1, sizeof(*sx->p->ecs));
   if (sx->p->ecs == NULL)
     return egw__cfg_nomem(f);
   ex.e = sx->p->ecs;
   ex.e->token_ttl_s = 3600;
   ex.e->line = at->line;
-  return egw__cfg_walk(f, at->path, at->value, ecs_keys, ARRAY_LEN(ecs_keys), &ex);
+  egw__ecs_edge_defaults(ex.e);
+  int ret = egw__cfg_walk(f, at->path, at->value, ecs_keys, ARRAY_LEN(ecs_keys), &ex);
+  if (ret == 0)
+    ret = egw__ecs_edge_finish(f, &ex);
+  free(ex.peer_id_lines);
+  return ret;
 }
 
 /* ---- free ----------------------------------------------------------------------------- */
@@ -545,6 +428,7 @@ void egw__tokens_cleanup(struct egw_site_policy *p) {
     egw__cfg_free_strings(e->clients[i].audiences, e->clients[i].n_audiences);
   }
   free(e->clients);
+  egw__ecs_edge_cleanup(e);
   free(e);
   p->ecs = NULL;
 }

@@ -306,6 +306,10 @@ int egw__cfg_set_u64(struct egw__cfg_file *f, const struct egw__cfg_at *at, void
   return 0;
 }
 
+int egw__cfg_set_bool(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  return egw__cfg_bool(f, at->path, at->value, (int *)((char *)obj + at->key->offset));
+}
+
 void egw__cfg_free_strings(char **v, size_t n) {
   if (v == NULL)
     return;

@@ -275,6 +275,7 @@ static void conn_on_request(void *owner, struct egw_exchange *x) {
   struct egw_request *req = &x->req;
   req->role_name = lp->role;
   req->tls_mode = egw_tls_mode_name(lp->tls.mode);
+  req->peer_addr = c->peer_addr;
 
   struct egw_route_target target;
   unsigned allowed = 0;

@@ -3,12 +3,18 @@
 #include <stdio.h>
 #include <string.h>
 
+extern const struct egw_role_ops egw_role_eas;
 extern const struct egw_role_ops egw_role_ecs;
+extern const struct egw_role_ops egw_role_ecs_provisioning;
+extern const struct egw_role_ops egw_role_ecs_registration;
 extern const struct egw_role_ops egw_role_health;
 extern const struct egw_role_ops egw_role_whoami;
 
 static const struct egw_role_ops *const builtin_roles[] = {
+    &egw_role_eas,
     &egw_role_ecs,
+    &egw_role_ecs_provisioning,
+    &egw_role_ecs_registration,
     &egw_role_health,
     &egw_role_whoami,
 };

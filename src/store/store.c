@@ -1,8 +1,13 @@
 /* The store: one SQLite connection shared by the start-up reads (main thread) and the
  * writes (libuv workers). The connection is opened in serialized mode, and every sequence
  * of calls that must not interleave (a transaction, bind/step/reset of one prepared
- * statement) runs under the connection's own recursive mutex (sqlite3_db_mutex), so two
- * workers never mix their transactions on the one connection. */
+ * statement) runs under the connection's own recursive mutex (sqlite3_db_mutex).
+ *
+ * Writes go through one queue per store, and only its head is on a worker: a write is
+ * applied after every write issued before it, which a role relies on when it puts then
+ * deletes the same record. Running them one at a time costs nothing, since they would
+ * serialize on the connection mutex and the commit's fsync anyway. This file holds the
+ * queue, open/close and revocations; records.c holds the registration records. */
 #include "store/store.h"
 
 #include <assert.h>
@@ -17,6 +22,7 @@
 
 #include <sqlite3.h>
 
+#include "store/internal.h"
 #include "util/errors.h"
 #include "util/format.h"
 #include "util/log.h"
@@ -25,33 +31,23 @@
 /* A writer that finds the file locked (another process, a checkpoint) waits this long. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 
-/* Schema migrations: migrations[i] takes user_version i to i + 1, in one transaction. */
+/* Schema migrations: migrations[i] takes user_version i to i + 1, in one transaction.
+ * Append only: a released step never changes. */
 static const char *const migrations[] = {
     "CREATE TABLE revocations(jti TEXT PRIMARY KEY, exp INTEGER NOT NULL,"
     " revoked_at INTEGER NOT NULL)",
+    /* Registration records (records.c). |seq| is the record's position in its kind,
+     * given at its first write and kept when it is replaced; exp_s 0 never expires. */
+    "CREATE TABLE records(kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " doc TEXT NOT NULL, exp_s INTEGER NOT NULL, PRIMARY KEY (kind, id));"
+    "CREATE UNIQUE INDEX records_by_seq ON records(kind, seq)",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-struct egw_store {
-  sqlite3 *db;
-  sqlite3_stmt *begin;
-  sqlite3_stmt *commit;
-  sqlite3_stmt *rollback;
-  sqlite3_stmt *insert_revocation;
-  sqlite3_stmt *delete_expired;
-  sqlite3_stmt *select_revocations;
-  unsigned pending; /* loop thread only */
-};
-
 /* One egw_store_revoke in flight. */
-struct revoke_req {
-  uv_work_t work;
-  struct egw_store *st;
-  void (*done)(void *arg, int status);
-  void *arg;
+struct revoke_write {
+  struct egw__store_write w; /* first: the queue frees the block through it */
   int64_t exp_s;
-  int status;       /* set by the worker */
-  char errmsg[256]; /* SQLite's message when status != 0 */
   char jti[];
 };
 
@@ -59,9 +55,7 @@ static void copy_errmsg(sqlite3 *db, char *buf, size_t cap) {
   snprintf(buf, cap, "%s", sqlite3_errmsg(db));
 }
 
-/* Steps a statement that returns no rows and resets it. Returns SQLITE_DONE or the
- * error, with SQLite's message in |errbuf|. The caller holds the connection mutex. */
-static int run(sqlite3 *db, sqlite3_stmt *s, char *errbuf, size_t cap) {
+int egw__store_run(sqlite3 *db, sqlite3_stmt *s, char *errbuf, size_t cap) {
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW)
     rc = SQLITE_DONE;
@@ -72,10 +66,18 @@ static int run(sqlite3 *db, sqlite3_stmt *s, char *errbuf, size_t cap) {
   return rc;
 }
 
-static void rollback_if_open(struct egw_store *st) {
+void egw__store_rollback_if_open(struct egw_store *st) {
   char ignored[8];
   if (!sqlite3_get_autocommit(st->db))
-    run(st->db, st->rollback, ignored, sizeof(ignored));
+    egw__store_run(st->db, st->rollback, ignored, sizeof(ignored));
+}
+
+void egw__store_log_load_failed(const char *what, const char *errmsg) {
+  struct egw_log_record rec;
+  egw_log_begin(&rec, EGW_LOG_ERROR, "store_load_failed");
+  egw_log_str(&rec, "table", what);
+  egw_log_str(&rec, "error", errmsg);
+  egw_log_end(&rec);
 }
 
 /* Runs |sql| (no rows) at open time. */
@@ -159,7 +161,7 @@ static int create_private_file(const char *path, char *errbuf, size_t cap) {
   return rc;
 }
 
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, char *errbuf, size_t cap) {
+int egw__store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, char *errbuf, size_t cap) {
   if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK) {
     copy_errmsg(db, errbuf, cap);
     return -1;
@@ -205,23 +207,24 @@ struct egw_store *egw_store_open(const char *state_dir, char **out_err) {
     goto fail;
   }
   /* FULL: a commit returns only once the WAL is on disk, which is what "durable" means
-   * for a revoke callback. */
+   * for a write's callback. */
   if (exec_sql(st->db, "PRAGMA synchronous = FULL", errbuf, sizeof(errbuf)) != SQLITE_OK)
     goto fail;
   if (migrate(st->db, errbuf, sizeof(errbuf)) != 0)
     goto fail;
 
-  if (prepare(st->db, "BEGIN IMMEDIATE", &st->begin, errbuf, sizeof(errbuf)) != 0 ||
-      prepare(st->db, "COMMIT", &st->commit, errbuf, sizeof(errbuf)) != 0 ||
-      prepare(st->db, "ROLLBACK", &st->rollback, errbuf, sizeof(errbuf)) != 0 ||
-      prepare(st->db,
-              "INSERT OR IGNORE INTO revocations(jti, exp, revoked_at)"
-              " VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))",
-              &st->insert_revocation, errbuf, sizeof(errbuf)) != 0 ||
-      prepare(st->db, "DELETE FROM revocations WHERE exp < ?1", &st->delete_expired, errbuf,
-              sizeof(errbuf)) != 0 ||
-      prepare(st->db, "SELECT jti, exp FROM revocations", &st->select_revocations, errbuf,
-              sizeof(errbuf)) != 0)
+  if (egw__store_prepare(st->db, "BEGIN IMMEDIATE", &st->begin, errbuf, sizeof(errbuf)) != 0 ||
+      egw__store_prepare(st->db, "COMMIT", &st->commit, errbuf, sizeof(errbuf)) != 0 ||
+      egw__store_prepare(st->db, "ROLLBACK", &st->rollback, errbuf, sizeof(errbuf)) != 0 ||
+      egw__store_prepare(st->db,
+                         "INSERT OR IGNORE INTO revocations(jti, exp, revoked_at)"
+                         " VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))",
+                         &st->insert_revocation, errbuf, sizeof(errbuf)) != 0 ||
+      egw__store_prepare(st->db, "DELETE FROM revocations WHERE exp < ?1", &st->delete_expired,
+                         errbuf, sizeof(errbuf)) != 0 ||
+      egw__store_prepare(st->db, "SELECT jti, exp FROM revocations", &st->select_revocations,
+                         errbuf, sizeof(errbuf)) != 0 ||
+      egw__store_records_prepare(st, errbuf, sizeof(errbuf)) != 0)
     goto fail;
   goto end;
 
@@ -239,13 +242,14 @@ void egw_store_close(struct egw_store *st) {
   if (!st)
     return;
   /* A write still queued would use the connection after it is gone. */
-  assert(st->pending == 0);
+  assert(st->pending == 0 && st->head == NULL);
   sqlite3_finalize(st->begin);
   sqlite3_finalize(st->commit);
   sqlite3_finalize(st->rollback);
   sqlite3_finalize(st->insert_revocation);
   sqlite3_finalize(st->delete_expired);
   sqlite3_finalize(st->select_revocations);
+  egw__store_records_finalize(st);
   sqlite3_close_v2(st->db);
   free(st);
 }
@@ -258,10 +262,10 @@ int egw_store_load_revocations(struct egw_store *st, int64_t now_s,
   sqlite3_mutex_enter(m);
 
   /* Delete and read in one transaction: the caller sees exactly what stays. */
-  if (run(st->db, st->begin, errbuf, sizeof(errbuf)) != SQLITE_DONE)
+  if (egw__store_run(st->db, st->begin, errbuf, sizeof(errbuf)) != SQLITE_DONE)
     goto end;
   sqlite3_bind_int64(st->delete_expired, 1, now_s);
-  if (run(st->db, st->delete_expired, errbuf, sizeof(errbuf)) != SQLITE_DONE)
+  if (egw__store_run(st->db, st->delete_expired, errbuf, sizeof(errbuf)) != SQLITE_DONE)
     goto end;
   int rc;
   while ((rc = sqlite3_step(st->select_revocations)) == SQLITE_ROW) {
@@ -275,60 +279,134 @@ int egw_store_load_revocations(struct egw_store *st, int64_t now_s,
   sqlite3_reset(st->select_revocations);
   if (rc != SQLITE_DONE)
     goto end;
-  if (run(st->db, st->commit, errbuf, sizeof(errbuf)) != SQLITE_DONE)
+  if (egw__store_run(st->db, st->commit, errbuf, sizeof(errbuf)) != SQLITE_DONE)
     goto end;
   ret = 0;
 
 end:
   if (ret != 0) {
-    rollback_if_open(st);
-    struct egw_log_record rec;
-    egw_log_begin(&rec, EGW_LOG_ERROR, "store_load_failed");
-    egw_log_str(&rec, "error", errbuf);
-    egw_log_end(&rec);
+    egw__store_rollback_if_open(st);
+    egw__store_log_load_failed("revocations", errbuf);
   }
   sqlite3_mutex_leave(m);
   return ret;
 }
 
-/* Worker thread: one transaction per revocation, committed with synchronous=FULL. */
-static void revoke_work(uv_work_t *w) {
-  struct revoke_req *req = (struct revoke_req *)((char *)w - offsetof(struct revoke_req, work));
-  struct egw_store *st = req->st;
-  sqlite3_mutex *m = sqlite3_db_mutex(st->db);
-  sqlite3_mutex_enter(m);
-  int rc = run(st->db, st->begin, req->errmsg, sizeof(req->errmsg));
-  if (rc == SQLITE_DONE) {
-    sqlite3_bind_text(st->insert_revocation, 1, req->jti, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st->insert_revocation, 2, req->exp_s);
-    rc = run(st->db, st->insert_revocation, req->errmsg, sizeof(req->errmsg));
-  }
-  if (rc == SQLITE_DONE)
-    rc = run(st->db, st->commit, req->errmsg, sizeof(req->errmsg));
-  if (rc != SQLITE_DONE)
-    rollback_if_open(st);
-  sqlite3_mutex_leave(m);
-  req->status = rc == SQLITE_DONE ? 0 : EGW_ERR_IO;
+/* ---- the write queue ---------------------------------------------------------------- */
+
+static void write_after(uv_work_t *work, int status);
+
+static struct egw__store_write *write_of(uv_work_t *work) {
+  return (struct egw__store_write *)((char *)work - offsetof(struct egw__store_write, work));
 }
 
-/* Loop thread: logs a failure (the log stream is not for workers) and reports. */
-static void revoke_after(uv_work_t *w, int status) {
-  struct revoke_req *req = (struct revoke_req *)((char *)w - offsetof(struct revoke_req, work));
-  if (status == 0)
-    status = req->status;
-  if (status == EGW_ERR_IO) {
+/* Worker thread: the write in one transaction, committed with synchronous=FULL. */
+static void write_work(uv_work_t *work) {
+  struct egw__store_write *w = write_of(work);
+  struct egw_store *st = w->st;
+  sqlite3_mutex *m = sqlite3_db_mutex(st->db);
+  sqlite3_mutex_enter(m);
+  int rc = egw__store_run(st->db, st->begin, w->errmsg, sizeof(w->errmsg));
+  if (rc == SQLITE_DONE)
+    rc = w->apply(w);
+  if (rc == SQLITE_DONE)
+    rc = egw__store_run(st->db, st->commit, w->errmsg, sizeof(w->errmsg));
+  if (rc != SQLITE_DONE)
+    egw__store_rollback_if_open(st);
+  sqlite3_mutex_leave(m);
+  w->status = rc == SQLITE_DONE ? 0 : EGW_ERR_IO;
+}
+
+/* Loop thread: logs a failure (the log stream is not for workers), frees |w| and runs its
+ * callback. Touches nothing of the store: the callback may close it. */
+static void write_finish(struct egw__store_write *w, int status) {
+  if (status != 0) {
     struct egw_log_record rec;
     egw_log_begin(&rec, EGW_LOG_ERROR, "store_write_failed");
-    egw_log_str(&rec, "op", "revoke");
-    egw_log_str(&rec, "jti", req->jti);
-    egw_log_str(&rec, "error", req->errmsg);
+    w->describe(w, &rec);
+    egw_log_str(&rec, "error", w->errmsg[0] ? w->errmsg : egw_strerror(status));
     egw_log_end(&rec);
   }
-  req->st->pending--;
-  void (*done)(void *, int) = req->done;
-  void *arg = req->arg;
-  free(req);
+  void (*done)(void *, int) = w->done;
+  void *arg = w->arg;
+  free(w);
   done(arg, status);
+}
+
+/* Puts the head of the queue on a worker. uv_queue_work fails only for a NULL work
+ * callback, so this cannot fail today; if it ever does, the writes it could not start
+ * leave the queue and come back as a list to fail, so that their callbacks still run. */
+static struct egw__store_write *start_head(struct egw_store *st) {
+  struct egw__store_write *failed = NULL, **failed_tail = &failed;
+  while (st->head) {
+    struct egw__store_write *w = st->head;
+    int rc = uv_queue_work(w->loop, &w->work, write_work, write_after);
+    if (rc == 0)
+      break;
+    st->head = w->next;
+    st->pending--;
+    w->status = rc;
+    w->next = NULL;
+    *failed_tail = w;
+    failed_tail = &w->next;
+  }
+  if (!st->head)
+    st->tail = NULL;
+  return failed;
+}
+
+static void write_after(uv_work_t *work, int status) {
+  struct egw__store_write *w = write_of(work);
+  struct egw_store *st = w->st;
+  if (status == 0)
+    status = w->status;
+  /* Start the next write before the callback runs: the callback may queue more writes
+   * (they go behind the others) or, once nothing is pending, close the store. */
+  st->head = w->next;
+  st->pending--;
+  struct egw__store_write *failed = start_head(st);
+  write_finish(w, status);
+  while (failed) {
+    struct egw__store_write *next = failed->next;
+    write_finish(failed, failed->status);
+    failed = next;
+  }
+}
+
+int egw__store_submit(struct egw_store *st, uv_loop_t *loop, struct egw__store_write *w) {
+  w->st = st;
+  w->loop = loop;
+  w->next = NULL;
+  w->status = 0;
+  w->errmsg[0] = '\0';
+  if (!st->head) {
+    int rc = uv_queue_work(loop, &w->work, write_work, write_after);
+    if (rc != 0)
+      return rc;
+    st->head = w;
+  } else {
+    st->tail->next = w;
+  }
+  st->tail = w;
+  st->pending++;
+  return 0;
+}
+
+/* ---- revocations ---------------------------------------------------------------------- */
+
+static int revoke_apply(struct egw__store_write *w) {
+  struct revoke_write *r = (struct revoke_write *)w;
+  struct egw_store *st = w->st;
+  sqlite3_bind_text(st->insert_revocation, 1, r->jti, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st->insert_revocation, 2, r->exp_s);
+  return egw__store_run(st->db, st->insert_revocation, w->errmsg, sizeof(w->errmsg));
+}
+
+static void revoke_describe(const struct egw__store_write *w, struct egw_log_record *rec) {
+  const struct revoke_write *r = (const struct revoke_write *)w;
+  egw_log_str(rec, "op", "revoke");
+  /* A jti names a token; it is not the token. */
+  egw_log_str(rec, "jti", r->jti);
 }
 
 int egw_store_revoke(struct egw_store *st, uv_loop_t *loop, const char *jti, int64_t exp_s,
@@ -336,21 +414,19 @@ int egw_store_revoke(struct egw_store *st, uv_loop_t *loop, const char *jti, int
   if (!st || !loop || !jti || !*jti || !done)
     return UV_EINVAL;
   size_t n = strlen(jti);
-  struct revoke_req *req = calloc(1, sizeof(*req) + n + 1);
-  if (!req)
+  struct revoke_write *r = calloc(1, sizeof(*r) + n + 1);
+  if (!r)
     return EGW_ERR_NOMEM;
-  memcpy(req->jti, jti, n + 1);
-  req->st = st;
-  req->done = done;
-  req->arg = arg;
-  req->exp_s = exp_s;
-  int rc = uv_queue_work(loop, &req->work, revoke_work, revoke_after);
-  if (rc != 0) {
-    free(req);
-    return rc;
-  }
-  st->pending++;
-  return 0;
+  memcpy(r->jti, jti, n + 1);
+  r->exp_s = exp_s;
+  r->w.apply = revoke_apply;
+  r->w.describe = revoke_describe;
+  r->w.done = done;
+  r->w.arg = arg;
+  int rc = egw__store_submit(st, loop, &r->w);
+  if (rc != 0)
+    free(r);
+  return rc;
 }
 
 unsigned egw_store_pending(const struct egw_store *st) { return st ? st->pending : 0; }

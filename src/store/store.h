@@ -1,8 +1,12 @@
-/* Durable state of the site in SQLite (state_dir/edgegw.db): token revocations today,
- * registrations later. The loop never waits on the disk: reads happen once at start-up,
+/* Durable state of the site in SQLite (state_dir/edgegw.db): token revocations and
+ * registration records. The loop never waits on the disk: reads happen once at start-up,
  * before the loop runs; writes go to a libuv worker (uv_queue_work) and their callback
  * runs on the loop thread once the write is durable (committed, synchronous=FULL), so a
- * request is answered only after what it changed survives a crash. */
+ * request is answered only after what it changed survives a crash.
+ *
+ * Writes (revoke, put, delete) issued on one store are applied in the order of the
+ * calls, one at a time, and their callbacks run in that order; a failed write does not
+ * stop those behind it. Issue the writes of one store from one thread (its loop's). */
 #ifndef EGW_STORE_STORE_H
 #define EGW_STORE_STORE_H
 
@@ -44,7 +48,9 @@ int egw_store_revoke(struct egw_store *st, uv_loop_t *loop, const char *jti, int
  * it the change is durable, and only then does it answer the client. */
 
 /* egw_store_put writes (inserts or replaces) the record |kind|/|id| with the JSON text
- * |doc| expiring at |exp_s| (0: never), on a worker of |loop|; the strings are copied.
+ * |doc| expiring at |exp_s| (0: never), on a worker of |loop|; the strings are copied. A
+ * replaced record keeps its place in the load order; a deleted one written again goes
+ * last. The document is never logged.
  * |done| runs exactly once on the loop thread with 0 once the row is durable or a
  * negative code (EGW_ERR_IO, logged as "store_write_failed"; nothing was changed: the
  * write is one transaction). Returns non-zero (UV_EINVAL for an empty kind or id or a
@@ -54,7 +60,7 @@ int egw_store_put(struct egw_store *st, uv_loop_t *loop, const char *kind, const
                   const char *doc, int64_t exp_s, void (*done)(void *arg, int status), void *arg);
 
 /* egw_store_delete removes the record |kind|/|id| (absent is not an error), like
- * egw_store_put. */
+ * egw_store_put (UV_EINVAL for an empty kind or id). */
 int egw_store_delete(struct egw_store *st, uv_loop_t *loop, const char *kind, const char *id,
                      void (*done)(void *arg, int status), void *arg);
 
@@ -62,7 +68,8 @@ int egw_store_delete(struct egw_store *st, uv_loop_t *loop, const char *kind, co
  * after |now_s|, in the order they were first written, and deletes the expired ones of
  * that kind. |cb| must not call into the store; its strings are borrowed for the call.
  * Blocking: start-up only (role init), with no write pending. Returns 0 or a negative
- * code (EGW_ERR_IO, logged as "store_load_failed"). */
+ * code (UV_EINVAL for a NULL store or cb or an empty kind; EGW_ERR_IO, logged as
+ * "store_load_failed", and then |cb| may have run for some rows). */
 int egw_store_load_records(struct egw_store *st, const char *kind, int64_t now_s,
                            void (*cb)(void *arg, const char *id, const char *doc, int64_t exp_s),
                            void *arg);

@@ -110,6 +110,8 @@ const struct egw_role_ops egw_role_ecs = {
     .name = "ecs",
     .routes = ecs_routes,
     .init = ecs_init,
+    .start = egw__ecs_start,
     .on_request = ecs_on_request,
+    .stop = egw__ecs_stop,
     .dispose = ecs_dispose,
 };

@@ -1,7 +1,6 @@
 #include <criterion/criterion.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,53 +10,12 @@
 #include <sqlite3.h>
 #include <uv.h>
 
+#include "fixture.h"
 #include "store/store.h"
 #include "util/errors.h"
 #include "util/log.h"
 
-/* A fresh state directory per test, removed at the end. */
-static char dir[64];
-static char dbpath[128];
-
-static void setup(void) {
-  snprintf(dir, sizeof(dir), "/tmp/egw-store-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-  snprintf(dbpath, sizeof(dbpath), "%s/edgegw.db", dir);
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
-
-static void teardown(void) { nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS); }
-
-TestSuite(store, .init = setup, .fini = teardown);
-
-static struct egw_store *open_ok(void) {
-  char *err = NULL;
-  struct egw_store *st = egw_store_open(dir, &err);
-  cr_assert_not_null(st, "open: %s", err ? err : "(null)");
-  cr_assert_null(err);
-  return st;
-}
-
-static void finish_loop(uv_loop_t *loop) {
-  cr_assert_eq(uv_run(loop, UV_RUN_DEFAULT), 0);
-  cr_assert_eq(uv_loop_close(loop), 0);
-}
-
-/* Callback bookkeeping: calls and the last status. */
-struct done_count {
-  int calls;
-  int status;
-};
-
-static void on_done(void *arg, int status) {
-  struct done_count *d = arg;
-  d->calls++;
-  d->status = status;
-}
+TestSuite(store, .init = fx_init, .fini = fx_fini);
 
 /* Collects what load_revocations reports. */
 struct seen {
@@ -81,84 +39,65 @@ static int64_t seen_exp(const struct seen *s, const char *jti) {
   return -1;
 }
 
-static int user_version(const char *path) {
-  sqlite3 *db = NULL;
-  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  sqlite3_stmt *s = NULL;
-  cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
-  cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
-  int v = sqlite3_column_int(s, 0);
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  return v;
-}
-
-static void exec_other_connection(const char *sql) {
-  sqlite3 *db = NULL;
-  cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-  cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-  sqlite3_close(db);
-}
-
 /* Revokes on |loop| and runs it until the write is durable. */
 static void revoke_sync(struct egw_store *st, const char *jti, int64_t exp_s) {
   uv_loop_t loop;
   cr_assert_eq(uv_loop_init(&loop), 0);
-  struct done_count d = {0};
-  cr_assert_eq(egw_store_revoke(st, &loop, jti, exp_s, on_done, &d), 0);
-  finish_loop(&loop);
+  struct fx_done d = {0};
+  cr_assert_eq(egw_store_revoke(st, &loop, jti, exp_s, fx_on_done, &d), 0);
+  fx_finish(&loop);
   cr_assert_eq(d.calls, 1);
   cr_assert_eq(d.status, 0);
 }
 
-Test(store, open_creates_private_file_at_schema_v1) {
-  struct egw_store *st = open_ok();
+Test(store, open_creates_private_file_at_current_schema) {
+  struct egw_store *st = fx_open();
   struct stat sb;
-  cr_assert_eq(stat(dbpath, &sb), 0);
+  cr_assert_eq(stat(fx_db(), &sb), 0);
   cr_assert(S_ISREG(sb.st_mode));
   cr_assert_eq(sb.st_mode & 0777, 0600, "mode %o", sb.st_mode & 0777);
-  cr_assert_eq(user_version(dbpath), 1);
+  cr_assert_eq(fx_user_version(), 2);
   /* WAL side files inherit the database's mode. */
   char side[160];
-  snprintf(side, sizeof(side), "%s-wal", dbpath);
+  snprintf(side, sizeof(side), "%s-wal", fx_db());
   cr_assert_eq(stat(side, &sb), 0);
   cr_assert_eq(sb.st_mode & 0777, 0600, "wal mode %o", sb.st_mode & 0777);
   egw_store_close(st);
 
   /* Reopening an existing database keeps it (no second migration, no error). */
-  st = open_ok();
-  cr_assert_eq(user_version(dbpath), 1);
+  st = fx_open();
+  cr_assert_eq(fx_user_version(), 2);
   egw_store_close(st);
   egw_store_close(NULL);
 }
 
 Test(store, open_tightens_existing_file_mode) {
-  int fd = open(dbpath, O_CREAT | O_WRONLY, 0644);
+  int fd = open(fx_db(), O_CREAT | O_WRONLY, 0644);
   cr_assert_geq(fd, 0);
   cr_assert_eq(fchmod(fd, 0644), 0);
   close(fd);
-  struct egw_store *st = open_ok();
+  struct egw_store *st = fx_open();
   struct stat sb;
-  cr_assert_eq(stat(dbpath, &sb), 0);
+  cr_assert_eq(stat(fx_db(), &sb), 0);
   cr_assert_eq(sb.st_mode & 0777, 0600);
   egw_store_close(st);
 }
 
 Test(store, revoke_is_durable_across_reopen) {
-  struct egw_store *st = open_ok();
+  struct egw_store *st = fx_open();
   uv_loop_t loop;
   cr_assert_eq(uv_loop_init(&loop), 0);
-  struct done_count d = {0};
-  cr_assert_eq(egw_store_revoke(st, &loop, "jti-1", 2000000000, on_done, &d), 0);
+  struct fx_done d = {0};
+  cr_assert_eq(egw_store_revoke(st, &loop, "jti-1", 2000000000, fx_on_done, &d), 0);
   cr_assert_eq(egw_store_pending(st), 1);
   cr_assert_eq(d.calls, 0, "done must not run before the loop does");
-  finish_loop(&loop);
+  fx_finish(&loop);
   cr_assert_eq(d.calls, 1);
   cr_assert_eq(d.status, 0);
   cr_assert_eq(egw_store_pending(st), 0);
   egw_store_close(st);
 
-  st = open_ok();
+  st = fx_open();
   struct seen s = {0};
   cr_assert_eq(egw_store_load_revocations(st, 1000, on_row, &s), 0);
   cr_assert_eq(s.n, 1);
@@ -168,13 +107,13 @@ Test(store, revoke_is_durable_across_reopen) {
 }
 
 Test(store, duplicate_revoke_is_ok) {
-  struct egw_store *st = open_ok();
+  struct egw_store *st = fx_open();
   uv_loop_t loop;
   cr_assert_eq(uv_loop_init(&loop), 0);
-  struct done_count d1 = {0}, d2 = {0};
-  cr_assert_eq(egw_store_revoke(st, &loop, "dup", 5000, on_done, &d1), 0);
-  cr_assert_eq(egw_store_revoke(st, &loop, "dup", 5000, on_done, &d2), 0);
-  finish_loop(&loop);
+  struct fx_done d1 = {0}, d2 = {0};
+  cr_assert_eq(egw_store_revoke(st, &loop, "dup", 5000, fx_on_done, &d1), 0);
+  cr_assert_eq(egw_store_revoke(st, &loop, "dup", 5000, fx_on_done, &d2), 0);
+  fx_finish(&loop);
   cr_assert_eq(d1.calls, 1);
   cr_assert_eq(d1.status, 0);
   cr_assert_eq(d2.calls, 1);
@@ -189,7 +128,7 @@ Test(store, duplicate_revoke_is_ok) {
 }
 
 Test(store, load_drops_expired_rows) {
-  struct egw_store *st = open_ok();
+  struct egw_store *st = fx_open();
   revoke_sync(st, "old", 100);
   revoke_sync(st, "edge", 150);
   revoke_sync(st, "new", 200);
@@ -203,7 +142,7 @@ Test(store, load_drops_expired_rows) {
   egw_store_close(st);
 
   /* The expired row is gone from the file, not just skipped. */
-  st = open_ok();
+  st = fx_open();
   struct seen again = {0};
   cr_assert_eq(egw_store_load_revocations(st, 0, on_row, &again), 0);
   cr_assert_eq(again.n, 2);
@@ -220,27 +159,28 @@ static void count_row(void *arg, const char *jti, int64_t exp_s) {
   (*n)++;
 }
 
-Test(store, many_queued_writes_all_complete) {
-  struct egw_store *st = open_ok();
+Test(store, many_queued_writes_complete_in_call_order) {
+  struct egw_store *st = fx_open();
   uv_loop_t loop;
   cr_assert_eq(uv_loop_init(&loop), 0);
-  static struct done_count d[MANY];
+  static struct fx_done d[MANY];
   for (int i = 0; i < MANY; i++) {
     char jti[32];
     snprintf(jti, sizeof(jti), "j%04d", i);
-    cr_assert_eq(egw_store_revoke(st, &loop, jti, 10000 + i, on_done, &d[i]), 0);
+    cr_assert_eq(egw_store_revoke(st, &loop, jti, 10000 + i, fx_on_done, &d[i]), 0);
   }
   cr_assert_eq(egw_store_pending(st), MANY);
-  finish_loop(&loop);
+  fx_finish(&loop);
   cr_assert_eq(egw_store_pending(st), 0);
   for (int i = 0; i < MANY; i++) {
     cr_assert_eq(d[i].calls, 1, "request %d called %d times", i, d[i].calls);
     cr_assert_eq(d[i].status, 0, "request %d: %s", i, egw_strerror(d[i].status));
+    cr_assert_eq(d[i].turn, i + 1, "request %d completed %dth", i, d[i].turn);
   }
   egw_store_close(st);
 
   /* Every row is in the file after a reopen; expiry is by row. */
-  st = open_ok();
+  st = fx_open();
   int n = 0;
   cr_assert_eq(egw_store_load_revocations(st, 10000 + MANY / 2, count_row, &n), 0);
   cr_assert_eq(n, MANY / 2);
@@ -248,41 +188,36 @@ Test(store, many_queued_writes_all_complete) {
 }
 
 Test(store, revoke_rejects_bad_arguments_without_callback) {
-  struct egw_store *st = open_ok();
+  struct egw_store *st = fx_open();
   uv_loop_t loop;
   cr_assert_eq(uv_loop_init(&loop), 0);
-  struct done_count d = {0};
-  cr_assert_eq(egw_store_revoke(st, &loop, NULL, 1, on_done, &d), UV_EINVAL);
-  cr_assert_eq(egw_store_revoke(st, &loop, "", 1, on_done, &d), UV_EINVAL);
-  cr_assert_eq(egw_store_revoke(st, NULL, "x", 1, on_done, &d), UV_EINVAL);
+  struct fx_done d = {0};
+  cr_assert_eq(egw_store_revoke(st, &loop, NULL, 1, fx_on_done, &d), UV_EINVAL);
+  cr_assert_eq(egw_store_revoke(st, &loop, "", 1, fx_on_done, &d), UV_EINVAL);
+  cr_assert_eq(egw_store_revoke(st, NULL, "x", 1, fx_on_done, &d), UV_EINVAL);
   cr_assert_eq(egw_store_revoke(st, &loop, "x", 1, NULL, &d), UV_EINVAL);
   cr_assert_eq(egw_store_pending(st), 0);
-  finish_loop(&loop);
+  fx_finish(&loop);
   cr_assert_eq(d.calls, 0);
   egw_store_close(st);
 }
 
 Test(store, write_failure_reports_io_and_logs) {
-  struct egw_store *st = open_ok();
+  struct egw_store *st = fx_open();
   /* Another connection drops the table under us: the insert cannot succeed. */
-  exec_other_connection("DROP TABLE revocations");
-  char *logbuf = NULL;
-  size_t loglen = 0;
-  FILE *logf = open_memstream(&logbuf, &loglen);
-  cr_assert_not_null(logf);
-  egw_log_set_stream(logf);
+  fx_exec("DROP TABLE revocations");
+  fx_log_capture();
 
   uv_loop_t loop;
   cr_assert_eq(uv_loop_init(&loop), 0);
-  struct done_count d = {0};
-  cr_assert_eq(egw_store_revoke(st, &loop, "lost-jti", 1, on_done, &d), 0);
-  finish_loop(&loop);
+  struct fx_done d = {0};
+  cr_assert_eq(egw_store_revoke(st, &loop, "lost-jti", 1, fx_on_done, &d), 0);
+  fx_finish(&loop);
   cr_assert_eq(d.calls, 1);
   cr_assert_eq(d.status, EGW_ERR_IO);
   cr_assert_eq(egw_store_pending(st), 0);
 
-  egw_log_set_stream(stdout);
-  fclose(logf);
+  char *logbuf = fx_log_release();
   cr_assert_not_null(strstr(logbuf, "\"event\":\"store_write_failed\""), "%s", logbuf);
   cr_assert_not_null(strstr(logbuf, "\"jti\":\"lost-jti\""), "%s", logbuf);
   cr_assert_not_null(strstr(logbuf, "no such table"), "%s", logbuf);
@@ -306,7 +241,7 @@ static void assert_open_fails(const char *state_dir, const char *want_path, cons
 Test(store, open_unwritable_path_fails_clearly) {
   /* Tests run as root, so permissions cannot stop us: go through a regular file. */
   char file[128], bad[160];
-  snprintf(file, sizeof(file), "%s/plain", dir);
+  snprintf(file, sizeof(file), "%s/plain", fx_dir());
   FILE *f = fopen(file, "w");
   cr_assert_not_null(f);
   fclose(f);
@@ -314,22 +249,22 @@ Test(store, open_unwritable_path_fails_clearly) {
   assert_open_fails(file, bad, "Not a directory");
 
   char missing[160], missing_db[192];
-  snprintf(missing, sizeof(missing), "%s/no/such/dir", dir);
+  snprintf(missing, sizeof(missing), "%s/no/such/dir", fx_dir());
   snprintf(missing_db, sizeof(missing_db), "%s/edgegw.db", missing);
   assert_open_fails(missing, missing_db, "No such file or directory");
 }
 
 Test(store, open_corrupt_file_fails_clearly) {
-  FILE *f = fopen(dbpath, "w");
+  FILE *f = fopen(fx_db(), "w");
   cr_assert_not_null(f);
   for (int i = 0; i < 4096; i++)
     fputc("garbage!"[i % 8], f);
   fclose(f);
-  assert_open_fails(dir, dbpath, "file is not a database");
+  assert_open_fails(fx_dir(), fx_db(), "file is not a database");
 }
 
 Test(store, open_newer_schema_fails_clearly) {
-  egw_store_close(open_ok());
-  exec_other_connection("PRAGMA user_version = 99");
-  assert_open_fails(dir, dbpath, "schema version 99");
+  egw_store_close(fx_open());
+  fx_exec("PRAGMA user_version = 99");
+  assert_open_fails(fx_dir(), fx_db(), "schema version 99");
 }

@@ -1,0 +1,378 @@
+"""The EAS sidecar end to end: a client with an EAS access token reaches a real
+application (Python http.server on loopback) through edgegw; the token stays at the
+gateway, the application learns the EEC from x-eec-id, and failures of the application
+come back as 502/504 ProblemDetails. The EAS also registers at an EES over EDGE-3 (a
+Python mutual-TLS server standing in for the EES)."""
+
+import hashlib
+import http.server
+import json
+import os
+import ssl
+import subprocess
+import threading
+import time
+
+import jwt
+import pytest
+
+from conftest import BIN, CA, CERTS, free_port, read_response, request, site_block, tls_client
+
+ECS_ID = "ecs1.site1.example"
+EAS_ID = "eas1.site1.example"
+EES_ID = "ees1.site1.example"
+EEC = "spiffe://site1/eec/eec1"
+
+
+# ---- the application behind the sidecar --------------------------------------------------
+
+class AppHandler(http.server.BaseHTTPRequestHandler):
+    """Echoes what it received as JSON; /raw answers the request body as it came;
+    /sleep answers after |sleep_s| seconds."""
+    protocol_version = "HTTP/1.1"  # keep-alive
+
+    def log_message(self, *args):
+        pass
+
+    def handle_any(self):
+        app = self.server.app
+        app.connections.add(self.client_address)
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length) if length else b""
+        if self.path.startswith("/sleep"):
+            time.sleep(app.sleep_s)
+        if self.path.startswith("/raw"):
+            out, ctype = body, "application/octet-stream"
+        else:
+            out = json.dumps({
+                "method": self.command,
+                "path": self.path,
+                "headers": [[k.lower(), v] for k, v in self.headers.items()],
+                "body_len": len(body),
+                "body_sha256": hashlib.sha256(body).hexdigest(),
+                "body": body.decode("latin-1") if len(body) < 4096 else None,
+            }).encode()
+            ctype = "application/json"
+        status = 201 if self.command == "POST" else 200
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(out)))
+        self.send_header("X-App", "demo")
+        self.send_header("Keep-Alive", "timeout=30")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any
+
+
+class App:
+    def __init__(self):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AppHandler)
+        self.server.daemon_threads = True
+        self.server.app = self
+        self.port = self.server.server_address[1]
+        self.connections = set()
+        self.sleep_s = 3
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def app():
+    a = App()
+    yield a
+    a.close()
+
+
+# ---- the site ---------------------------------------------------------------------------
+
+def site_yaml(dir_, upstream_port, timeout_ms=1000, eas_extra=""):
+    return site_block(dir_) + f"""tokens:
+  issuers:
+    - id: {ECS_ID}
+      local: true
+ecs:
+  id: {ECS_ID}
+  signing_keys:
+    - kid: ecs1-k1
+      key: {CERTS}/jwt-es256-k1.key
+  clients:
+    - id: DNS:{EES_ID}
+      scopes: [eas-app]
+      audiences: any
+eas:
+  id: {EAS_ID}
+  endpoint: https://127.0.0.1:8450
+  upstream: 127.0.0.1:{upstream_port}
+  upstream_timeout_ms: {timeout_ms}
+  identity_header: x-eec-id
+""" + eas_extra
+
+
+APP_AUTHZ = (f"mode: token\naudience: {EAS_ID}\nsub_is_peer: false\nrules:\n"
+             "  - path: /healthz\n    allow: any\n"
+             "  - path: /\n    scope: [eas-app]")
+
+
+def make_site(site, upstream_port, timeout_ms=1000, eas_extra=""):
+    site.write("site.yaml", site_yaml(site.dir, upstream_port, timeout_ms, eas_extra))
+    site.port = free_port()
+    site.add("app.yaml", interface="app", port=site.port, mode="server-cert", role="eas",
+             mount="[health, eas]", authz=APP_AUTHZ, limits="body_bytes: 2097152")
+    return site
+
+
+def cli_token(site, sub=EEC, aud=EAS_ID, scope="eas-app"):
+    p = subprocess.run([BIN, "token", "issue", "--policies", str(site.dir), "--sub", sub,
+                        "--aud", aud, "--scope", scope], capture_output=True, timeout=10)
+    assert p.returncode == 0, p.stderr.decode()
+    return p.stdout.decode().strip()
+
+
+def eas_token(sub=EES_ID, eec_id=EEC, aud=EAS_ID, scope="eas-app"):
+    """The shape the ECS gives an EES for an EEC: sub = the EES, eecId = the EEC."""
+    now = int(time.time())
+    claims = {"iss": ECS_ID, "sub": sub, "aud": aud, "scope": scope, "iat": now,
+              "exp": now + 300, "jti": f"t-{time.time_ns()}", "eecId": eec_id}
+    return jwt.encode(claims, (CERTS / "jwt-es256-k1.key").read_bytes(), algorithm="ES256",
+                      headers={"kid": "ecs1-k1"})
+
+
+def call(port, method="GET", path="/", token=None, headers=None, body=b"", sock=None):
+    hdrs = dict(headers or {})
+    if token:
+        hdrs["Authorization"] = f"Bearer {token}"
+    if sock is not None:
+        return request(sock, method, path, headers=hdrs, body=body)
+    with tls_client(port) as s:
+        return request(s, method, path, headers=hdrs, body=body)
+
+
+def seen(body):
+    doc = json.loads(body)
+    doc["h"] = {}
+    for k, v in doc["headers"]:
+        doc["h"].setdefault(k, []).append(v)
+    return doc
+
+
+def problem(headers, body):
+    assert headers["content-type"] == "application/problem+json"
+    return json.loads(body)
+
+
+# ---- the proxy ----------------------------------------------------------------------------
+
+def test_get_and_post_pass_through_with_the_eec_identity(site, app):
+    make_site(site, app.port).start()
+    token = cli_token(site)
+    status, headers, body = call(site.port, "GET", "/items/7?color=red", token,
+                                 headers={"Accept": "application/json"})
+    assert status == 200, body
+    assert headers["x-app"] == "demo" and headers["content-type"] == "application/json"
+    assert "keep-alive" not in headers, "hop-by-hop fields stay on their hop"
+    got = seen(body)
+    assert got["method"] == "GET" and got["path"] == "/items/7?color=red"
+    assert got["h"]["x-eec-id"] == [EEC], "sub when the token has no eecId"
+    assert "authorization" not in got["h"], "the token stays at the gateway"
+    assert got["h"]["x-forwarded-for"] == ["127.0.0.1"]
+    assert got["h"]["x-forwarded-proto"] == ["https"]
+    assert got["h"]["accept"] == ["application/json"]
+
+    status, headers, body = call(site.port, "POST", "/orders", token, body=b'{"qty": 2}',
+                                 headers={"Content-Type": "application/json"})
+    assert status == 201, body
+    got = seen(body)
+    assert got["method"] == "POST" and got["body"] == '{"qty": 2}'
+    assert got["h"]["content-type"] == ["application/json"]
+    assert token not in site.log_path.read_text()
+
+
+def test_eecid_claim_wins_and_a_client_sent_identity_is_replaced(site, app):
+    make_site(site, app.port).start()
+    status, _, body = call(site.port, "GET", "/me", eas_token(),
+                           headers={"x-eec-id": "spiffe://site1/eec/mallory",
+                                    "X-Forwarded-For": "203.0.113.9"})
+    assert status == 200, body
+    got = seen(body)
+    assert got["h"]["x-eec-id"] == [EEC]
+    assert got["h"]["x-forwarded-for"] == ["127.0.0.1"]
+
+
+def test_no_token_or_a_token_for_another_eas_is_401(site, app):
+    make_site(site, app.port).start()
+    status, headers, body = call(site.port, "GET", "/items")
+    assert status == 401 and headers["www-authenticate"].startswith("Bearer")
+    assert problem(headers, body)["status"] == 401
+    status, headers, body = call(site.port, "GET", "/items",
+                                 cli_token(site, aud="eas2.site2.example"))
+    assert status == 401
+    status, _, _ = call(site.port, "GET", "/items", cli_token(site, scope="other"))
+    assert status == 403
+    assert app.connections == set(), "nothing reached the application"
+
+
+def test_application_down_is_502(site):
+    make_site(site, free_port()).start()
+    status, headers, body = call(site.port, "GET", "/items", cli_token(site))
+    assert status == 502
+    p = problem(headers, body)
+    assert p["cause"] == "UPSTREAM_UNAVAILABLE" and p["status"] == 502
+    err = site.wait_log(lambda e: e.get("event") == "upstream_error")
+    assert err["reason"] == "connection refused" and err["status"] == 502
+
+
+def test_slow_application_is_504(site, app):
+    make_site(site, app.port, timeout_ms=500).start()
+    t0 = time.time()
+    status, headers, body = call(site.port, "GET", "/sleep", cli_token(site))
+    assert status == 504
+    assert problem(headers, body)["cause"] == "UPSTREAM_TIMEOUT"
+    assert 0.4 < time.time() - t0 < 2.5
+    assert site.wait_log(lambda e: e.get("event") == "upstream_error")["status"] == 504
+
+
+def test_a_large_body_passes_intact_both_ways(site, app):
+    make_site(site, app.port, timeout_ms=10000).start()
+    data = os.urandom(1024 * 1024)
+    token = cli_token(site)
+    status, headers, body = call(site.port, "POST", "/raw", token, body=data,
+                                 headers={"Content-Type": "application/octet-stream"})
+    assert status == 201
+    assert headers["content-length"] == str(len(data))
+    assert body == data
+    status, _, body = call(site.port, "PUT", "/digest", token, body=data)
+    got = seen(body)
+    assert got["body_len"] == len(data)
+    assert got["body_sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_keep_alive_on_both_sides(site, app):
+    make_site(site, app.port).start()
+    token = cli_token(site)
+    with tls_client(site.port) as s:
+        for i in range(5):
+            status, headers, body = call(site.port, "GET", f"/n/{i}", token, sock=s)
+            assert status == 200 and seen(body)["path"] == f"/n/{i}"
+            assert "connection" not in headers
+    assert len(app.connections) == 1, "one pooled upstream connection served them all"
+
+
+# ---- registration at the EES (EDGE-3) ------------------------------------------------------
+
+class EesHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_any(self):
+        ees = self.server.ees
+        length = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(length)) if length else None
+        cert = self.connection.getpeercert()
+        dns = [v for k, v in cert.get("subjectAltName", ()) if k == "DNS"]
+        ees.seen.append((self.command, self.path, body, dns[0] if dns else None))
+        # Grants 2 s whatever was asked: the EAS renews at half of what it was granted.
+        granted = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+        out = json.dumps(dict(body, expTime=granted)).encode()
+        self.send_response(201 if self.command == "POST" else 200)
+        if self.command == "POST":
+            self.send_header("Location", "/eees-easregistration/v1/registrations/reg-1")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_POST = do_PUT = do_any
+
+
+class Ees:
+    def __init__(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(CERTS / "ees1.pem", CERTS / "ees1.key")
+        ctx.load_verify_locations(CA)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EesHandler)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.server.daemon_threads = True
+        self.server.ees = self
+        self.port = self.server.server_address[1]
+        self.seen = []
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def registration_extra(ees_port, ttl_s=600):
+    return (f"  ees_url: https://127.0.0.1:{ees_port}\n"
+            f"  client: {{cert: {CERTS}/eas1.pem, key: {CERTS}/eas1.key}}\n"
+            f"  registration_ttl_s: {ttl_s}\n  provider: demo-provider\n  type: OTHER\n")
+
+
+def test_registers_at_the_ees_over_mutual_tls_and_renews(site, app):
+    ees = Ees()
+    try:
+        make_site(site, app.port, eas_extra=registration_extra(ees.port)).start()
+        first = site.wait_log(lambda e: e.get("event") == "eas_registered")
+        assert first["renewed"] is False
+        assert first["location"] == f"https://127.0.0.1:{ees.port}/eees-easregistration/v1/registrations/reg-1"
+        site.wait_log(lambda e: e.get("event") == "eas_registered" and e["renewed"], timeout=5)
+        method, path, body, peer = ees.seen[0]
+        assert (method, path, peer) == ("POST", "/eees-easregistration/v1/registrations", EAS_ID)
+        assert body["easProf"] == {"easId": EAS_ID, "endPt": {"uri": "https://127.0.0.1:8450"},
+                                   "provId": "demo-provider", "type": "OTHER"}
+        assert body["expTime"].endswith("Z")
+        assert ees.seen[1][:2] == ("PUT", "/eees-easregistration/v1/registrations/reg-1")
+        # The proxy serves all along.
+        assert call(site.port, "GET", "/x", cli_token(site))[0] == 200
+    finally:
+        ees.close()
+
+
+def test_ees_down_is_retried_and_the_proxy_still_serves(site, app):
+    make_site(site, app.port, eas_extra=registration_extra(free_port())).start()
+    failed = site.wait_log(lambda e: e.get("event") == "eas_registration_failed")
+    assert failed["error"] == "connection refused" and failed["retry_in_ms"] == 1000
+    assert call(site.port, "GET", "/x", cli_token(site))[0] == 200
+
+
+# ---- under valgrind ------------------------------------------------------------------------
+
+def test_memcheck_clean_through_proxying_failures_and_registration(tmp_path, app):
+    from conftest import Site
+    site = Site(tmp_path / "policies", valgrind=True)
+    ees = Ees()
+    try:
+        make_site(site, app.port, timeout_ms=1500, eas_extra=registration_extra(ees.port))
+        site.start(timeout=30)
+        site.wait_log(lambda e: e.get("event") == "eas_registered", timeout=30)
+        token = cli_token(site)
+        with tls_client(site.port) as s:
+            for path in ("/a", "/b"):
+                status, _, _ = request(s, "GET", path, headers={"Authorization": f"Bearer {token}"})
+                assert status == 200
+            status, _, _ = request(s, "POST", "/raw", body=os.urandom(300000),
+                                   headers={"Authorization": f"Bearer {token}"})
+            assert status == 201
+        # The application too slow: 504; a client that leaves while its call runs.
+        status, _, _ = call(site.port, "GET", "/sleep", token)
+        assert status == 504
+        with tls_client(site.port) as s:
+            s.sendall(f"GET /sleep HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {token}\r\n\r\n"
+                      .encode())
+            time.sleep(0.3)
+        # Stopped with an upstream connection in the pool and the registration's timer armed.
+        assert call(site.port, "GET", "/c", token)[0] == 200
+        assert site.stop() == 0, (site.dir / "valgrind.txt").read_text()
+    finally:
+        ees.close()
+        if site.proc and site.proc.poll() is None:
+            site.proc.kill()

@@ -1,0 +1,166 @@
+/* The EAS role in one process without sockets on the client side: a hand-built site
+ * and eas policy, the role's init/start/stop/dispose, and HTTP/1.1 framing fed with a
+ * client's bytes (the loopback of test/unit/http/harness.h) whose requests go through
+ * the role as the connection would dispatch them after token authorization. */
+#ifndef EGW_TEST_ROLES_EAS_FIXTURE_H
+#define EGW_TEST_ROLES_EAS_FIXTURE_H
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/site.h"
+#include "http/exchange.h"
+#include "http/h1.h"
+#include "roles/eas/internal.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+extern const struct egw_role_ops egw_role_eas;
+
+struct eas_fx {
+  uv_loop_t loop;
+  struct egw_site_policy sp;
+  struct egw_eas_policy ep;
+  struct egw_site site;
+  void *state;
+  struct egw_h1 *h1;
+  struct egw_peer peer;
+  struct egw_buf out; /* what the client read */
+  /* What token authorization would have set on each request. */
+  const char *token_sub;
+  const char *token_eec_id;
+  const char *peer_addr;
+  int requests;
+  /* The log, captured. */
+  char *log_text;
+  size_t log_len;
+  FILE *log;
+};
+
+static inline void fx_on_request(void *owner, struct egw_exchange *x) {
+  struct eas_fx *f = owner;
+  f->requests++;
+  x->req.token_sub = f->token_sub;
+  x->req.token_eec_id = f->token_eec_id;
+  x->req.peer_addr = f->peer_addr;
+  switch (egw_role_eas.on_request(f->state, x)) {
+  case EGW_DONE:
+    egw_exchange_finish(x);
+    return;
+  case EGW_AGAIN:
+    return;
+  case EGW_DECLINED:
+  case EGW_FAILED:
+    break;
+  }
+  egw_response_problem(&x->resp, 500, NULL, "failed", "SYSTEM_FAILURE");
+  egw_exchange_finish(x);
+}
+
+static inline int fx_send(void *owner, const uint8_t *data, size_t len) {
+  return egw_buf_append(&((struct eas_fx *)owner)->out, data, len);
+}
+
+static const struct egw_h1_callbacks fx_callbacks = {
+    .on_request = fx_on_request,
+    .send = fx_send,
+};
+
+/* fx_policy fills a site with an eas section for an upstream on 127.0.0.1:|port|. */
+static inline void fx_policy(struct eas_fx *f, uint16_t port, uint32_t timeout_ms) {
+  memset(f, 0, sizeof(*f));
+  f->ep = (struct egw_eas_policy){
+      .id = "eas1.site1.example",
+      .endpoint_uri = "https://127.0.0.1:8450",
+      .upstream_host = "127.0.0.1",
+      .upstream_port = port,
+      .upstream_timeout_ms = timeout_ms,
+  };
+  f->sp = (struct egw_site_policy){.site_file = "test/site.yaml", .site_id = "t", .eas = &f->ep};
+  f->site.policy = &f->sp;
+  f->peer_addr = "127.0.0.1:40000";
+  f->log = open_memstream(&f->log_text, &f->log_len);
+  egw_log_set_stream(f->log);
+}
+
+/* fx_start runs init and start on a fresh loop and opens the client's framing. */
+static inline void fx_start(struct eas_fx *f) {
+  cr_assert_eq(uv_loop_init(&f->loop), 0);
+  f->site.loop = &f->loop;
+  char *err = NULL;
+  cr_assert_eq(egw_role_eas.init(&f->site, &f->state, &err), 0, "%s", err ? err : "");
+  cr_assert_eq(egw_role_eas.start(f->state, &f->loop), 0);
+  struct egw_h1_limits lim = {.header_bytes = 16384, .body_bytes = 4u << 20};
+  f->h1 = egw_h1_new(&lim, &fx_callbacks, f, &f->peer, "app");
+  cr_assert_not_null(f->h1);
+}
+
+/* fx_finish stops the role, closes the client's framing, runs the loop to its end and
+ * checks that nothing was left open. */
+static inline void fx_finish(struct eas_fx *f) {
+  egw_role_eas.stop(f->state);
+  egw_h1_free(f->h1);
+  cr_assert_eq(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+  cr_assert_eq(uv_loop_close(&f->loop), 0, "a handle was left open");
+  egw_role_eas.dispose(f->state);
+  egw_buf_free(&f->out);
+  egw_log_set_stream(stdout);
+  fclose(f->log);
+}
+
+static inline void fx_log_free(struct eas_fx *f) { free(f->log_text); }
+
+static inline void fx_feed(struct eas_fx *f, const void *data, size_t len) {
+  egw_h1_feed(f->h1, data, len);
+}
+
+static inline void fx_send_str(struct eas_fx *f, const char *s) { fx_feed(f, s, strlen(s)); }
+
+/* A response as the client read it. */
+struct fx_resp {
+  int status;
+  char head[8192];
+  char *body; /* malloc'd, NUL-terminated */
+  size_t body_len;
+};
+
+/* fx_take takes one complete response (with Content-Length) out of the capture; 0 when
+ * none is complete yet. */
+static inline int fx_take(struct eas_fx *f, struct fx_resp *r) {
+  char *end = f->out.len ? memmem(f->out.data, f->out.len, "\r\n\r\n", 4) : NULL;
+  if (end == NULL)
+    return 0;
+  size_t head_len = (size_t)(end + 4 - (char *)f->out.data);
+  snprintf(r->head, sizeof(r->head), "%.*s", (int)head_len, (char *)f->out.data);
+  const char *cl = strstr(r->head, "Content-Length: ");
+  size_t body_len = cl ? strtoul(cl + 16, NULL, 10) : 0;
+  if (f->out.len < head_len + body_len)
+    return 0;
+  r->status = atoi(r->head + 9);
+  r->body = malloc(body_len + 1);
+  memcpy(r->body, f->out.data + head_len, body_len);
+  r->body[body_len] = '\0';
+  r->body_len = body_len;
+  egw_buf_consume(&f->out, head_len + body_len);
+  return 1;
+}
+
+/* fx_read runs the loop until a complete response was sent and takes it. */
+static inline void fx_read(struct eas_fx *f, struct fx_resp *r) {
+  while (!fx_take(f, r)) {
+    int alive = uv_run(&f->loop, UV_RUN_ONCE);
+    cr_assert(alive || fx_take(f, r), "the loop ran dry before a response");
+    if (!alive)
+      return;
+  }
+}
+
+/* The log so far, NUL-terminated. */
+static inline const char *fx_log(struct eas_fx *f) {
+  fflush(f->log);
+  return f->log_text ? f->log_text : "";
+}
+
+#endif
