@@ -46,6 +46,11 @@ struct egw_route {
 struct egw_role_ops {
   const char *name;
   const struct egw_route *routes; /* terminated by an entry with prefix NULL */
+  /* learns_client_cas: listeners that mount this module verify client certificates
+   * against a trust store of their own (the site's CAs and CRLs, plus what the module
+   * learns at run time through egw_site_learned_trust), so that a CA learned for one
+   * interface (EEC CAs on EDGE-1) is trusted on no other. */
+  int learns_client_cas;
   int (*init)(struct egw_site *site, void **out_state, char **out_err);
   int (*start)(void *state, struct uv_loop_s *loop);
   enum egw_handler_result (*on_request)(void *state, struct egw_exchange *x);
@@ -73,6 +78,11 @@ void egw_exchange_finish(struct egw_exchange *x);
 /* egw_exchange_set_abort registers |cb| to run if the connection closes before an
  * EGW_AGAIN exchange finished; after |cb| the exchange must not be touched. */
 void egw_exchange_set_abort(struct egw_exchange *x, void (*cb)(void *arg), void *arg);
+
+/* egw_site_learned_trust returns the trust store of the listeners that mount a module
+ * with learns_client_cas (keys/truststore.h; add CAs with egw_truststore_add_pem), or
+ * NULL when the site has none. */
+struct egw_truststore *egw_site_learned_trust(struct egw_site *site);
 
 /* egw_site_ready says whether every listener is up (for /readyz). */
 int egw_site_ready(const struct egw_site *site);

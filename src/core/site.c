@@ -18,6 +18,31 @@
 
 int egw_site_ready(const struct egw_site *site) { return site->ready; }
 
+struct egw_truststore *egw_site_learned_trust(struct egw_site *site) {
+  return site->learned_trust;
+}
+
+/* The trust store a listener verifies clients with: its own when a module on it learns
+ * client CAs at run time, so that what it learns widens no other listener's trust. */
+static struct egw_truststore *listener_trust(struct egw_site *site,
+                                             const struct egw_listener_policy *lp,
+                                             char **out_err) {
+  int learns = 0;
+  for (size_t m = 0; m < lp->n_mount; m++) {
+    const struct egw_role_ops *ops = egw_role_find(lp->mount[m]);
+    learns |= ops != NULL && ops->learns_client_cas;
+  }
+  if (!learns || site->trust == NULL)
+    return site->trust;
+  if (site->learned_trust == NULL) {
+    const struct egw_site_policy *p = site->policy;
+    site->learned_trust = egw_truststore_new((const char *const *)p->ca_files, p->n_ca_files,
+                                             (const char *const *)p->crl_files, p->n_crl_files,
+                                             out_err);
+  }
+  return site->learned_trust;
+}
+
 void *egw_site_shared(struct egw_site *site, const char *name,
                       void *(*create)(struct egw_site *site, char **out_err),
                       void (*destroy)(void *obj), char **out_err) {
@@ -119,7 +144,10 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
                           lp->file, lp->tls.line, site->policy->site_file);
     return EGW_ERR_POLICY;
   }
-  cfg->tls = egw_tls_ctx_new(lp, site->trust, site->keys, out_err);
+  struct egw_truststore *trust = listener_trust(site, lp, out_err);
+  if (site->trust != NULL && trust == NULL)
+    return EGW_ERR_POLICY;
+  cfg->tls = egw_tls_ctx_new(lp, trust, site->keys, out_err);
   if (cfg->tls == NULL)
     return EGW_ERR_POLICY;
   return 0;
@@ -271,6 +299,7 @@ void egw_site_unref(struct egw_site *site) {
   egw_tokcache_free(site->tokens.cache);
   egw_introspection_free(site->tokens.introspection);
   egw_truststore_free(site->trust);
+  egw_truststore_free(site->learned_trust);
   egw_site_policy_free(site->policy);
   free(site);
 }

@@ -48,6 +48,9 @@ struct egw_site {
   int refs;
   struct egw_site_policy *policy; /* owned */
   struct egw_truststore *trust;   /* NULL when the site names no CA */
+  /* The trust store of listeners mounting a module that learns client CAs at run time
+   * (role.h learns_client_cas): the same files, a separate store. NULL when none. */
+  struct egw_truststore *learned_trust;
   struct egw_keystore *keys;
   /* The token cache, the trusted issuers (NULL when none) and the introspection calls
    * (NULL when no issuer has an introspection_uri), owned by the site; authz providers

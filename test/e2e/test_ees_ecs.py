@@ -13,10 +13,7 @@ import time
 from conftest import CA, CERTS, free_port, request, tls_client
 from test_ees import EAS1, EES1, EesSite, api, eas_registration, parse_utc, register_eas
 
-try:
-    import schemas
-except ImportError:  # pragma: no cover
-    schemas = None
+import schemas
 
 REG = "/eecs-eesregistration/v1/registrations"
 
@@ -105,7 +102,7 @@ class FakeEcs:
 
 
 def rogue_eec_gets_in(port):
-    """Whether an EEC with a certificate of the rogue CA completes the EDGE-1 handshake."""
+    """Whether a client with a certificate of the rogue CA completes the handshake."""
     try:
         with tls_client(port, cert="rogue-eec") as s:
             status, _, _ = request(s, path="/healthz", headers={"Connection": "close"})
@@ -130,23 +127,24 @@ def test_ees_registers_at_its_ecs_and_trusts_the_eec_cas_it_names(tmp_path):
         post = fake.wait(lambda c: c["method"] == "POST")
         assert post["path"] == REG and post["peer"] == EES1
         body = post["body"]
-        if schemas is not None:
-            schemas.validate_request("TS29558_Eecs_EESRegistration.yaml", "/registrations", "POST", body)
+        schemas.validate_request("TS29558_Eecs_EESRegistration.yaml", "/registrations", "POST", body)
         assert body["eesProf"] == {"eesId": EES1, "eecRegConf": False,
                                    "endPt": {"uri": f"https://127.0.0.1:{s.port['edge1']}"}}
         assert abs(parse_utc(body["expTime"]) - (time.time() + 600)) < 10
         added = s.site.wait_log(lambda e: e.get("event") == "ees_eec_ca_added")
         assert added["certificates"] == 1
         assert rogue_eec_gets_in(s.port["edge1"])
+        # Learned for EDGE-1 only: the same certificate is still refused on EDGE-3, where
+        # it could otherwise pose as an EAS.
+        assert not rogue_eec_gets_in(s.port["edge3"])
 
         # A new EAS: the profile is sent again (PUT of the same registration) with easIds.
         register_eas(s.port["edge3"])
         put = fake.wait(lambda c: c["method"] == "PUT")
         assert put["path"] == f"{REG}/reg-1"
         assert put["body"]["eesProf"]["easIds"] == [EAS1]
-        if schemas is not None:
-            schemas.validate_request("TS29558_Eecs_EESRegistration.yaml", "/registrations/{registrationId}",
-                                     "PUT", put["body"])
+        schemas.validate_request("TS29558_Eecs_EESRegistration.yaml", "/registrations/{registrationId}",
+                                 "PUT", put["body"])
 
         # The ECS forgot the registration: the next update is a new POST.
         fake.put_status = 404

@@ -94,16 +94,19 @@ static void retry_later(struct egw__ees *e) {
   arm(e, e->reg.backoff_ms);
 }
 
-/* add_eec_cas takes the PEM certificates of "eecCaCerts" into the trust store. */
+/* add_eec_cas takes the PEM certificates of "eecCaCerts" into the trust store of the
+ * EDGE-1 listeners only (ees-eec learns_client_cas): an EEC CA must not let its
+ * certificates pass on EDGE-3, EDGE-6 or EDGE-9. */
 static void add_eec_cas(struct egw__ees *e, const json_t *doc) {
   const json_t *cas = json_object_get(doc, "eecCaCerts");
-  if (!json_is_array(cas))
+  struct egw_truststore *trust = egw_site_learned_trust(e->site);
+  if (!json_is_array(cas) || trust == NULL)
     return;
   size_t i, added = 0;
   const json_t *pem;
   json_array_foreach(cas, i, pem) {
     char *err = NULL;
-    int n = json_is_string(pem) ? egw_truststore_add_pem(e->site->trust, json_string_value(pem),
+    int n = json_is_string(pem) ? egw_truststore_add_pem(trust, json_string_value(pem),
                                                          json_string_length(pem), &err)
                                 : -1;
     if (n < 0) {

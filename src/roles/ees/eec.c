@@ -420,6 +420,7 @@ static enum egw_handler_result eec_on_request(void *state, struct egw_exchange *
 const struct egw_role_ops egw_role_ees_eec = {
     .name = "ees-eec",
     .routes = eec_routes,
+    .learns_client_cas = 1,
     .init = egw__ees_module_init,
     .start = egw__ees_module_start,
     .on_request = eec_on_request,
