@@ -1,14 +1,16 @@
-/* An HTTPS client on the loop, for the gateway's outbound calls (AUSF, NEF, AAnF, a peer
- * ECS, an upstream application).
+/* An HTTP client on the loop, for the gateway's outbound calls (AUSF, NEF, AAnF, a peer
+ * ECS, an EES) and, in plain HTTP, for the application behind an EAS sidecar.
  *
  * One client per loop and per TLS identity. Every call runs on the loop thread and never
  * blocks it: names are resolved with uv_getaddrinfo, TLS runs over memory BIOs fed by
  * uv_read, and each call has one deadline that covers resolution, connect, handshake and
- * the whole response. Connections are kept alive and pooled per origin (host and port;
- * the scheme is always https).
+ * the whole response. Connections are kept alive and pooled per origin (scheme, host and
+ * port).
  *
- * Only https:// URLs are accepted, and the server is always verified: its chain against
- * the configured trust store, its name against the URL's host (DNS name or IP address).
+ * https:// URLs are the rule, and the server is always verified: its chain against the
+ * configured trust store, its name against the URL's host (DNS name or IP address).
+ * http:// URLs are refused unless the client was created with allow_plain_http: a
+ * connection's transport (TLS, or plain bytes) is chosen once, from its URL's scheme.
  *
  * The completion callback of a call fires exactly once, on the loop thread, and never from
  * inside egw_http_client_request. Request bodies and header values (Authorization carries
@@ -32,11 +34,17 @@
 
 /* egw_http_client_config configures a client. Zero fields take the defaults above. */
 struct egw_http_client_config {
-  /* trust is the store servers are verified against (required). The client takes its
-   * own reference; the caller keeps its own. */
+  /* trust is the store servers are verified against (required, unless allow_plain_http
+   * is set: a client without one refuses https:// URLs). The client takes its own
+   * reference; the caller keeps its own. */
   X509_STORE *trust;
+  /* allow_plain_http, when non-zero, lets requests go to http:// URLs, in the clear and
+   * to a server nobody verified. Only for an application on the same host (the EAS
+   * sidecar's upstream); every other caller leaves it zero. */
+  int allow_plain_http;
   /* client_cert_file (a PEM chain, leaf first) and client_key_file (PEM) are the
-   * certificate presented to servers that ask for one (mutual TLS). Both or neither. */
+   * certificate presented to servers that ask for one (mutual TLS). Both or neither,
+   * and only with a trust store. */
   const char *client_cert_file;
   const char *client_key_file;
   /* timeout_ms bounds one call from egw_http_client_request to its completion:
@@ -55,8 +63,9 @@ struct egw_http_client_config {
 struct egw_http_client_request {
   /* method is an HTTP token: "GET", "POST", ... */
   const char *method;
-  /* url is https://host[:port][/path][?query]. The host is a DNS name, an IPv4 address
-   * or a bracketed IPv6 address; the port defaults to 443; a fragment is dropped. */
+  /* url is https://host[:port][/path][?query] (or http://, see allow_plain_http). The
+   * host is a DNS name, an IPv4 address or a bracketed IPv6 address; the port defaults
+   * to 443 (80 for http); a fragment is dropped. */
   const char *url;
   /* headers are sent as given, after Host. A zero name_len or value_len means the
    * string is NUL-terminated. Host, Content-Length, Transfer-Encoding and Connection
@@ -67,24 +76,54 @@ struct egw_http_client_request {
    * the method is POST, PUT or PATCH). NULL when body_len is 0. */
   const void *body;
   size_t body_len;
+  /* borrow_body, when non-zero, makes the client send |body| from where it is instead
+   * of copying it: it must then stay valid and unchanged until the completion fires (a
+   * proxy passing on a large body it keeps anyway). */
+  int borrow_body;
   /* content_type, when not NULL, is sent as Content-Type. */
   const char *content_type;
+  /* head, when not NULL, is the request line and header fields exactly as they go on
+   * the wire, ending with the empty line, head_len bytes: a proxy's request, which it
+   * built from one it parsed and checked itself. The client then writes nothing of its
+   * own (no Host, no Content-Length: the head must frame |body|); headers and
+   * content_type must be empty, the head must start with |method| and a space, and the
+   * URL only names the origin (its path and query are not used). */
+  const char *head;
+  size_t head_len;
+};
+
+/* egw_http_client_result says how a call ended. */
+enum egw_http_client_result {
+  EGW_HTTP_CLIENT_OK = 0,      /* a complete final response */
+  EGW_HTTP_CLIENT_CANCELLED,   /* egw_http_call_cancel, egw_http_client_free */
+  EGW_HTTP_CLIENT_TIMEOUT,     /* the deadline passed first */
+  EGW_HTTP_CLIENT_UNREACHABLE, /* name resolution failed; connection refused or failed */
+  EGW_HTTP_CLIENT_CLOSED,      /* closed or reset before the response was complete */
+  EGW_HTTP_CLIENT_TLS,         /* handshake or verification failed, or TLS broke later */
+  EGW_HTTP_CLIENT_MALFORMED,   /* not a well-framed HTTP/1.x response */
+  EGW_HTTP_CLIENT_TOO_LARGE,   /* head, header count or body over the bounds */
+  EGW_HTTP_CLIENT_NOMEM,       /* out of memory */
 };
 
 /* egw_http_client_response is what a call ended with. It and everything it points to
  * belong to the client and are valid only during the completion callback. */
 struct egw_http_client_response {
+  /* result is EGW_HTTP_CLIENT_OK when a complete final response arrived. */
+  enum egw_http_client_result result;
   /* status is the final status code (1xx responses are skipped), or 0 when the call
    * failed before a complete response arrived. */
   int status;
-  /* error is NULL on success (status != 0), else why the call failed: "timeout",
-   * "cancelled", "connection refused", "connection failed", "connection closed",
-   * "name resolution failed", "certificate verify failed: <reason>", "TLS handshake
-   * failed", "TLS failure" (after the handshake, such as an alert from a server that
-   * refused our certificate), "response too large", "malformed response", "out of
-   * memory". */
+  /* error is NULL on success (status != 0), else why the call failed, for logs:
+   * "timeout", "cancelled", "connection refused", "connection failed", "connection
+   * closed" (before any byte of the response; on a kept-alive connection, also when
+   * reset then), "connection reset" (likewise, or while sending), "connection closed
+   * mid-response" (closed or reset), "name resolution failed", "certificate
+   * verify failed: <reason>", "TLS handshake failed", "TLS failure" (after the
+   * handshake, such as an alert from a server that refused our certificate), "response
+   * too large", "malformed response", "out of memory". */
   const char *error;
-  /* headers of the final response; names lower-cased, values trimmed. */
+  /* headers of the final response, in the order received (a repeated name repeats);
+   * names lower-cased, values trimmed; both NUL-terminated besides their lengths. */
   const struct egw_header *headers;
   size_t n_headers;
   /* body is the de-chunked body, NUL-terminated for convenience (the NUL is not counted
@@ -114,16 +153,25 @@ egw_http_client_new(uv_loop_t *loop, const struct egw_http_client_config *cfg, c
  * with UV_ECANCELED. */
 void egw_http_client_free(struct egw_http_client *c);
 
+/* egw_http_client_shutdown refuses new calls from now on (UV_ECANCELED) and closes the
+ * idle connections; calls in flight run to their end, and their connections are closed
+ * after them. For a server that stops: once they are done, nothing of |c| keeps the
+ * loop alive. Accepts NULL. */
+void egw_http_client_shutdown(struct egw_http_client *c);
+
 /* egw_http_client_request starts |req| on |c|. On success returns 0, and |done| fires
  * exactly once later on the loop thread with |arg|; when |out_call| is not NULL it
  * receives the call, which stays valid until |done| starts. On failure returns a
- * negative code and |done| never fires: UV_EINVAL for a URL that is not https:// or is
- * malformed, a method that is not a token, or a header with CR, LF or NUL;
- * UV_ECANCELED while the client is being freed; EGW_ERR_NOMEM; or a libuv code. A call
- * that finds an idle connection to its origin uses it; if that connection turns out to
- * be closed before any byte of the response, an idempotent request (GET, HEAD, PUT,
- * DELETE, OPTIONS, TRACE) is retried once on a fresh connection, others fail with
- * "connection closed". */
+ * negative code and |done| never fires: UV_EINVAL for a URL that is not https:// (nor
+ * http:// on a client that allows it) or is malformed, a method that is not a token, a
+ * header with CR, LF or NUL, or a head that breaks the rules above; UV_ECANCELED after
+ * egw_http_client_shutdown or while the client is being freed; EGW_ERR_NOMEM; or a
+ * libuv code. A call that finds an idle connection to its origin uses it; if that
+ * connection turns out to be closed before any byte of the response, an idempotent
+ * request (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) is retried once on a fresh
+ * connection, others fail with "connection closed". A connection goes back to the pool
+ * only when the response allows it and the whole request was written (a server that
+ * answers before reading all of it leaves the rest of it unread). */
 int egw_http_client_request(struct egw_http_client *c, const struct egw_http_client_request *req,
                             egw_http_client_done_fn done, void *arg,
                             struct egw_http_call **out_call);

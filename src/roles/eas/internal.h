@@ -1,5 +1,5 @@
-/* Private to the EAS role: its state, the plain-HTTP client for the upstream application
- * (upstream.c), the translation between the client's exchange and the upstream call
+/* Private to the EAS role: its state, the client for the upstream application
+ * (upstream.c: the loop's HTTP client, in plain HTTP), the translation between the client's exchange and the upstream call
  * (proxy.c, headers.c) and the registration at an EES over EDGE-3 (registration.c). */
 #ifndef EGW_ROLES_EAS_INTERNAL_H
 #define EGW_ROLES_EAS_INTERNAL_H
@@ -68,6 +68,10 @@ egw__eas_build_request(const struct eas *eas, const struct egw_request *req, str
 int egw__eas_copy_response_fields(const struct egw_header *hs, size_t n, struct egw_response *resp);
 
 /* ---- the upstream client (upstream.c) ----------------------------------------------- */
+
+/* A thin layer over http/client.h (created with allow_plain_http): the proxy's own head
+ * and a borrowed body go out as they are, and the client's outcomes fold into the few
+ * below, which the proxy answers differently. */
 
 /* Idle connections kept to the upstream, and for how long. Short enough to leave an idle
  * connection before a typical application server does (Node.js: 5 s). */

@@ -1,6 +1,7 @@
-/* A tiny HTTPS server for the HTTP client's tests: one thread, blocking BoringSSL sockets
- * on 127.0.0.1, one connection at a time, answering every request with the response its
- * mode scripts. What it saw is read after client_srv_stop (the thread is joined). */
+/* A tiny HTTPS (or plain HTTP) server for the HTTP client's tests: one thread, blocking
+ * BoringSSL sockets (or plain ones) on 127.0.0.1, one connection at a time, answering every request
+ * with the response its mode scripts. What it saw is read after client_srv_stop (the thread is
+ * joined). */
 #ifndef EGW_TEST_HTTP_CLIENT_SERVER_H
 #define EGW_TEST_HTTP_CLIENT_SERVER_H
 
@@ -21,6 +22,11 @@ enum client_srv_mode {
   SRV_GARBAGE,     /* a line that is not HTTP, then closes */
   SRV_CONTINUE,    /* 100 Continue, 103 Early Hints, then like FIXED */
   SRV_EOF_BODY,    /* 200 without length, body until the close */
+  SRV_REPEATED,    /* 200 with Set-Cookie twice (a=1, b=2) around X-Test, body "ok" */
+  SRV_HUGE_HEAD,   /* 200 whose head holds a 70,000-byte field */
+  SRV_RESET,       /* reads the request, then resets the connection */
+  SRV_TRUNCATED,   /* Content-Length: 100, 10 bytes, close */
+  SRV_EARLY,       /* reads the head only, answers 413 at once, reads until the close */
 };
 
 struct client_srv {
@@ -46,7 +52,8 @@ struct client_srv {
 };
 
 /* client_srv_start listens on 127.0.0.1 (an ephemeral port) with |cert|/|key|; with
- * |client_ca|, requires a client certificate from that CA. */
+ * |client_ca|, requires a client certificate from that CA. With |cert| NULL it speaks
+ * plain HTTP. */
 void client_srv_start(struct client_srv *s, enum client_srv_mode mode, const char *cert,
                       const char *key, const char *client_ca);
 void client_srv_stop(struct client_srv *s);
