@@ -147,10 +147,13 @@ fi
 
 curl_json() { curl -sS --max-time 5 --cacert $certs/ca.pem "$@" 2>&1 || true; }
 
-step "EEC -> ECS over EDGE-4 (server-cert TLS)"
-out=$(curl_json --resolve ecs1.site1.example:8443:127.0.0.1 https://ecs1.site1.example:8443/healthz -w ' %{http_code}')
+step "EEC -> ECS over EDGE-4 (mutual TLS)"
+out=$(curl_json --resolve ecs1.site1.example:8443:127.0.0.1 --cert $certs/eec1.pem \
+  --key $certs/eec1.key https://ecs1.site1.example:8443/healthz -w ' %{http_code}')
 echo "   $out"
-expect "the ECS answers an anonymous EEC under its node name" ' 200' "$out"
+expect "the ECS answers the EEC under its node name" ' 200' "$out"
+out=$(curl_json --resolve ecs1.site1.example:8443:127.0.0.1 https://ecs1.site1.example:8443/healthz)
+expect "an EEC without a certificate is refused at the handshake" 'alert' "$out"
 
 step "EES -> ECS over EDGE-6 (mutual TLS)"
 out=$(curl_json --cert $certs/ees1-client.pem --key $certs/ees1-client.key https://localhost:8446/whoami)

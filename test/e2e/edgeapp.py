@@ -7,7 +7,7 @@ unchanged) so that the tests can validate the bodies the processes send each oth
 Clients, proxies and the upstream are in edgeapp_http.py.
 
 Layout of site i (ids from certs/gen.sh; tmp dir per node):
-  ecs{i}  EDGE-4 server-cert, authz none, [health, ecs-provisioning]
+  ecs{i}  EDGE-4 mtls (the EEC's certificate proves its eecId), authz none, [health, ecs-provisioning]
           EDGE-6 mtls, static,            [health, whoami, ecs, ecs-registration]
   ees{i}  EDGE-1 mtls, token (aud ees{i}, sub_is_peer false), [health, ees-eec]
           EDGE-3 mtls, static (eas{i}),   [health, ees-eas]
@@ -282,7 +282,7 @@ class Deployment:
   client: {{cert: {CERTS}/ecs{s.i}.pem, key: {CERTS}/ecs{s.i}.key}}
 """ + (f"  peers:\n{peers}" if peers else "") + "  max_hops: 3\n")
         ees_allow = [f"DNS:{cid['ees']}"]
-        s.ecs.write("edge4.yaml", listener("EDGE-4", "ecs", s.port["edge4"], "server-cert", f"ecs{s.i}",
+        s.ecs.write("edge4.yaml", listener("EDGE-4", "ecs", s.port["edge4"], "mtls", f"ecs{s.i}",
                                            ["health", "ecs-provisioning"], "mode: none"))
         s.ecs.write("edge6.yaml", listener("EDGE-6", "ecs", s.port["edge6"], "mtls", f"ecs{s.i}",
                                            ["health", "whoami", "ecs", "ecs-registration"], static_rules([

@@ -89,12 +89,18 @@ EDGE6_AUTHZ = ("mode: static\nrules:\n"
                f"  - path: /oauth2/\n    allow: [DNS:{EES1}]")
 
 
+# EDGE-4 listeners of the sites below: mutual TLS, where an EEC always presents its
+# certificate (call() and raw_call() use eec1 there unless told otherwise).
+EDGE4_PORTS = set()
+
+
 def make_site(site, ecs_extra=""):
     ports = {"edge6": free_port(), "edge4": free_port()}
+    EDGE4_PORTS.add(ports["edge4"])
     site.write("site.yaml", site_yaml(site.dir, ecs_extra))
     site.add("edge6.yaml", interface="EDGE-6", port=ports["edge6"], mode="mtls", role="ecs",
              mount="[health, ecs, ecs-registration]", authz=EDGE6_AUTHZ)
-    site.add("edge4.yaml", interface="EDGE-4", port=ports["edge4"], mode="server-cert",
+    site.add("edge4.yaml", interface="EDGE-4", port=ports["edge4"], mode="mtls",
              role="ecs", mount="[health, ecs-provisioning]", authz="mode: none")
     return ports
 
@@ -110,6 +116,8 @@ def call(port, method, path, body=None, cert=None, ctype="application/json", raw
     """One request; returns (status, headers, parsed JSON body or None)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
     headers = {"Content-Type": ctype} if data else {}
+    if cert is None and port in EDGE4_PORTS:
+        cert = "eec1"
     with tls_client(port, cert=cert) as s:
         status, hdrs, out = request(s, method, path, headers=headers, body=data)
     ct = hdrs.get("content-type", "")
@@ -117,6 +125,8 @@ def call(port, method, path, body=None, cert=None, ctype="application/json", raw
 
 
 def raw_call(port, method, path, data, cert=None, ctype="application/json"):
+    if cert is None and port in EDGE4_PORTS:
+        cert = "eec1"
     with tls_client(port, cert=cert) as s:
         return request(s, method, path, headers={"Content-Type": ctype}, body=data)
 
@@ -463,17 +473,33 @@ def test_eec_identity_must_match_on_mtls(site):
     """On an mTLS EDGE-4 listener the EEC's certificate names the only eecId it may ask
     for."""
     ports = make_site(site)
-    port = free_port()
-    site.add("edge4m.yaml", interface="EDGE-4-mtls", port=port, mode="mtls", role="ecs",
-             mount="[ecs-provisioning]", authz="mode: static\nrules:\n  - path: /\n"
-                                                "    allow: [URI:spiffe://site1/eec/*]")
     site.start()
     register(ports["edge6"])
-    status, _, body = call(port, "POST", f"{PROV}/request", {"eecId": EEC}, cert="eec1")
+    status, _, body = call(ports["edge4"], "POST", f"{PROV}/request", {"eecId": EEC}, cert="eec1")
     assert status == 200
     assert verify_token(ports["edge6"], body["ednCnfgInfo"][0]["eess"][0]["eesAccessToken"]
                         ["access_token"], EES1)["sub"] == EEC
-    status, headers, body = raw_call(port, "POST", f"{PROV}/request",
+    status, headers, body = raw_call(ports["edge4"], "POST", f"{PROV}/request",
                                      json.dumps({"eecId": "spiffe://site1/eec/other"}).encode(),
                                      cert="eec1")
     assert problem(status, headers, body, 403)["cause"] == "IDENTITY_MISMATCH"
+
+
+def test_anonymous_eec_gets_no_tokens(site):
+    """Attack: on an anonymous (server-cert) EDGE-4 anyone may name any eecId. The ECS
+    still answers with the EDN configuration, but mints no EDGE-1 token for an eecId
+    nobody proved: otherwise the caller could act as that EEC at the EES and, through the
+    EAS tokens it would then get, at the application."""
+    ports = make_site(site)
+    anon = free_port()
+    site.add("edge4a.yaml", interface="EDGE-4-anon", port=anon, mode="server-cert", role="ecs",
+             mount="[ecs-provisioning]", authz="mode: none")
+    site.start()
+    register(ports["edge6"])
+    status, _, body = call(anon, "POST", f"{PROV}/request", {"eecId": EEC})
+    assert status == 200
+    validate(body, "TS24558_Eecs_ServiceProvisioning.yaml", "ECSServProvResp")
+    [info] = body["ednCnfgInfo"][0]["eess"]
+    assert info["eesId"] == EES1 and "eesAccessToken" not in info
+    line = site.wait_log(lambda e: e.get("event") == "ecs_provisioned_without_tokens")
+    assert line["eec"] == EEC

@@ -50,7 +50,8 @@ def dep(tmp_path_factory):
 
 def provision(dep, i=1, body=None):
     s = dep.site(i)
-    return api(s.port["edge4"], "POST", PROV, body or {"eecId": EEC_ID}, seen=dep.tokens)
+    return api(s.port["edge4"], "POST", PROV, body or {"eecId": EEC_ID}, cert="eec1",
+               seen=dep.tokens)
 
 
 def ees_entries(resp):
@@ -185,7 +186,7 @@ def test_provisioning_answers_204_when_no_ees_matches_and_400_without_eec_id(dep
     nobody = {"eecId": EEC_ID, "acProfs": [{"acId": "x", "eass": [{"easId": "nobody.example"}]}]}
     r = provision(dep, body=nobody)
     assert r.status == 204 and r.body == b"", r
-    r = https(dep.site(1).port["edge4"], "POST", PROV, {"ueId": "msisdn-1"})
+    r = https(dep.site(1).port["edge4"], "POST", PROV, {"ueId": "msisdn-1"}, cert="eec1")
     assert r.status == 400, r
     problem = schemas.validate_response("TS24558_Eecs_ServiceProvisioning.yaml", PROV, "POST", 400,
                                         r.body, r.headers.get("content-type"))

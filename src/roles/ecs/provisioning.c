@@ -11,9 +11,11 @@
  * "edge" (project choice; the policy has no DNN).
  *
  * Who may ask for whom: an EEC that authenticated with a certificate (mTLS) or a token
- * must ask for its own eecId (403 otherwise); on an anonymous server-cert listener the
- * listener's authorization policy is all there is. A PSK identity (Kedge-ID, A-KID) is a
- * key name, not an EEC id, and is not compared. */
+ * must ask for its own eecId (403 otherwise). Tokens are minted only for such an EEC: an
+ * anonymous request (server-cert TLS) or one whose only identity is a PSK name (Kedge-ID,
+ * A-KID: a key name, not an EEC id) proves no eecId, so it gets the EDN configuration
+ * without eesAccessToken — otherwise anyone could obtain EDGE-1 tokens for any eecId and
+ * act as that EEC at the EES and, through its EAS tokens, at the application. */
 #include <openssl/mem.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,12 +111,15 @@ static void provisioning_stop(void *state) {
 struct minting {
   struct ecs_provisioning *m;
   const char *eec_id;
+  int proven; /* the EEC authenticated as eec_id */
   size_t n_tokens;
 };
 
 /* Adds eesAccessToken for |ees_id| to an EESInfo. */
 static int add_token(void *arg, json_t *ees_info, const char *ees_id) {
   struct minting *c = arg;
+  if (!c->proven) /* see the file comment: no token for an eecId nobody proved */
+    return 0;
   uint32_t ttl_s = egw__ecs_lifetime_s(c->m->policy);
   struct egw_ecs_mint mint = {
       .sub = c->eec_id, .aud = ees_id, .scope = c->m->scope, .ttl_s = ttl_s};
@@ -129,6 +134,14 @@ static int add_token(void *arg, json_t *ees_info, const char *ees_id) {
     return -1;
   c->n_tokens++;
   return 0;
+}
+
+static void log_unproven(const char *eec_id) {
+  struct egw_log_record rec;
+  egw_log_begin(&rec, EGW_LOG_INFO, "ecs_provisioned_without_tokens");
+  egw_log_str(&rec, "eec", eec_id);
+  egw_log_str(&rec, "reason", "the EEC did not prove its eecId (certificate or token)");
+  egw_log_end(&rec);
 }
 
 static void log_provisioned(const char *eec_id, int status, size_t n_ees) {
@@ -176,7 +189,9 @@ static enum egw_handler_result provision(struct ecs_provisioning *m, struct egw_
   }
   struct egw_ecs_edn_filter f = {.ac_profs = json_object_get(doc, "acProfs"),
                                  .loc_inf = json_object_get(doc, "locInf")};
-  struct minting c = {.m = m, .eec_id = eec_id};
+  struct minting c = {.m = m, .eec_id = eec_id, .proven = who != NULL};
+  if (who == NULL)
+    log_unproven(eec_id);
   json_t *edn = egw__ecs_edn_config(m->table, m->policy, &f, egw_token_now_s(), add_token, &c);
   if (edn == NULL) {
     result = EGW_FAILED;
