@@ -216,6 +216,9 @@ static const char *const reserved_headers[] = {
     "trailer",
     "transfer-encoding",
     "upgrade",
+    /* the proxy sets these itself: a second field of the same name would be ambiguous */
+    "x-forwarded-for",
+    "x-forwarded-proto",
 };
 
 static int set_eas_identity_header(struct egw__cfg_file *f, const struct egw__cfg_at *at,

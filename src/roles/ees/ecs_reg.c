@@ -5,8 +5,9 @@
  * EASes changes. While the ECS cannot be reached it retries with a doubling backoff.
  *
  * The ECS's answer may carry "eecCaCerts" (an extension member: PEM CA certificates
- * that EEC client certificates chain to); they are added to the site's live trust store
- * so that the EDGE-1 mutual-TLS listener accepts EECs of those CAs. */
+ * that EEC client certificates chain to); they are added to the trust store of the
+ * listeners that mount ees-eec (EDGE-1) only, so that EECs of those CAs are accepted
+ * there and nowhere else. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
