@@ -76,8 +76,7 @@ static int set_role(struct egw__cfg_file *f, const struct egw__cfg_at *at, void 
 static int set_listen(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
   struct lparse *lx = obj;
   lx->places->listen_line = egw__cfg_line(at->value);
-  return egw__cfg_host_port(f, at->path, at->value, 0, &lx->lp->listen_host,
-                            &lx->lp->listen_port);
+  return egw__cfg_host_port(f, at->path, at->value, 0, &lx->lp->listen_host, &lx->lp->listen_port);
 }
 
 static int set_mount(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {

@@ -209,8 +209,8 @@ int egw__cfg_host_port(struct egw__cfg_file *f, const char *key, yaml_node_t *no
   const char *v = egw__cfg_scalar(f, key, node);
   if (v == NULL)
     return -1;
-  const char *forms = allow_localhost ? "IPv4:port, [IPv6]:port or localhost:port"
-                                      : "IPv4:port or [IPv6]:port";
+  const char *forms =
+      allow_localhost ? "IPv4:port, [IPv6]:port or localhost:port" : "IPv4:port or [IPv6]:port";
   const char *host = v, *host_end, *port;
   int v6 = v[0] == '[';
   if (v6) {
@@ -224,8 +224,8 @@ int egw__cfg_host_port(struct egw__cfg_file *f, const char *key, yaml_node_t *no
     if (host_end == NULL)
       return egw__cfg_error(f, line, key, "'%s' must be %s", v, forms);
     if (memchr(v, ':', (size_t)(host_end - v)) != NULL)
-      return egw__cfg_error(f, line, key,
-                            "'%s': an IPv6 address goes in brackets, as [::1]:port", v);
+      return egw__cfg_error(f, line, key, "'%s': an IPv6 address goes in brackets, as [::1]:port",
+                            v);
     port = host_end + 1;
   }
   char addr[INET6_ADDRSTRLEN + 1];
@@ -239,10 +239,10 @@ int egw__cfg_host_port(struct egw__cfg_file *f, const char *key, yaml_node_t *no
   if (allow_localhost && !v6 && strcmp(addr, "localhost") == 0)
     strcpy(addr, "127.0.0.1");
   else if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
-    return egw__cfg_error(f, line, key, "'%s': '%s' is not an %s", v, addr,
-                          v6 ? "IPv6 address literal"
-                             : (allow_localhost ? "IPv4 address literal or localhost"
-                                                : "IPv4 address literal"));
+    return egw__cfg_error(
+        f, line, key, "'%s': '%s' is not an %s", v, addr,
+        v6 ? "IPv6 address literal"
+           : (allow_localhost ? "IPv4 address literal or localhost" : "IPv4 address literal"));
   unsigned long n = 0;
   size_t digits = strspn(port, "0123456789");
   if (digits == 0 || port[digits] != '\0')

@@ -25,8 +25,7 @@ struct egw_truststore *egw_site_learned_trust(struct egw_site *site) {
 /* The trust store a listener verifies clients with: its own when a module on it learns
  * client CAs at run time, so that what it learns widens no other listener's trust. */
 static struct egw_truststore *listener_trust(struct egw_site *site,
-                                             const struct egw_listener_policy *lp,
-                                             char **out_err) {
+                                             const struct egw_listener_policy *lp, char **out_err) {
   int learns = 0;
   for (size_t m = 0; m < lp->n_mount; m++) {
     const struct egw_role_ops *ops = egw_role_find(lp->mount[m]);
@@ -36,9 +35,9 @@ static struct egw_truststore *listener_trust(struct egw_site *site,
     return site->trust;
   if (site->learned_trust == NULL) {
     const struct egw_site_policy *p = site->policy;
-    site->learned_trust = egw_truststore_new((const char *const *)p->ca_files, p->n_ca_files,
-                                             (const char *const *)p->crl_files, p->n_crl_files,
-                                             out_err);
+    site->learned_trust =
+        egw_truststore_new((const char *const *)p->ca_files, p->n_ca_files,
+                           (const char *const *)p->crl_files, p->n_crl_files, out_err);
   }
   return site->learned_trust;
 }

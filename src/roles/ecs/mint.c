@@ -30,8 +30,7 @@ char *egw__ecs_mint(const struct egw_site *site, const struct egw_ecs_mint *m) {
     if (json_object_set_new(claims, "cnf", json_pack("{s:s}", "x5t#S256", thumb)) != 0)
       goto fail;
   }
-  char *token =
-      claims ? egw_jws_sign(egw_issuers_signing_key(site->tokens.issuers), claims) : NULL;
+  char *token = claims ? egw_jws_sign(egw_issuers_signing_key(site->tokens.issuers), claims) : NULL;
   json_decref(claims);
   return token;
 fail:

@@ -331,8 +331,10 @@ Test(config_edge, eas_identity_header) {
                            "!#$%&'*+-.^_`|~)");
   header_error("''", "must not be empty");
   static const char *const reserved[] = {
-      "Host", "content-length", "Transfer-Encoding",   "connection",   "Authorization", "upgrade",
-      "TE",   "keep-alive",     "proxy-authorization", "Content-Type", "X-Forwarded-For", "x-forwarded-proto",
+      "Host",         "content-length",  "Transfer-Encoding",
+      "connection",   "Authorization",   "upgrade",
+      "TE",           "keep-alive",      "proxy-authorization",
+      "Content-Type", "X-Forwarded-For", "x-forwarded-proto",
   };
   for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
     char lower[64], message[256];
