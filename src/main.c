@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {.name = "eec",
      .run = egw_cli_eec,
      .help = "an edge enabler client: provision, register, discover, call an EAS"},
+    {.name = "kdf", .run = egw_cli_kdf, .help = "derive Kedge, AKMA or KECS-PSK keys (TLS-PSK)"},
 };
 
 static void usage(FILE *out) {

@@ -96,8 +96,8 @@ int egw_kdf_realm(char *out, size_t out_len, const char *mcc, const char *mnc) {
 }
 
 /* "<rid>.<hex of tid[0..tid_len)>@<realm>", the NAI shape of Kedge-ID and A-KID. */
-static int write_nai(char *out, size_t out_len, const uint8_t *tid, size_t tid_len,
-                     const char *rid, const char *mcc, const char *mnc) {
+static int write_nai(char *out, size_t out_len, const uint8_t *tid, size_t tid_len, const char *rid,
+                     const char *mcc, const char *mnc) {
   static const char digits[] = "0123456789abcdef";
   char realm[64], hex[2 * EGW_KDF_LEN + 1];
   if (rid == NULL)
@@ -174,8 +174,8 @@ int egw_kdf_kecs_psk(uint8_t out_psk[EGW_KDF_LEN], const uint8_t *msk, size_t ms
     memset(out_psk, 0, EGW_KDF_LEN);
     return 0;
   }
-  const uint8_t c[4] = {(uint8_t)(counter >> 24), (uint8_t)(counter >> 16),
-                        (uint8_t)(counter >> 8), (uint8_t)counter};
+  const uint8_t c[4] = {(uint8_t)(counter >> 24), (uint8_t)(counter >> 16), (uint8_t)(counter >> 8),
+                        (uint8_t)counter};
   const struct egw_kdf_param p[2] = {
       {.data = (const uint8_t *)ecs_id, .len = strlen(ecs_id)},
       {.data = c, .len = sizeof(c)},

@@ -79,7 +79,8 @@ Test(kdf, generic_any_number_of_params_and_limits) {
 Test(kdf, kedge_and_kedge_tid) {
   setup();
   static const uint8_t s_kedge[] = {0xE0, 'E', 'D', 'G', 'E', 0x00, 0x04, SUPI_BYTES, 0x00, 0x0f};
-  static const uint8_t s_tid[] = {0xE1, 'E', '-', 'T', 'I', 'D', 0x00, 0x05, SUPI_BYTES, 0x00, 0x0f};
+  static const uint8_t s_tid[] = {0xE1, 'E',  '-',        'T',  'I', 'D',
+                                  0x00, 0x05, SUPI_BYTES, 0x00, 0x0f};
   uint8_t out[32], expect[32];
   hmac(expect, kausf, 32, s_kedge, sizeof(s_kedge));
   cr_assert_eq(egw_kdf_kedge(out, kausf, 32, supi), 1);
@@ -91,7 +92,8 @@ Test(kdf, kedge_and_kedge_tid) {
 
 Test(kdf, kedge_id_format) {
   setup();
-  static const uint8_t s_tid[] = {0xE1, 'E', '-', 'T', 'I', 'D', 0x00, 0x05, SUPI_BYTES, 0x00, 0x0f};
+  static const uint8_t s_tid[] = {0xE1, 'E',  '-',        'T',  'I', 'D',
+                                  0x00, 0x05, SUPI_BYTES, 0x00, 0x0f};
   uint8_t tid[32];
   char hex[33], expect[EGW_KDF_ID_MAX], id[EGW_KDF_ID_MAX];
   hmac(tid, kausf, 32, s_tid, sizeof(s_tid));
@@ -125,8 +127,13 @@ Test(kdf, bad_supi_refused) {
   uint8_t out[32];
   static const uint8_t zero[32];
   char id[EGW_KDF_ID_MAX];
-  const char *bad[] = {"", "1234", "1234567890123456", "imsi-001010123456789", "00101012345678a",
-                       "001 010123456789", NULL};
+  const char *bad[] = {"",
+                       "1234",
+                       "1234567890123456",
+                       "imsi-001010123456789",
+                       "00101012345678a",
+                       "001 010123456789",
+                       NULL};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     cr_assert_eq(egw_kdf_supi_valid(bad[i]), 0, "%s", bad[i] ? bad[i] : "(null)");
     cr_assert_eq(egw_kdf_kedge(out, kausf, 32, bad[i]), 0);
@@ -143,7 +150,8 @@ Test(kdf, bad_supi_refused) {
 Test(kdf, akma_keys_and_a_kid) {
   setup();
   static const uint8_t s_akma[] = {0x80, 'A', 'K', 'M', 'A', 0x00, 0x04, SUPI_BYTES, 0x00, 0x0f};
-  static const uint8_t s_atid[] = {0x81, 'A', '-', 'T', 'I', 'D', 0x00, 0x05, SUPI_BYTES, 0x00, 0x0f};
+  static const uint8_t s_atid[] = {0x81, 'A',  '-',        'T',  'I', 'D',
+                                   0x00, 0x05, SUPI_BYTES, 0x00, 0x0f};
   uint8_t out[32], expect[32];
   hmac(expect, kausf, 32, s_akma, sizeof(s_akma));
   cr_assert_eq(egw_kdf_k_akma(out, kausf, 32, supi), 1);
@@ -164,15 +172,15 @@ Test(kdf, k_af_tls12_and_tls13) {
   for (int i = 0; i < 32; i++)
     k_akma[i] = (uint8_t)(0xA0 + i);
   /* AF_ID = "af.example" || 01 00 01 C0 A7, one parameter of length 15. */
-  static const uint8_t s12[] = {0x82, 'a', 'f', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-                                0x01, 0x00, 0x01, 0xC0, 0xA7, 0x00, 0x0f};
+  static const uint8_t s12[] = {0x82, 'a', 'f',  '.',  'e',  'x',  'a',  'm',  'p',
+                                'l',  'e', 0x01, 0x00, 0x01, 0xC0, 0xA7, 0x00, 0x0f};
   egw_kdf_ua_id_tls12(ua, 0xC0A7);
   hmac(expect, k_akma, 32, s12, sizeof(s12));
   cr_assert_eq(egw_kdf_k_af(out, k_akma, 32, "af.example", ua), 1);
   cr_assert_arr_eq(out, expect, 32);
 
-  static const uint8_t s13[] = {0x82, 'a', 'f', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-                                0x01, 0x00, 0x00, 0x00, 0x07, 0x00, 0x0f};
+  static const uint8_t s13[] = {0x82, 'a', 'f',  '.',  'e',  'x',  'a',  'm',  'p',
+                                'l',  'e', 0x01, 0x00, 0x00, 0x00, 0x07, 0x00, 0x0f};
   egw_kdf_ua_id_tls13(ua);
   hmac(expect, k_akma, 32, s13, sizeof(s13));
   cr_assert_eq(egw_kdf_k_af(out, k_akma, 32, "af.example", ua), 1);
@@ -187,7 +195,7 @@ Test(kdf, kecs_psk) {
   for (int i = 0; i < 64; i++)
     msk[i] = (uint8_t)(0xFF - i);
   /* Key = MSK[0..32); P0 = "ecs1", P1 = 00 01 02 03. */
-  static const uint8_t s[] = {0xE2, 'e', 'c', 's', '1', 0x00, 0x04,
+  static const uint8_t s[] = {0xE2, 'e',  'c',  's',  '1',  0x00, 0x04,
                               0x00, 0x01, 0x02, 0x03, 0x00, 0x04};
   hmac(expect, msk, 32, s, sizeof(s));
   cr_assert_eq(egw_kdf_kecs_psk(out, msk, 64, "ecs1", 0x00010203u), 1);
