@@ -53,7 +53,7 @@ struct egw__client_field {
  * parser's data pointer is the message; egw__client_msg_start readies it for a new
  * connection. */
 struct egw__client_msg {
-  struct egw_http_call *call; /* the call it belongs to */
+  struct egw_http_call *call;                  /* the call it belongs to */
   const struct egw_http_client_stream *stream; /* NULL: the body is buffered */
   size_t max_body_bytes;
   int is_head;   /* answering HEAD: no body follows the head */

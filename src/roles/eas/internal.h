@@ -1,6 +1,7 @@
 /* Private to the EAS role: its state, the client for the upstream application
- * (upstream.c: the loop's HTTP client, in plain HTTP), the translation between the client's exchange and the upstream call
- * (proxy.c, headers.c) and the registration at an EES over EDGE-3 (registration.c). */
+ * (upstream.c: the loop's HTTP client, in plain HTTP), the translation between the client's
+ * exchange and the upstream call (proxy.c, headers.c) and the registration at an EES over EDGE-3
+ * (registration.c). */
 #ifndef EGW_ROLES_EAS_INTERNAL_H
 #define EGW_ROLES_EAS_INTERNAL_H
 

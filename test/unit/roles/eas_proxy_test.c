@@ -191,8 +191,7 @@ Test(eas_proxy, a_bad_body_after_the_head_cuts_the_response_short, .timeout = 20
   struct {
     enum up_mode mode;
     const char *reason;
-  } cases[] = {{UP_BAD_CHUNK, "malformed response"},
-               {UP_HUGE, "connection closed mid-response"}};
+  } cases[] = {{UP_BAD_CHUNK, "malformed response"}, {UP_HUGE, "connection closed mid-response"}};
   for (size_t i = 0; i < 2; i++) {
     struct eas_fx f;
     struct up_srv srv;
