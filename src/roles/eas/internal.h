@@ -23,8 +23,9 @@ struct egw__eas_registration;
 #define EGW_EAS_DEFAULT_IDENTITY_HEADER "x-eec-id"
 #define EGW_EAS_DEFAULT_TIMEOUT_MS 30000
 #define EGW_EAS_DEFAULT_REGISTRATION_TTL_S 3600
-/* The least an upstream response body may grow to; a listener that accepts larger
- * request bodies raises it to its own body_bytes. */
+/* The least a buffered upstream answer (a call without on_head) may grow to; a listener
+ * that accepts larger request bodies raises it to its own body_bytes. The proxy streams,
+ * so its answers have no such bound (memory is bounded by EGW_STREAM_HIGH_WATER). */
 #define EGW_EAS_MIN_RESPONSE_BYTES (8u * 1024 * 1024)
 
 /* The role's state: one per site, shared by every listener that mounts "eas". */
