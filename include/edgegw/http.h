@@ -66,6 +66,20 @@ struct egw_request {
 /* egw_request_header returns the first value of header |name| (lower-case), or NULL. */
 const char *egw_request_header(const struct egw_request *req, const char *name, size_t *out_len);
 
+/* egw_response_length says which length framing announces for a response. */
+enum egw_response_length {
+  /* EGW_RESPONSE_LENGTH_BODY (the default): the length of |body|. A HEAD answer built
+   * like a GET one announces the length the GET body would have. */
+  EGW_RESPONSE_LENGTH_BODY = 0,
+  /* EGW_RESPONSE_LENGTH_GIVEN: |content_length|. For a HEAD answer that has no body
+   * (a proxy passing on the application's length), or a streamed response of known
+   * length (egw_exchange_stream_begin; the role then writes exactly that many bytes). */
+  EGW_RESPONSE_LENGTH_GIVEN,
+  /* EGW_RESPONSE_LENGTH_UNKNOWN: no length is announced. A HEAD answer then carries no
+   * length; a streamed response is delimited by the framing (HTTP/1.1: chunked). */
+  EGW_RESPONSE_LENGTH_UNKNOWN,
+};
+
 /* egw_response is built by a role (or by core for errors) and serialized by framing. */
 struct egw_response {
   int status;
@@ -75,6 +89,9 @@ struct egw_response {
   const uint8_t *body; /* arena or static memory */
   size_t body_len;
   struct egw_arena *arena;
+  /* length and content_length: see egw_response_length. Zero (BODY) for most roles. */
+  enum egw_response_length length;
+  uint64_t content_length;
 };
 
 /* egw_response_add_header copies |name| and |value| into the arena. Framing adds

@@ -79,6 +79,66 @@ void egw_exchange_finish(struct egw_exchange *x);
  * EGW_AGAIN exchange finished; after |cb| the exchange must not be touched. */
 void egw_exchange_set_abort(struct egw_exchange *x, void (*cb)(void *arg), void *arg);
 
+/* ---- streamed responses ---------------------------------------------------------- *
+ *
+ * A role that produces its body as it goes (a proxy passing on an application's answer)
+ * streams it instead of filling resp->body: after EGW_AGAIN, it fills the status and the
+ * header fields of egw_exchange_response, sets resp->length (GIVEN with content_length
+ * when it knows the length, else UNKNOWN), calls egw_exchange_stream_begin, then
+ * egw_exchange_stream_write for each piece and egw_exchange_stream_end once (instead of
+ * egw_exchange_finish). How the body is delimited on the wire is the framing's business.
+ *
+ * Backpressure: the connection's write queue is bounded by EGW_STREAM_HIGH_WATER. A
+ * write that leaves it above the bound answers EGW_STREAM_FULL: the data was taken, and
+ * the role should stop producing until the callback of egw_exchange_stream_set_drain
+ * runs (once the queue fell to EGW_STREAM_LOW_WATER). Memory then stays bounded by what
+ * the role writes after the FULL answer. The abort callback (egw_exchange_set_abort)
+ * still tells the role that the client went away; after it, nothing may be called. */
+
+/* Bytes queued for the client above which a stream write answers EGW_STREAM_FULL, and
+ * the level at which the drain callback runs. */
+#define EGW_STREAM_HIGH_WATER (256u * 1024)
+#define EGW_STREAM_LOW_WATER (64u * 1024)
+
+/* egw_stream_status is what egw_exchange_stream_begin and _write answer. */
+enum egw_stream_status {
+  /* EGW_STREAM_OK: taken; the connection can take more. */
+  EGW_STREAM_OK = 0,
+  /* EGW_STREAM_FULL: taken; the write queue is over EGW_STREAM_HIGH_WATER: wait for the
+   * drain callback before writing more. */
+  EGW_STREAM_FULL,
+  /* EGW_STREAM_CLOSED: not sent: the connection failed or the stream is not open (no
+   * begin, or already ended). The abort callback follows if the client went away. */
+  EGW_STREAM_CLOSED,
+};
+
+/* egw_exchange_stream_begin sends the status line and header fields of |x|'s response
+ * (resp->body is ignored). Call it once, on the loop thread, after EGW_AGAIN. A status
+ * outside 200..999 is answered as 500 and the stream is then closed to the role. */
+enum egw_stream_status egw_exchange_stream_begin(struct egw_exchange *x);
+
+/* egw_exchange_stream_write sends |len| bytes (copied) of the body. Bytes of a response
+ * that has no body (HEAD, 204, 304) are dropped, and so are bytes past a GIVEN length. */
+enum egw_stream_status egw_exchange_stream_write(struct egw_exchange *x, const void *data,
+                                                 size_t len);
+
+/* egw_exchange_stream_set_drain registers |cb|: after a write that answered
+ * EGW_STREAM_FULL, it runs once, on the loop thread and from a callback of the
+ * connection (never from inside a stream call), when the write queue of |x|'s connection
+ * has fallen to EGW_STREAM_LOW_WATER. It may write and end the stream. NULL removes it. */
+void egw_exchange_stream_set_drain(struct egw_exchange *x, void (*cb)(void *arg), void *arg);
+
+/* egw_exchange_stream_end completes the streamed response of |x| and ends the exchange
+ * (like egw_exchange_finish; |x| must not be touched afterwards). A GIVEN length not
+ * reached closes the connection, so that the client sees the body cut short. */
+void egw_exchange_stream_end(struct egw_exchange *x);
+
+/* egw_exchange_stream_abort ends the exchange of a stream that cannot complete (the
+ * application failed after its head was passed on): the status cannot change any more,
+ * so the connection closes without completing the body, which the client sees as a
+ * truncated response. |x| must not be touched afterwards. */
+void egw_exchange_stream_abort(struct egw_exchange *x);
+
 /* egw_site_learned_trust returns the trust store of the listeners that mount a module
  * with learns_client_cas (keys/truststore.h; add CAs with egw_truststore_add_pem), or
  * NULL when the site has none. */

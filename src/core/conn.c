@@ -39,6 +39,7 @@ struct egw_conn {
   struct egw_h1 *h1;
   struct egw_buf plain; /* decrypted input not yet given to framing */
   struct egw_buf out;   /* ciphertext not yet handed to uv_write */
+  size_t queued;        /* bytes handed to uv_write and not yet written */
   enum conn_phase phase;
   enum egw_h1_state last_state; /* to arm the header timer once per request */
   int handles_open;
@@ -149,6 +150,7 @@ static void finish(struct egw_conn *c) {
 static void on_write(uv_write_t *req, int status) {
   struct write_req *wr = (struct write_req *)req;
   struct egw_conn *c = wr->conn;
+  c->queued -= wr->buf.len;
   egw_buf_free(&wr->buf);
   free(wr);
   c->pending_writes--;
@@ -158,8 +160,13 @@ static void on_write(uv_write_t *req, int status) {
     close_handles(c);
     return;
   }
-  if (c->finishing && c->pending_writes == 0 && c->out.len == 0)
+  if (c->finishing && c->pending_writes == 0 && c->out.len == 0) {
     start_linger(c);
+    return;
+  }
+  /* A streamed response waits for the queue to go down (backpressure). */
+  if (c->h1 && c->queued + c->out.len <= EGW_STREAM_LOW_WATER)
+    egw_h1_drained(c->h1);
 }
 
 static void flush(struct egw_conn *c) {
@@ -181,6 +188,7 @@ static void flush(struct egw_conn *c) {
     return;
   }
   c->pending_writes++;
+  c->queued += wr->buf.len;
 }
 
 static void on_deferred(uv_idle_t *idle) { egw__conn_run_deferred(idle->data); }
@@ -205,6 +213,12 @@ static int conn_send(void *owner, const uint8_t *data, size_t len) {
     }
   }
   return 0;
+}
+
+/* h1 queued callback: what a streamed response has waiting to be written. */
+static size_t conn_queued(void *owner) {
+  const struct egw_conn *c = owner;
+  return c->queued + c->out.len;
 }
 
 void egw__conn_run_deferred(struct egw_server *s) {
@@ -395,6 +409,7 @@ static int start_http(struct egw_conn *c) {
   static const struct egw_h1_callbacks callbacks = {
       .on_request = conn_on_request,
       .send = conn_send,
+      .queued = conn_queued,
   };
   c->h1 = egw_h1_new(&h1_limits, &callbacks, c, egw_tls_conn_peer(c->tls),
                      c->cfg->policy->interface_name);

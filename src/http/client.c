@@ -26,6 +26,26 @@ static void on_call_closed(uv_handle_t *h) {
   free(call);
 }
 
+/* headers_of returns the fields of |m| as egw_header (malloc'd; NULL with none or out of
+ * memory: check m->n_fields). */
+static struct egw_header *headers_of(const struct egw__client_msg *m) {
+  if (m->n_fields == 0)
+    return NULL;
+  struct egw_header *headers = calloc(m->n_fields, sizeof(*headers));
+  if (headers == NULL)
+    return NULL;
+  for (size_t i = 0; i < m->n_fields; i++) {
+    const struct egw__client_field *f = &m->fields[i];
+    headers[i] = (struct egw_header){
+        .name = (const char *)m->head.data + f->name_off,
+        .name_len = f->name_len,
+        .value = (const char *)m->head.data + f->value_off,
+        .value_len = f->value_len,
+    };
+  }
+  return headers;
+}
+
 static void on_call_timeout(uv_timer_t *t) {
   egw__client_call_finish(t->data, EGW_HTTP_CLIENT_TIMEOUT, "timeout");
 }
@@ -49,23 +69,14 @@ void egw__client_call_finish(struct egw_http_call *call, enum egw_http_client_re
   struct egw__client_msg *m = &call->msg;
   struct egw_http_client_response resp = {.result = result, .error = error};
   struct egw_header *headers = NULL;
-  if (result == EGW_HTTP_CLIENT_OK && m->n_fields > 0)
-    headers = calloc(m->n_fields, sizeof(*headers));
+  if (result == EGW_HTTP_CLIENT_OK)
+    headers = headers_of(m);
   if (result == EGW_HTTP_CLIENT_OK &&
       ((m->n_fields > 0 && headers == NULL) || egw_buf_append(&m->body, "", 1) != 0))
     resp = (struct egw_http_client_response){.result = EGW_HTTP_CLIENT_NOMEM,
                                              .error = "out of memory"};
   if (resp.result == EGW_HTTP_CLIENT_OK) {
     resp.status = m->status;
-    for (size_t i = 0; i < m->n_fields; i++) {
-      const struct egw__client_field *f = &m->fields[i];
-      headers[i] = (struct egw_header){
-          .name = (const char *)m->head.data + f->name_off,
-          .name_len = f->name_len,
-          .value = (const char *)m->head.data + f->value_off,
-          .value_len = f->value_len,
-      };
-    }
     resp.headers = headers;
     resp.n_headers = m->n_fields;
     resp.body_len = m->body.len - 1;
@@ -75,6 +86,27 @@ void egw__client_call_finish(struct egw_http_call *call, enum egw_http_client_re
   call->done(call->arg, &resp);
   free(headers);
   uv_close((uv_handle_t *)&call->timer, on_call_closed);
+}
+
+void egw__client_call_progress(struct egw_http_call *call) {
+  uv_timer_start(&call->timer, on_call_timeout, call->client->timeout_ms, 0);
+}
+
+int egw__client_call_head(struct egw_http_call *call) {
+  struct egw__client_msg *m = &call->msg;
+  struct egw_header *headers = headers_of(m);
+  if (m->n_fields > 0 && headers == NULL)
+    return -1;
+  struct egw_http_client_response head = {
+      .result = EGW_HTTP_CLIENT_OK,
+      .status = m->status,
+      .headers = headers,
+      .n_headers = m->n_fields,
+  };
+  int rc = m->stream->on_head(call->arg, &head);
+  free(headers);
+  egw__client_call_progress(call); /* the deadline now bounds the gaps in the body */
+  return rc;
 }
 
 void egw_http_call_cancel(struct egw_http_call *call) {
@@ -121,6 +153,8 @@ int egw_http_client_request(struct egw_http_client *c, const struct egw_http_cli
   call->idempotent = is_idempotent(req->method);
   call->msg.is_head = strcmp(req->method, "HEAD") == 0;
   call->msg.max_body_bytes = c->max_body_bytes;
+  call->msg.call = call;
+  call->msg.stream = req->stream;
   call->timer.data = call;
   rc = egw__client_connect(call, 1);
   if (rc != 0) {

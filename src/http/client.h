@@ -58,6 +58,24 @@ struct egw_http_client_config {
   uint32_t idle_ms;
 };
 
+/* egw_http_client_stream lets a call take its response as it arrives instead of
+ * buffered (a proxy passing on a large or slow body): the head first, then the body in
+ * pieces, and the completion last. Both callbacks get the call's |arg|, run on the loop
+ * thread, and answer 0 to go on or non-zero to stop the call, which then completes with
+ * EGW_HTTP_CLIENT_CANCELLED ("cancelled"). They must not cancel the call or free the
+ * client themselves; they may pause and resume it (egw_http_call_pause). The body of a
+ * streamed response is not bounded by max_body_bytes, and the call's deadline covers the
+ * head only: after it, timeout_ms bounds the time between two pieces of the body. */
+struct egw_http_client_response;
+
+struct egw_http_client_stream {
+  /* on_head: the final response's head: result OK, status and headers (valid during the
+   * callback only), no body. */
+  int (*on_head)(void *arg, const struct egw_http_client_response *head);
+  /* on_data: |len| bytes of the body, de-chunked, valid during the callback only. */
+  int (*on_data)(void *arg, const uint8_t *data, size_t len);
+};
+
 /* egw_http_client_request is one request. Everything is borrowed for the duration of
  * egw_http_client_request only: the request is serialized before it returns. */
 struct egw_http_client_request {
@@ -90,6 +108,10 @@ struct egw_http_client_request {
    * URL only names the origin (its path and query are not used). */
   const char *head;
   size_t head_len;
+  /* stream, when not NULL, delivers the response as it arrives (see
+   * egw_http_client_stream); the table must outlive the call. The completion then carries
+   * no body. */
+  const struct egw_http_client_stream *stream;
 };
 
 /* egw_http_client_result says how a call ended. */
@@ -181,5 +203,12 @@ int egw_http_client_request(struct egw_http_client *c, const struct egw_http_cli
  * cannot be reused). |call| is invalid afterwards. It must not be called once the
  * completion has started. */
 void egw_http_call_cancel(struct egw_http_call *call);
+
+/* egw_http_call_pause stops reading the response of a streamed |call| (the consumer
+ * cannot take more): what was already read is still delivered, then nothing until
+ * egw_http_call_resume. The deadline keeps running. Both may be called from the stream
+ * callbacks; calling either twice is harmless. */
+void egw_http_call_pause(struct egw_http_call *call);
+void egw_http_call_resume(struct egw_http_call *call);
 
 #endif

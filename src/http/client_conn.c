@@ -298,6 +298,27 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     end_of_stream(conn, nread == UV_EOF);
 }
 
+void egw_http_call_pause(struct egw_http_call *call) {
+  if (call == NULL || call->paused)
+    return;
+  call->paused = 1;
+  struct egw__client_conn *conn = call->conn;
+  if (conn && conn->sock && !conn->closing)
+    uv_read_stop((uv_stream_t *)&conn->sock->tcp);
+}
+
+void egw_http_call_resume(struct egw_http_call *call) {
+  if (call == NULL || !call->paused)
+    return;
+  call->paused = 0;
+  struct egw__client_conn *conn = call->conn;
+  if (conn == NULL || conn->sock == NULL || conn->closing)
+    return;
+  int rc = uv_read_start((uv_stream_t *)&conn->sock->tcp, on_alloc, on_read);
+  if (rc != 0)
+    egw__client_conn_lost(conn, EGW_HTTP_CLIENT_CLOSED, "connection closed mid-response");
+}
+
 /* ---- the plain transport ----------------------------------------------------------- */
 
 static int plain_setup(struct egw__client_conn *conn, const struct egw__client_target *t) {

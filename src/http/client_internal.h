@@ -53,6 +53,8 @@ struct egw__client_field {
  * parser's data pointer is the message; egw__client_msg_start readies it for a new
  * connection. */
 struct egw__client_msg {
+  struct egw_http_call *call;                  /* the call it belongs to */
+  const struct egw_http_client_stream *stream; /* NULL: the body is buffered */
   size_t max_body_bytes;
   int is_head;   /* answering HEAD: no body follows the head */
   int interim;   /* the message being parsed is a 1xx */
@@ -151,6 +153,7 @@ struct egw_http_call {
   int retried;
   int finished;
   int got_bytes; /* any byte of a response arrived on the current connection */
+  int paused;    /* egw_http_call_pause: the connection is not read */
   struct egw__client_msg msg;
   char error_buf[160];
 };
@@ -208,6 +211,13 @@ int egw__client_conn_write(struct egw__client_conn *conn, const uv_buf_t *bufs, 
  * the stream ended cleanly (|eof|) or broke (|failed|) after them. */
 void egw__client_deliver(struct egw__client_conn *conn, const uint8_t *data, size_t len, int eof,
                          int failed);
+
+/* egw__client_call_progress restarts |call|'s deadline: a streamed body arrived. */
+void egw__client_call_progress(struct egw_http_call *call);
+
+/* egw__client_call_head hands the head of a streamed response to |call|'s on_head;
+ * returns its answer. */
+int egw__client_call_head(struct egw_http_call *call);
 
 /* egw__client_tls_transport runs a connection over TLS (client_tls.c). */
 extern const struct egw__client_transport egw__client_tls_transport;

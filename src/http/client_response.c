@@ -113,13 +113,23 @@ static int on_headers_complete(llhttp_t *p) {
     return 0;
   }
   m->status = p->status_code;
-  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > m->max_body_bytes)
+  if (m->stream) {
+    if (egw__client_call_head(m->call) != 0)
+      return refuse(m, EGW_HTTP_CLIENT_CANCELLED, "cancelled"), -1;
+  } else if ((p->flags & F_CONTENT_LENGTH) && p->content_length > m->max_body_bytes) {
     return refuse(m, EGW_HTTP_CLIENT_TOO_LARGE, "response too large"), -1;
+  }
   return m->is_head ? 1 : 0; /* 1: no body follows */
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   struct egw__client_msg *m = p->data;
+  if (m->stream && !m->interim) {
+    egw__client_call_progress(m->call);
+    if (m->stream->on_data(m->call->arg, (const uint8_t *)at, len) != 0)
+      return refuse(m, EGW_HTTP_CLIENT_CANCELLED, "cancelled");
+    return 0;
+  }
   if (len > m->max_body_bytes - m->body.len)
     return refuse(m, EGW_HTTP_CLIENT_TOO_LARGE, "response too large");
   if (egw_buf_append(&m->body, at, len) != 0)

@@ -16,6 +16,8 @@ struct egw_exchange {
   struct egw_h1 *h1;      /* framing that owns this exchange */
   void (*on_abort)(void *arg);
   void *abort_arg;
+  void (*on_drain)(void *arg); /* egw_exchange_stream_set_drain */
+  void *drain_arg;
   int in_role;      /* set while a role holds it after EGW_AGAIN */
   void *owner_data; /* for the dispatcher (core): route, listener, timings */
 };

@@ -11,57 +11,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "http/exchange.h"
-#include "http/h1.h"
-#include "http/internal.h"
+#include "http/h1_internal.h"
 #include "util/buf.h"
 #include "util/errors.h"
-
-/* More headers than this is an attack or a bug: 431. */
-#define MAX_HEADERS 100
-/* While a role holds an exchange, pipelined input is kept up to one more request of
- * the maximum size plus this; beyond it, the connection closes after the response. */
-#define INPUT_SLACK 16384
-/* Buffers that grew past this are released between requests. */
-#define KEEP_BUF_BYTES 65536
-
-enum phase { PHASE_IDLE, PHASE_HEAD, PHASE_BODY, PHASE_BUSY, PHASE_CLOSING };
-
-struct egw_h1 {
-  llhttp_t parser;
-  struct egw_h1_limits limits;
-  struct egw_h1_callbacks cb;
-  void *owner;
-  const struct egw_peer *peer;
-  const char *interface_name;
-  struct egw_exchange x;
-  struct egw_buf in;   /* input not parsed yet (pipelined requests while busy) */
-  struct egw_buf tok;  /* the URL, header name or value being collected */
-  struct egw_buf body; /* the de-chunked body of the current request */
-  struct egw_buf out;  /* the serialized response */
-  enum phase phase;
-  /* The current request. */
-  size_t head_bytes;     /* bytes of the head consumed by earlier llhttp_execute calls */
-  size_t trailer_bytes;  /* trailer fields of a chunked body */
-  const char *exec_base; /* start of the data given to the running llhttp_execute */
-  int fold_carry;        /* the previous execute ended with a line break */
-  struct egw_header *hdrs;
-  size_t n_hdrs, cap_hdrs;
-  const char *name; /* lower-cased name of the header whose value is being read */
-  size_t name_len;
-  int err_status; /* set by a callback that rejects the request */
-  const char *err_detail;
-  int keep_alive;
-  int keep_alive_10; /* HTTP/1.0 with Connection: keep-alive */
-  int is_head;
-  int finished; /* egw_exchange_finish was called */
-  /* The connection. */
-  int processing;  /* process() is running */
-  int close_after; /* Connection: close on the next response */
-  int input_dropped;
-  uint32_t served;
-  struct egw__date_cache date;
-};
 
 static void process(struct egw_h1 *h);
 
@@ -70,32 +22,42 @@ static void process(struct egw_h1 *h);
 static const char fallback_500[] = "HTTP/1.1 500 Internal Server Error\r\nServer: edgegw\r\n"
                                    "Content-Length: 0\r\nConnection: close\r\n\r\n";
 
-static void release_big(struct egw_buf *b) {
+void egw__h1_release_big(struct egw_buf *b) {
   if (b->cap > KEEP_BUF_BYTES)
     egw_buf_free(b);
   else
     b->len = 0;
 }
 
-/* Serializes |resp| and sends it; returns 1 when the connection must close after it. */
-static int send_response(struct egw_h1 *h, const struct egw_response *resp, int head, int close) {
+int egw__h1_send_head(struct egw_h1 *h, const struct egw_response *resp, int close, int stream,
+                      int chunked, int *out_fallback) {
   struct egw__h1_framing f = {
       .date = egw__http_date(&h->date, time(NULL)),
-      .head = head,
+      .head = h->is_head,
       .close = close,
       .keep_alive_10 = h->keep_alive_10,
+      .stream = stream,
+      .chunked = chunked,
   };
   h->out.len = 0;
   int rc;
+  *out_fallback = 0;
   if (egw__h1_serialize(&h->out, resp, &f) == 0) {
     rc = h->cb.send(h->owner, h->out.data, h->out.len);
   } else {
-    close = 1;
+    *out_fallback = 1;
     rc = h->cb.send(h->owner, (const uint8_t *)fallback_500, sizeof(fallback_500) - 1);
   }
-  release_big(&h->out);
+  egw__h1_release_big(&h->out);
   h->served++;
-  return close || rc != 0;
+  return rc;
+}
+
+/* Serializes |resp| and sends it; returns 1 when the connection must close after it. */
+static int send_response(struct egw_h1 *h, const struct egw_response *resp, int close) {
+  int fallback;
+  int rc = egw__h1_send_head(h, resp, close, 0, 0, &fallback);
+  return close || fallback || rc != 0;
 }
 
 /* Moves to CLOSING: nothing more is parsed or sent. */
@@ -115,7 +77,8 @@ static void fail_now(struct egw_h1 *h, int status, const char *title, const char
   if (egw_response_problem(&x->resp, status, title, detail, NULL) != 0)
     x->resp = (struct egw_response){.status = status, .arena = &x->arena};
   h->keep_alive_10 = 0;
-  send_response(h, &x->resp, 0, 1);
+  h->is_head = 0;
+  send_response(h, &x->resp, 1);
   egw_arena_reset(&x->arena);
   x->req = (struct egw_request){0};
   x->resp = (struct egw_response){0};
@@ -327,6 +290,7 @@ static int on_headers_complete(llhttp_t *p) {
   if (p->upgrade)
     h->keep_alive = 0; /* what follows would not be HTTP/1.1: answer, then close */
   h->is_head = p->method == HTTP_HEAD;
+  h->http11 = p->http_minor == 1;
   return 0;
 }
 
@@ -379,7 +343,7 @@ static void start_request(struct egw_h1 *h) {
   h->name_len = 0;
   h->err_status = 0;
   h->err_detail = NULL;
-  h->keep_alive = h->keep_alive_10 = h->is_head = h->finished = 0;
+  h->keep_alive = h->keep_alive_10 = h->is_head = h->finished = h->http11 = 0;
   h->tok.len = h->body.len = 0;
   x->req = (struct egw_request){
       .method_name = "",
@@ -392,6 +356,8 @@ static void start_request(struct egw_h1 *h) {
   x->resp = (struct egw_response){.arena = &x->arena};
   x->on_abort = NULL;
   x->abort_arg = NULL;
+  x->on_drain = NULL;
+  x->drain_arg = NULL;
   x->in_role = 0;
   x->owner_data = NULL;
 }
@@ -409,8 +375,37 @@ static void dispatch(struct egw_h1 *h) {
     x->in_role = 1;
 }
 
+int egw__h1_wants_close(const struct egw_h1 *h) {
+  uint32_t limit = h->limits.requests_per_connection;
+  return !h->keep_alive || h->close_after || (limit && h->served + 1 >= limit);
+}
+
+void egw__h1_end_exchange(struct egw_h1 *h, int close) {
+  struct egw_exchange *x = &h->x;
+  egw_arena_reset(&x->arena);
+  x->req = (struct egw_request){0};
+  x->resp = (struct egw_response){0};
+  x->on_abort = NULL;
+  x->on_drain = NULL;
+  h->streaming = 0;
+  h->drain_wanted = 0;
+  egw__h1_release_big(&h->body);
+  egw__h1_release_big(&h->tok);
+  if (close) {
+    enter_closing(h);
+    return;
+  }
+  h->phase = PHASE_IDLE;
+  llhttp_resume(&h->parser);
+  process(h); /* pipelined requests; a no-op when called from inside process */
+}
+
 void egw_exchange_finish(struct egw_exchange *x) {
   struct egw_h1 *h = x->h1;
+  if (h->streaming) {
+    egw_exchange_stream_end(x);
+    return;
+  }
   if (h->phase != PHASE_BUSY || h->finished)
     return; /* not ours to send: a second call, or the connection already failed */
   h->finished = 1;
@@ -421,26 +416,13 @@ void egw_exchange_finish(struct egw_exchange *x) {
     resp->n_headers = 0;
     resp->body = NULL;
     resp->body_len = 0;
+    resp->length = EGW_RESPONSE_LENGTH_BODY;
     if (egw_response_problem(resp, 500, NULL, "the request could not be processed",
                              "SYSTEM_FAILURE") != 0)
       resp->status = 500;
   }
-  uint32_t limit = h->limits.requests_per_connection;
-  int close = !h->keep_alive || h->close_after || (limit && h->served + 1 >= limit);
-  close = send_response(h, resp, h->is_head, close);
-  egw_arena_reset(&x->arena);
-  x->req = (struct egw_request){0};
-  x->resp = (struct egw_response){0};
-  x->on_abort = NULL;
-  release_big(&h->body);
-  release_big(&h->tok);
-  if (close) {
-    enter_closing(h);
-    return;
-  }
-  h->phase = PHASE_IDLE;
-  llhttp_resume(&h->parser);
-  process(h); /* pipelined requests; a no-op when called from inside process */
+  int close = send_response(h, resp, egw__h1_wants_close(h));
+  egw__h1_end_exchange(h, close);
 }
 
 /* ---- parsing ---------------------------------------------------------------------- */

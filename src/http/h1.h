@@ -2,7 +2,9 @@
  * back. Knows nothing of sockets, TLS or roles: the connection (core/conn.c) feeds it
  * bytes, receives complete requests through on_request, and sends what it is given
  * through send. Keep-alive, pipelining (one exchange at a time, later requests wait in
- * the input buffer), chunked request bodies, Expect: 100-continue, and the limits below. */
+ * the input buffer), chunked request bodies, Expect: 100-continue, streamed responses
+ * (chunked for HTTP/1.1 when the role gives no length, close-delimited for HTTP/1.0),
+ * and the limits below. */
 #ifndef EGW_HTTP_H1_H
 #define EGW_HTTP_H1_H
 
@@ -27,6 +29,9 @@ struct egw_h1_callbacks {
   void (*on_request)(void *owner, struct egw_exchange *x);
   /* send: plaintext to write to the peer, in order. Returns 0 or a negative code. */
   int (*send)(void *owner, const uint8_t *data, size_t len);
+  /* queued: bytes handed to send that the peer has not taken yet (the write queue), for
+   * the backpressure of streamed responses. May be NULL (nothing is ever queued). */
+  size_t (*queued)(void *owner);
 };
 
 enum egw_h1_state {
@@ -69,6 +74,11 @@ void egw_h1_fail(struct egw_h1 *h, int status, const char *title, const char *de
 /* egw_h1_close_after_current asks for Connection: close on the response in progress (or
  * the next one), then EGW_H1_CLOSING; used when the server drains. */
 void egw_h1_close_after_current(struct egw_h1 *h);
+
+/* egw_h1_drained tells framing that the write queue fell to EGW_STREAM_LOW_WATER: a
+ * streamed response waiting for it runs its drain callback (egw_exchange_stream_set_drain).
+ * The owner calls it from its write completions, outside any framing call. */
+void egw_h1_drained(struct egw_h1 *h);
 
 /* egw_h1_requests_served counts responses sent. */
 uint32_t egw_h1_requests_served(const struct egw_h1 *h);

@@ -45,6 +45,8 @@ static int put(struct egw_buf *out, const char *s, size_t n) { return egw_buf_ap
 
 static int puts_(struct egw_buf *out, const char *s) { return put(out, s, strlen(s)); }
 
+int egw__h1_bodiless(int status) { return status < 200 || status == 204 || status == 304; }
+
 int egw__h1_serialize(struct egw_buf *out, const struct egw_response *resp,
                       const struct egw__h1_framing *f) {
   int status = resp->status;
@@ -62,20 +64,26 @@ int egw__h1_serialize(struct egw_buf *out, const struct egw_response *resp,
         put(out, "\r\n", 2))
       return EGW_ERR_NOMEM;
   }
-  /* 1xx, 204 and 304 carry neither Content-Length nor a body (RFC 9110 8.6, 15). */
-  int bodiless = status < 200 || status == 204 || status == 304;
-  if (!bodiless) {
+  int bodiless = egw__h1_bodiless(status);
+  line[0] = '\0';
+  if (bodiless)
+    ;
+  else if (f->chunked)
+    snprintf(line, sizeof(line), "Transfer-Encoding: chunked\r\n");
+  else if (resp->length == EGW_RESPONSE_LENGTH_GIVEN)
+    snprintf(line, sizeof(line), "Content-Length: %llu\r\n",
+             (unsigned long long)resp->content_length);
+  else if (resp->length == EGW_RESPONSE_LENGTH_BODY)
     snprintf(line, sizeof(line), "Content-Length: %zu\r\n", resp->body_len);
-    if (puts_(out, line) != 0)
-      return EGW_ERR_NOMEM;
-  }
+  if (puts_(out, line) != 0)
+    return EGW_ERR_NOMEM;
   if (f->close && puts_(out, "Connection: close\r\n") != 0)
     return EGW_ERR_NOMEM;
   if (!f->close && f->keep_alive_10 && puts_(out, "Connection: keep-alive\r\n") != 0)
     return EGW_ERR_NOMEM;
   if (put(out, "\r\n", 2) != 0)
     return EGW_ERR_NOMEM;
-  if (!bodiless && !f->head && resp->body_len > 0 &&
+  if (!bodiless && !f->head && !f->stream && resp->body_len > 0 &&
       egw_buf_append(out, resp->body, resp->body_len) != 0)
     return EGW_ERR_NOMEM;
   return 0;

@@ -26,9 +26,16 @@ struct egw__h1_framing {
   int head;          /* answering HEAD: headers only */
   int close;         /* Connection: close */
   int keep_alive_10; /* Connection: keep-alive (an HTTP/1.0 client that asked for it) */
+  int stream;        /* the head of a streamed response: the body is not appended */
+  int chunked;       /* ...delimited with Transfer-Encoding: chunked */
 };
 
-/* egw__h1_serialize appends the status line, headers and body of |resp| to |out|. The
+/* egw__h1_bodiless says whether a response with |status| carries neither a length nor a
+ * body (1xx, 204, 304: RFC 9110 8.6, 15). */
+int egw__h1_bodiless(int status);
+
+/* egw__h1_serialize appends the status line, headers and body of |resp| to |out| (for a
+ * streamed response, the head only). The length announced follows resp->length. The
  * role's own Content-Length, Transfer-Encoding, Connection, Date and Server headers are
  * dropped (framing owns them), and so is any header whose name or value holds CR, LF or
  * NUL (response splitting). Returns 0 or EGW_ERR_NOMEM. */

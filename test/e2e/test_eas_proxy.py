@@ -26,6 +26,16 @@ EEC = "spiffe://site1/eec/eec1"
 
 # ---- the application behind the sidecar --------------------------------------------------
 
+BIG_BLOCK = bytes(range(256)) * 256  # 64 KiB
+
+
+def big_digest(n):
+    h = hashlib.sha256()
+    for off in range(0, n, len(BIG_BLOCK)):
+        h.update(BIG_BLOCK[:min(len(BIG_BLOCK), n - off)])
+    return h.hexdigest()
+
+
 class AppHandler(http.server.BaseHTTPRequestHandler):
     """Echoes what it received as JSON; /raw answers the request body as it came;
     /sleep answers after |sleep_s| seconds."""
@@ -39,6 +49,10 @@ class AppHandler(http.server.BaseHTTPRequestHandler):
         app.connections.add(self.client_address)
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length) if length else b""
+        if self.path.startswith("/big/"):
+            return self.big(int(self.path[5:]))
+        if self.path.startswith("/drip"):
+            return self.drip()
         if self.path.startswith("/sleep"):
             time.sleep(app.sleep_s)
         if self.path.startswith("/raw"):
@@ -62,6 +76,30 @@ class AppHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(out)
+
+    def big(self, n):
+        """n bytes of a repeating pattern, with Content-Length, written in 64 KiB blocks."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(n))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        block = BIG_BLOCK
+        for off in range(0, n, len(block)):
+            self.wfile.write(block[:min(len(block), n - off)])
+
+    def drip(self):
+        """Chunked: "first" at once, the rest a second later."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(b"5\r\nfirst\r\n")
+        self.wfile.flush()
+        time.sleep(1)
+        self.wfile.write(b"d\r\n and the rest\r\n0\r\n\r\n")
+        self.wfile.flush()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any
 
@@ -261,6 +299,109 @@ def test_keep_alive_on_both_sides(site, app):
             assert status == 200 and seen(body)["path"] == f"/n/{i}"
             assert "connection" not in headers
     assert len(app.connections) == 1, "one pooled upstream connection served them all"
+
+
+# ---- streaming the answer -------------------------------------------------------------------
+
+def send_get(sock, path, token, method="GET"):
+    sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n"
+                 f"Authorization: Bearer {token}\r\n\r\n".encode())
+
+
+def read_head(sock, timeout=10):
+    """Reads a response head; returns (status, headers, bytes read after the head)."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before a head: {data!r}"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, rest
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_20_mib_answer_streams_through_in_bounded_memory(site, app):
+    make_site(site, app.port, timeout_ms=10000).start()
+    token = cli_token(site)
+    n = 20 * 1024 * 1024
+    with tls_client(site.port) as s:
+        call(site.port, "GET", "/warm", token, sock=s)  # pools, buffers, TLS: warmed up
+        base = rss_kib(site.proc.pid)
+        send_get(s, f"/big/{n}", token)
+        status, headers, rest = read_head(s)
+        assert status == 200
+        assert headers["content-length"] == str(n), "the application's length passes on"
+        assert "transfer-encoding" not in headers
+        h = hashlib.sha256(rest)
+        got, peak, reads = len(rest), base, 0
+        while got < n:
+            chunk = s.recv(min(65536, n - got))
+            assert chunk, f"closed after {got} bytes"
+            h.update(chunk)
+            got += len(chunk)
+            reads += 1
+            if reads % 16 == 0:
+                peak = max(peak, rss_kib(site.proc.pid))
+                time.sleep(0.001)  # a client a little slower than the application
+        peak = max(peak, rss_kib(site.proc.pid))
+        assert h.hexdigest() == big_digest(n)
+        print(f"RSS before {base} KiB, peak {peak} KiB, growth {peak - base} KiB")
+        assert peak - base < 8 * 1024, f"RSS grew by {peak - base} KiB for a 20 MiB answer"
+        # The connection is still usable after the streamed answer.
+        status, _, body = call(site.port, "GET", "/after", token, sock=s)
+        assert status == 200 and seen(body)["path"] == "/after"
+
+
+def test_a_slow_application_delivers_its_first_chunk_early(site, app):
+    make_site(site, app.port, timeout_ms=5000).start()
+    token = cli_token(site)
+    with tls_client(site.port) as s:
+        t0 = time.time()
+        send_get(s, "/drip", token)
+        status, headers, data = read_head(s)
+        assert status == 200
+        assert headers["transfer-encoding"] == "chunked"
+        while b"first" not in data:
+            chunk = s.recv(65536)
+            assert chunk
+            data += chunk
+        first = time.time() - t0
+        while not data.endswith(b"0\r\n\r\n"):
+            chunk = s.recv(65536)
+            assert chunk
+            data += chunk
+        total = time.time() - t0
+    print(f"first chunk after {first * 1000:.0f} ms, whole answer after {total * 1000:.0f} ms")
+    assert first < 0.5, f"first chunk after {first:.3f} s"
+    assert total >= 0.9
+    assert data == b"5\r\nfirst\r\nd\r\n and the rest\r\n0\r\n\r\n"
+
+
+def test_head_gets_the_applications_content_length(site, app):
+    make_site(site, app.port).start()
+    token = cli_token(site)
+    with tls_client(site.port) as s:
+        send_get(s, "/big/12345", token, method="HEAD")
+        status, headers, rest = read_head(s)
+        assert status == 200
+        assert headers["content-length"] == "12345"
+        assert rest == b""
+        # Nothing followed the head: the next answer on the connection is the next one.
+        status, _, body = call(site.port, "GET", "/next", token, sock=s)
+        assert status == 200 and seen(body)["path"] == "/next"
 
 
 # ---- registration at the EES (EDGE-3) ------------------------------------------------------

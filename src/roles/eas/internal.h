@@ -1,6 +1,7 @@
 /* Private to the EAS role: its state, the client for the upstream application
- * (upstream.c: the loop's HTTP client, in plain HTTP), the translation between the client's exchange and the upstream call
- * (proxy.c, headers.c) and the registration at an EES over EDGE-3 (registration.c). */
+ * (upstream.c: the loop's HTTP client, in plain HTTP), the translation between the client's
+ * exchange and the upstream call (proxy.c, headers.c) and the registration at an EES over EDGE-3
+ * (registration.c). */
 #ifndef EGW_ROLES_EAS_INTERNAL_H
 #define EGW_ROLES_EAS_INTERNAL_H
 
@@ -22,8 +23,9 @@ struct egw__eas_registration;
 #define EGW_EAS_DEFAULT_IDENTITY_HEADER "x-eec-id"
 #define EGW_EAS_DEFAULT_TIMEOUT_MS 30000
 #define EGW_EAS_DEFAULT_REGISTRATION_TTL_S 3600
-/* The least an upstream response body may grow to; a listener that accepts larger
- * request bodies raises it to its own body_bytes. */
+/* The least a buffered upstream answer (a call without on_head) may grow to; a listener
+ * that accepts larger request bodies raises it to its own body_bytes. The proxy streams,
+ * so its answers have no such bound (memory is bounded by EGW_STREAM_HIGH_WATER). */
 #define EGW_EAS_MIN_RESPONSE_BYTES (8u * 1024 * 1024)
 
 /* The role's state: one per site, shared by every listener that mounts "eas". */
@@ -100,14 +102,28 @@ struct egw__eas_upstream_config {
   uint32_t idle_ms;
 };
 
+struct egw__eas_upstream_response;
+
+/* A streamed answer (on_head set in the request): the head as soon as it arrives (result
+ * OK, status, headers; valid during the callback only), then the body in pieces, then
+ * the completion (without a body). Both answer 0 to go on, non-zero to stop the call
+ * (its completion then says EGW_EAS_UP_CANCELLED); neither may cancel the call. The body
+ * is not bounded by max_body_bytes, and after the head timeout_ms bounds the gaps in it. */
+typedef int (*egw__eas_upstream_head_fn)(void *arg, const struct egw__eas_upstream_response *head);
+typedef int (*egw__eas_upstream_data_fn)(void *arg, const uint8_t *data, size_t len);
+
 /* egw__eas_upstream_request is one call. |head| is the serialized request line and
  * header fields (see egw__eas_build_request); |body| is borrowed until the completion
- * fires (the exchange keeps it). |method| decides idempotency and HEAD framing. */
+ * fires (the exchange keeps it). |method| decides idempotency and HEAD framing.
+ * |on_head| and |on_data| (both or neither) stream the answer; without them it is
+ * buffered. */
 struct egw__eas_upstream_request {
   const char *method;
   struct egw_buf *head;
   const uint8_t *body;
   size_t body_len;
+  egw__eas_upstream_head_fn on_head;
+  egw__eas_upstream_data_fn on_data;
 };
 
 /* egw__eas_upstream_response is what a call ended with; it and everything it points to
@@ -146,6 +162,11 @@ int egw__eas_upstream_call(struct egw__eas_upstream *up,
 /* egw__eas_call_cancel ends |call| now: its completion fires before this returns, with
  * EGW_EAS_UP_CANCELLED, and its connection is closed. Not from inside the completion. */
 void egw__eas_call_cancel(struct egw__eas_call *call);
+
+/* egw__eas_call_pause stops reading a streamed answer (bytes already read are still
+ * delivered); egw__eas_call_resume reads on. Not after the completion started. */
+void egw__eas_call_pause(struct egw__eas_call *call);
+void egw__eas_call_resume(struct egw__eas_call *call);
 
 /* egw__eas_upstream_shutdown refuses new calls and closes the idle connections; calls in
  * flight run to their end, and their connections close after them. */

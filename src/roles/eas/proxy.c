@@ -1,9 +1,14 @@
 /* One proxied exchange: the client's request goes to the upstream application once the
  * listener's token authorization accepted it, and the application's answer comes back.
  *
- * The response API (include/edgegw/http.h) takes a complete body, so the upstream's
- * response is buffered (bounded by eas->max_response_bytes) and sent when complete;
- * the request body arrives complete from framing and is written upstream as it is. */
+ * The answer streams: its head is passed on as soon as it arrives (with the application's
+ * Content-Length when it gave one, else framing delimits the body), then each piece of
+ * the body as it is read. When the client's connection has too much queued
+ * (EGW_STREAM_FULL), reading the application pauses until it drained, so memory stays
+ * bounded whatever the body's size. A failure after the head went out cannot change the
+ * status any more: it is logged and the client's connection closes mid-body. The request
+ * body arrives complete from framing and is written upstream as it is. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "roles/eas/internal.h"
@@ -17,7 +22,10 @@ struct proxied {
   struct egw_exchange *x;
   struct egw__eas_call *call;
   uint64_t started_ms;
-  int aborted; /* the client went away: the exchange is not ours to touch */
+  int aborted;   /* the client went away: the exchange is not ours to touch */
+  int streaming; /* the head went to the client: only the body can follow */
+  int paused;    /* reading the application waits for the client's queue to drain */
+  int nomem;     /* the head could not be passed on */
 };
 
 static void log_upstream_error(const struct eas *eas, const struct egw_request *req, int status,
@@ -53,14 +61,96 @@ static int copy_response(const struct egw__eas_upstream_response *up, struct egw
   return egw_response_set_body(resp, up->status, NULL, up->body, up->body_len) == 0 ? 0 : -1;
 }
 
+/* The client's queue went down: read the application on. */
+static void on_client_drained(void *arg) {
+  struct proxied *p = arg;
+  if (p->paused && p->call) {
+    p->paused = 0;
+    egw__eas_call_resume(p->call);
+  }
+}
+
+/* The length the application announced, when it gave a valid one. */
+static int content_length(const struct egw__eas_upstream_response *up, uint64_t *out) {
+  for (size_t i = 0; i < up->n_headers; i++) {
+    const struct egw_header *h = &up->headers[i];
+    if (h->name_len != 14 || memcmp(h->name, "content-length", 14) != 0)
+      continue;
+    if (h->value_len == 0 || h->value_len > 19 || strspn(h->value, "0123456789") != h->value_len)
+      return 0;
+    *out = strtoull(h->value, NULL, 10);
+    return 1;
+  }
+  return 0;
+}
+
+static void pause_if_full(struct proxied *p, enum egw_stream_status st) {
+  if (st == EGW_STREAM_FULL && !p->paused) {
+    p->paused = 1;
+    egw__eas_call_pause(p->call);
+  }
+}
+
+static int on_upstream_head(void *arg, const struct egw__eas_upstream_response *up) {
+  struct proxied *p = arg;
+  if (p->aborted)
+    return 1;
+  struct egw_exchange *x = p->x;
+  struct egw_response *resp = egw_exchange_response(x);
+  if (egw__eas_copy_response_fields(up->headers, up->n_headers, resp) != 0) {
+    p->nomem = 1;
+    return 1;
+  }
+  resp->status = up->status;
+  /* Also for HEAD: the client learns the length a GET would have (or none). */
+  resp->length = content_length(up, &resp->content_length) ? EGW_RESPONSE_LENGTH_GIVEN
+                                                           : EGW_RESPONSE_LENGTH_UNKNOWN;
+  p->streaming = 1;
+  egw_exchange_stream_set_drain(x, on_client_drained, p);
+  enum egw_stream_status st = egw_exchange_stream_begin(x);
+  if (st == EGW_STREAM_CLOSED)
+    return 1;
+  pause_if_full(p, st);
+  return 0;
+}
+
+static int on_upstream_data(void *arg, const uint8_t *data, size_t len) {
+  struct proxied *p = arg;
+  if (p->aborted)
+    return 1;
+  enum egw_stream_status st = egw_exchange_stream_write(p->x, data, len);
+  if (st == EGW_STREAM_CLOSED)
+    return 1;
+  pause_if_full(p, st);
+  return 0;
+}
+
 static void on_upstream_done(void *arg, const struct egw__eas_upstream_response *up) {
   struct proxied *p = arg;
+  p->call = NULL; /* freed as the completion starts */
   if (p->aborted)
     return;
   struct eas *eas = p->eas;
   struct egw_exchange *x = p->x;
   uint64_t elapsed = uv_now(eas->loop) - p->started_ms;
   egw_exchange_set_abort(x, NULL, NULL);
+  if (p->streaming) {
+    egw_exchange_stream_set_drain(x, NULL, NULL);
+    if (up->result == EGW_EAS_UP_OK) {
+      egw_exchange_stream_end(x);
+      return;
+    }
+    /* Too late for a status: the client sees the body cut short. */
+    log_upstream_error(eas, egw_exchange_request(x), egw_exchange_response(x)->status,
+                       up->reason ? up->reason : "the client connection failed", elapsed);
+    egw_exchange_stream_abort(x);
+    return;
+  }
+  if (p->nomem) {
+    answer_failure(eas, x, 500, "SYSTEM_FAILURE", "out of memory", elapsed);
+    egw_exchange_finish(x);
+    return;
+  }
   switch (up->result) {
   case EGW_EAS_UP_OK:
     if (copy_response(up, egw_exchange_response(x)) != 0)
@@ -126,6 +216,8 @@ enum egw_handler_result egw__eas_proxy(struct eas *eas, struct egw_exchange *x) 
       .head = &head,
       .body = req->body,
       .body_len = req->body_len,
+      .on_head = on_upstream_head,
+      .on_data = on_upstream_data,
   };
   int rc = egw__eas_upstream_call(eas->upstream, &up, on_upstream_done, p, &p->call);
   if (rc != 0) {

@@ -20,6 +20,8 @@ struct egw__eas_upstream {
 struct egw__eas_call {
   struct egw_http_call *call;
   egw__eas_upstream_done_fn done;
+  egw__eas_upstream_head_fn on_head;
+  egw__eas_upstream_data_fn on_data;
   void *arg;
 };
 
@@ -62,16 +64,39 @@ static void on_done(void *arg, const struct egw_http_client_response *resp) {
   done(done_arg, &up); /* last: it may free the upstream */
 }
 
+static int on_head(void *arg, const struct egw_http_client_response *resp) {
+  struct egw__eas_call *ec = arg;
+  struct egw__eas_upstream_response up = {
+      .result = EGW_EAS_UP_OK,
+      .status = resp->status,
+      .headers = resp->headers,
+      .n_headers = resp->n_headers,
+  };
+  return ec->on_head(ec->arg, &up);
+}
+
+static int on_data(void *arg, const uint8_t *data, size_t len) {
+  struct egw__eas_call *ec = arg;
+  return ec->on_data(ec->arg, data, len);
+}
+
+static const struct egw_http_client_stream streamed = {
+    .on_head = on_head,
+    .on_data = on_data,
+};
+
 int egw__eas_upstream_call(struct egw__eas_upstream *up,
                            const struct egw__eas_upstream_request *req,
                            egw__eas_upstream_done_fn done, void *arg,
                            struct egw__eas_call **out_call) {
-  if (up == NULL || req == NULL || req->head == NULL || done == NULL)
+  if (up == NULL || req == NULL || req->head == NULL || done == NULL ||
+      (req->on_head == NULL) != (req->on_data == NULL))
     return UV_EINVAL;
   struct egw__eas_call *ec = malloc(sizeof(*ec));
   if (ec == NULL)
     return EGW_ERR_NOMEM;
-  *ec = (struct egw__eas_call){.done = done, .arg = arg};
+  *ec = (struct egw__eas_call){
+      .done = done, .on_head = req->on_head, .on_data = req->on_data, .arg = arg};
   struct egw_http_client_request hr = {
       .method = req->method,
       .url = up->url,
@@ -80,6 +105,7 @@ int egw__eas_upstream_call(struct egw__eas_upstream *up,
       .body = req->body,
       .body_len = req->body_len,
       .borrow_body = 1,
+      .stream = req->on_head ? &streamed : NULL,
   };
   int rc = egw_http_client_request(up->http, &hr, on_done, ec, &ec->call);
   if (rc != 0) {
@@ -95,6 +121,16 @@ int egw__eas_upstream_call(struct egw__eas_upstream *up,
 void egw__eas_call_cancel(struct egw__eas_call *call) {
   if (call)
     egw_http_call_cancel(call->call);
+}
+
+void egw__eas_call_pause(struct egw__eas_call *call) {
+  if (call)
+    egw_http_call_pause(call->call);
+}
+
+void egw__eas_call_resume(struct egw__eas_call *call) {
+  if (call)
+    egw_http_call_resume(call->call);
 }
 
 struct egw__eas_upstream *egw__eas_upstream_new(uv_loop_t *loop,

@@ -33,6 +33,9 @@ struct eas_fx {
   const char *token_eec_id;
   const char *peer_addr;
   int requests;
+  /* With model_queue, what the client has not read (out) counts as the connection's
+   * write queue: streamed answers see backpressure until the test reads. */
+  int model_queue;
   /* The log, captured. */
   char *log_text;
   size_t log_len;
@@ -63,9 +66,15 @@ static inline int fx_send(void *owner, const uint8_t *data, size_t len) {
   return egw_buf_append(&((struct eas_fx *)owner)->out, data, len);
 }
 
+static inline size_t fx_queued(void *owner) {
+  struct eas_fx *f = owner;
+  return f->model_queue ? f->out.len : 0;
+}
+
 static const struct egw_h1_callbacks fx_callbacks = {
     .on_request = fx_on_request,
     .send = fx_send,
+    .queued = fx_queued,
 };
 
 /* fx_policy fills a site with an eas section for an upstream on 127.0.0.1:|port|. */
@@ -122,9 +131,30 @@ static inline void fx_send_str(struct eas_fx *f, const char *s) { fx_feed(f, s, 
 struct fx_resp {
   int status;
   char head[8192];
-  char *body; /* malloc'd, NUL-terminated */
+  char *body; /* malloc'd, NUL-terminated (de-chunked) */
   size_t body_len;
+  int chunked;   /* it came with Transfer-Encoding: chunked */
+  int truncated; /* the connection closed before the body was complete */
 };
+
+/* fx_dechunk de-chunks the body that starts at |p| (|n| bytes) into |out|; returns the
+ * bytes used up to and with the last chunk, or 0 when it is not complete. */
+static inline size_t fx_dechunk(const char *p, size_t n, struct egw_buf *out) {
+  size_t i = 0;
+  for (;;) {
+    const char *eol = memmem(p + i, n - i, "\r\n", 2);
+    if (eol == NULL)
+      return 0;
+    size_t size = strtoul(p + i, NULL, 16);
+    size_t data = (size_t)(eol + 2 - p);
+    if (size == 0)
+      return n - data >= 2 ? data + 2 : 0;
+    if (n - data < size + 2)
+      return 0;
+    egw_buf_append(out, p + data, size);
+    i = data + size + 2;
+  }
+}
 
 /* fx_take takes one complete response (with Content-Length) out of the capture; 0 when
  * none is complete yet. */
@@ -136,8 +166,34 @@ static inline int fx_take(struct eas_fx *f, struct fx_resp *r) {
   snprintf(r->head, sizeof(r->head), "%.*s", (int)head_len, (char *)f->out.data);
   const char *cl = strstr(r->head, "Content-Length: ");
   size_t body_len = cl ? strtoul(cl + 16, NULL, 10) : 0;
-  if (f->out.len < head_len + body_len)
-    return 0;
+  int closed = egw_h1_state(f->h1) == EGW_H1_CLOSING;
+  r->chunked = strstr(r->head, "Transfer-Encoding: chunked\r\n") != NULL;
+  r->truncated = 0;
+  if (r->chunked) {
+    struct egw_buf b = {0};
+    const char *p = (const char *)f->out.data + head_len;
+    size_t used = fx_dechunk(p, f->out.len - head_len, &b);
+    if (used == 0 && !closed) {
+      egw_buf_free(&b);
+      return 0;
+    }
+    r->truncated = used == 0;
+    r->status = atoi(r->head + 9);
+    r->body = malloc(b.len + 1);
+    if (b.len)
+      memcpy(r->body, b.data, b.len);
+    r->body[b.len] = '\0';
+    r->body_len = b.len;
+    egw_buf_free(&b);
+    egw_buf_consume(&f->out, used ? head_len + used : f->out.len);
+    return 1;
+  }
+  if (f->out.len < head_len + body_len) {
+    if (!closed)
+      return 0;
+    r->truncated = 1;
+    body_len = f->out.len - head_len;
+  }
   r->status = atoi(r->head + 9);
   r->body = malloc(body_len + 1);
   memcpy(r->body, f->out.data + head_len, body_len);

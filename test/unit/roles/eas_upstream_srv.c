@@ -119,6 +119,27 @@ static int answer(struct up_srv *s, int fd, const char *req, size_t len) {
   case UP_TRUNCATED:
     write_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
     return -1;
+  case UP_DRIP:
+    if (write_str(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"))
+      return -1;
+    usleep(1000 * 1000);
+    write_str(fd, "d\r\n and the rest\r\n0\r\n\r\n");
+    return 0;
+  case UP_BIG: {
+    if (write_str(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
+      return -1;
+    static char chunk[16384 + 16];
+    int n = snprintf(chunk, sizeof(chunk), "4000\r\n");
+    for (size_t sent = 0; sent < UP_BIG_BYTES; sent += 16384) {
+      for (size_t i = 0; i < 16384; i++)
+        chunk[n + i] = (char)('a' + (sent + i) % 26);
+      memcpy(chunk + n + 16384, "\r\n", 2);
+      if (write_all(fd, chunk, (size_t)n + 16384 + 2) != 0)
+        return -1;
+    }
+    write_str(fd, "0\r\n\r\n");
+    return 0;
+  }
   case UP_HEAD_LENGTH:
     write_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n");
     return 0;

@@ -21,7 +21,11 @@ enum up_mode {
   UP_CLOSE_AFTER, /* like ECHO, then closes the connection at once */
   UP_TRUNCATED,   /* Content-Length: 100, 10 bytes, close */
   UP_HEAD_LENGTH, /* 200 with Content-Length: 42 and no body (an answer to HEAD) */
+  UP_DRIP,        /* 200 chunked: "first" at once, then after 1 s " and the rest" */
+  UP_BIG,         /* 200 chunked, UP_BIG_BYTES of 'a'..'z' in 16 KiB chunks */
 };
+
+#define UP_BIG_BYTES (4u * 1024 * 1024)
 
 struct up_srv {
   int listen_fd;
