@@ -267,7 +267,7 @@ int egw__records_delete(struct egw_records *r, struct egw_record *rec, egw_recor
 struct commit {
   struct egw_exchange *x; /* NULL once the client went away, or for nobody */
   enum egw_record_change change;
-  struct egw_records_commit c; /* rec, new_id and doc unused */
+  struct egw_records_commit c; /* without rec, new_id and doc: the caller's */
 };
 
 static void on_commit_abort(void *arg) { ((struct commit *)arg)->x = NULL; }
@@ -319,6 +319,8 @@ int egw__records_commit(struct egw_records *r, struct egw_exchange *x,
     return EGW_ERR_NOMEM;
   }
   k->c = *c;
+  k->c.rec = NULL;
+  k->c.new_id = NULL;
   k->c.doc = NULL;
   k->change = c->doc == NULL   ? EGW_RECORD_DELETED
               : c->rec == NULL ? EGW_RECORD_CREATED
