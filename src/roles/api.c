@@ -58,6 +58,17 @@ enum egw_handler_result egw__roles_problem_params(struct egw_exchange *x, const 
                             errs->items, errs->n);
 }
 
+enum egw_handler_result egw__roles_not_allowed(struct egw_exchange *x, const char *allow) {
+  if (egw__roles_problem(x, 405, "method not allowed on this resource", NULL, NULL, 0) != EGW_DONE)
+    return EGW_FAILED;
+  return egw_response_add_header(egw_exchange_response(x), "Allow", allow) == 0 ? EGW_DONE
+                                                                                : EGW_FAILED;
+}
+
+enum egw_handler_result egw__roles_identity_mismatch(struct egw_exchange *x, const char *detail) {
+  return egw__roles_problem(x, 403, detail, "IDENTITY_MISMATCH", NULL, 0);
+}
+
 /* ---- bodies -------------------------------------------------------------------------- */
 
 /* Whether Content-Type |ct| (|len| bytes) is |type|, parameters aside. */
@@ -92,6 +103,24 @@ json_t *egw__roles_read_json(struct egw_exchange *x, const char *media_type,
         egw__roles_problem(x, 400, "the body is not a JSON object", "INVALID_MSG_FORMAT", &body, 1);
     return NULL;
   }
+  return doc;
+}
+
+json_t *egw__roles_read_doc(struct egw_exchange *x, const json_t *current, json_t **out_patch,
+                            enum egw_handler_result *out_result) {
+  if (out_patch)
+    *out_patch = NULL;
+  json_t *body = egw__roles_read_json(
+      x, current ? "application/merge-patch+json" : "application/json", out_result);
+  if (body == NULL || current == NULL)
+    return body;
+  json_t *doc = egw__roles_merge_patch(current, body);
+  if (doc == NULL)
+    *out_result = EGW_FAILED;
+  if (doc && out_patch)
+    *out_patch = body;
+  else
+    json_decref(body);
   return doc;
 }
 
@@ -287,6 +316,26 @@ const char *egw__roles_query_get(const struct egw_request *req, const char *name
       p++;
   }
   return NULL;
+}
+
+char *egw__roles_scope_join(char *const *scopes, size_t n, const char *dflt) {
+  if (n == 0)
+    return strdup(dflt);
+  size_t len = 1;
+  for (size_t i = 0; i < n; i++)
+    len += strlen(scopes[i]) + 1;
+  char *out = malloc(len);
+  size_t used = 0;
+  for (size_t i = 0; out && i < n; i++) {
+    size_t m = strlen(scopes[i]);
+    if (i)
+      out[used++] = ' ';
+    memcpy(out + used, scopes[i], m);
+    used += m;
+  }
+  if (out)
+    out[used] = '\0';
+  return out;
 }
 
 const char *egw__roles_location(const struct egw_request *req, const char *path) {

@@ -47,6 +47,13 @@ enum egw_handler_result egw__roles_problem(struct egw_exchange *x, int status, c
 enum egw_handler_result egw__roles_problem_params(struct egw_exchange *x, const char *detail,
                                                   const struct egw_param_errors *errs);
 
+/* egw__roles_not_allowed answers 405 ProblemDetails with "Allow: |allow|". */
+enum egw_handler_result egw__roles_not_allowed(struct egw_exchange *x, const char *allow);
+
+/* egw__roles_identity_mismatch answers 403 ProblemDetails with cause IDENTITY_MISMATCH:
+ * the requester is not the identity the request names. */
+enum egw_handler_result egw__roles_identity_mismatch(struct egw_exchange *x, const char *detail);
+
 /* ---- bodies -------------------------------------------------------------------------- */
 
 /* egw__roles_read_json parses the body of |x| as a JSON object. The request's
@@ -57,6 +64,15 @@ enum egw_handler_result egw__roles_problem_params(struct egw_exchange *x, const 
  * should return. */
 json_t *egw__roles_read_json(struct egw_exchange *x, const char *media_type,
                              enum egw_handler_result *out_result);
+
+/* egw__roles_read_doc reads the document a request makes of a resource: for a POST or
+ * PUT (|current| NULL) its application/json body; for a PATCH its
+ * application/merge-patch+json body applied to |current| (RFC 7396). Returns it (a new
+ * reference), or NULL with *out_result what on_request should return (415 or 400
+ * answered, or EGW_FAILED). |out_patch|, when not NULL, receives the patch itself (a new
+ * reference; NULL for POST and PUT). */
+json_t *egw__roles_read_doc(struct egw_exchange *x, const json_t *current, json_t **out_patch,
+                            enum egw_handler_result *out_result);
 
 /* egw__roles_answer_json answers |x| with |body| serialized (application/json) and
  * status |status|; |body| is borrowed. Returns EGW_DONE or EGW_FAILED. */
@@ -94,6 +110,11 @@ const char *egw__roles_path_id(const char *path, const char *base);
  * (arena memory; the first occurrence), or NULL when absent. *out_bad is set when the
  * query string is malformed (bad percent-encoding, NUL). */
 const char *egw__roles_query_get(const struct egw_request *req, const char *name, int *out_bad);
+
+/* egw__roles_scope_join returns the |n| scopes of |scopes| joined by spaces (an OAuth
+ * 2.0 scope string), or a copy of |dflt| when |n| is 0; malloc'd, NULL when out of
+ * memory. */
+char *egw__roles_scope_join(char *const *scopes, size_t n, const char *dflt);
 
 /* egw__roles_location returns the absolute URI of the resource at |path| on this server
  * ("https://<Host>/<path>"), or |path| itself when the request had no Host; arena memory

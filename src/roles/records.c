@@ -5,7 +5,9 @@
 
 #include "auth/token_verify.h"
 #include "core/site.h"
+#include "roles/api.h"
 #include "store/store.h"
+#include "util/arena.h"
 #include "util/errors.h"
 #include "util/format.h"
 #include "util/log.h"
@@ -257,6 +259,88 @@ int egw__records_delete(struct egw_records *r, struct egw_record *rec, egw_recor
   }
   rec->pending++;
   rec->deleting = 1;
+  return 0;
+}
+
+/* ---- writes a request waits for ------------------------------------------------------ */
+
+struct commit {
+  struct egw_exchange *x; /* NULL once the client went away, or for nobody */
+  enum egw_record_change change;
+  struct egw_records_commit c; /* without rec, new_id and doc: the caller's */
+};
+
+static void on_commit_abort(void *arg) { ((struct commit *)arg)->x = NULL; }
+
+/* Fills the response of |x| once the write of |k| ended. */
+static enum egw_handler_result answer_commit(const struct commit *k, struct egw_exchange *x,
+                                             int status, const struct egw_record *rec) {
+  const struct egw_records_commit *c = &k->c;
+  if (status != 0 || rec == NULL)
+    return egw__roles_problem(x, 503, c->failed, "SYSTEM_FAILURE", NULL, 0);
+  static const int statuses[] = {
+      [EGW_RECORD_CREATED] = 201, [EGW_RECORD_UPDATED] = 200, [EGW_RECORD_DELETED] = 204};
+  int answer_status = c->status ? c->status : statuses[k->change];
+  if (answer_status == 204) {
+    egw_exchange_response(x)->status = 204;
+    return EGW_DONE;
+  }
+  enum egw_handler_result r = c->answer ? c->answer(c->arg, x, answer_status, rec)
+                                        : egw__roles_answer_json(x, answer_status, rec->doc);
+  if (r != EGW_DONE || k->change != EGW_RECORD_CREATED || c->location_base == NULL)
+    return r;
+  const struct egw_request *req = egw_exchange_request(x);
+  const char *path = egw_arena_sprintf(req->arena, "%s/%s", c->location_base, rec->id);
+  const char *loc = path ? egw__roles_location(req, path) : NULL;
+  if (loc == NULL || egw_response_add_header(egw_exchange_response(x), "Location", loc) != 0)
+    return EGW_FAILED;
+  return EGW_DONE;
+}
+
+static void on_committed(void *arg, int status, const struct egw_record *rec) {
+  struct commit *k = arg;
+  if (k->c.written)
+    k->c.written(k->c.arg, k->change, status, rec);
+  if (k->x) {
+    if (answer_commit(k, k->x, status, rec) != EGW_DONE)
+      egw_exchange_response(k->x)->status = 0; /* finish answers 500 ProblemDetails */
+    egw_exchange_finish(k->x);
+  }
+  free(k);
+}
+
+int egw__records_commit(struct egw_records *r, struct egw_exchange *x,
+                        const struct egw_records_commit *c) {
+  if (c->doc == NULL && c->rec == NULL)
+    return EGW_ERR_NOTFOUND; /* nothing to delete */
+  struct commit *k = calloc(1, sizeof(*k));
+  if (k == NULL) {
+    json_decref(c->doc);
+    return EGW_ERR_NOMEM;
+  }
+  k->c = *c;
+  k->c.rec = NULL;
+  k->c.new_id = NULL;
+  k->c.doc = NULL;
+  k->change = c->doc == NULL   ? EGW_RECORD_DELETED
+              : c->rec == NULL ? EGW_RECORD_CREATED
+                               : EGW_RECORD_UPDATED;
+  char id[EGW_RESOURCE_ID_LEN + 1];
+  const char *new_id = c->new_id;
+  if (c->rec == NULL && new_id == NULL) {
+    egw__roles_new_id(id);
+    new_id = id;
+  }
+  int rc = c->doc ? egw__records_put(r, c->rec, new_id, c->doc, c->exp_s, on_committed, k)
+                  : egw__records_delete(r, c->rec, on_committed, k);
+  if (rc != 0) {
+    free(k);
+    return rc;
+  }
+  if (x) {
+    k->x = x;
+    egw_exchange_set_abort(x, on_commit_abort, k);
+  }
   return 0;
 }
 

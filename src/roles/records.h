@@ -5,6 +5,7 @@
  * Memory changes only once the store says the change is durable, so what a client was
  * told survives kill -9, and a failed write changes nothing. Expired records are never
  * served (egw__record_live); a periodic timer drops them from memory and the store.
+ * egw__records_commit is the write a request waits for: it answers once durable.
  * Loop thread only. */
 #ifndef EGW_ROLES_RECORDS_H
 #define EGW_ROLES_RECORDS_H
@@ -12,6 +13,8 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <uv.h>
+
+#include "edgegw/role.h"
 
 struct egw_site;
 
@@ -112,5 +115,45 @@ int egw__records_put(struct egw_records *r, struct egw_record *rec, const char *
  * |done| returns. Same contract as egw__records_put. */
 int egw__records_delete(struct egw_records *r, struct egw_record *rec, egw_records_done_fn done,
                         void *arg);
+
+/* ---- writes a request waits for ------------------------------------------------------ */
+
+/* Runs when a committed write ended, before the answer, whether or not a client still
+ * waits: |change| is what was asked (CREATED, UPDATED or DELETED), |status| and |rec| as
+ * for egw_records_done_fn. */
+typedef void (*egw_records_written_fn)(void *arg, enum egw_record_change change, int status,
+                                       const struct egw_record *rec);
+
+/* Fills the response of |x| with |rec| and |status| (200, 201). Returns EGW_DONE or
+ * EGW_FAILED. */
+typedef enum egw_handler_result (*egw_records_answer_fn)(void *arg, struct egw_exchange *x,
+                                                         int status, const struct egw_record *rec);
+
+/* A change to a table and how the request that asked for it is answered once durable. */
+struct egw_records_commit {
+  struct egw_record *rec; /* the record replaced or deleted; NULL: a new one, |new_id| */
+  const char *new_id;     /* NULL: a fresh id (egw__roles_new_id) */
+  json_t *doc;            /* taken (also on failure): the document; NULL: delete |rec| */
+  int64_t exp_s;
+  /* Once durable: |status| (0: 201 for a create, 200 for an update, 204 for a delete)
+   * with the record by |answer| (NULL: its document as application/json), or for 204
+   * without a body; a create with |location_base| has Location: the absolute URI of
+   * "<location_base>/<id>" on this server. A failed write answers 503 ProblemDetails
+   * (cause SYSTEM_FAILURE) with |failed| as detail; an answer that cannot be built, 500.
+   * Both strings static. */
+  int status;
+  const char *location_base;
+  const char *failed;
+  egw_records_answer_fn answer;
+  egw_records_written_fn written; /* NULL: nothing; logging, follow-up work */
+  void *arg;                      /* of |answer| and |written| */
+};
+
+/* egw__records_commit starts the write |c| on |r| and parks |x| (NULL: nobody waits; a
+ * client that goes away is not answered, the write completes all the same). Returns 0,
+ * after which the caller returns EGW_AGAIN, or a negative code when the write could not
+ * start: nothing changed, c->doc was released, |written| never runs. */
+int egw__records_commit(struct egw_records *r, struct egw_exchange *x,
+                        const struct egw_records_commit *c);
 
 #endif

@@ -115,9 +115,17 @@ void egw__ecs_subs_stop(struct egw_ecs_subs *s);
 /* egw__ecs_subs_request serves /eecs-serviceprovisioning/v1/subscriptions[/{id}]. */
 enum egw_handler_result egw__ecs_subs_request(struct egw_ecs_subs *s, struct egw_exchange *x);
 
+/* ---- who is asking (registration.c, provisioning.c) ---------------------------------- */
+
+/* egw__ecs_ees_identity returns the identity an EES authenticated with (certificate or
+ * PSK identity, else the accepted token's sub), or NULL when anonymous. */
+const char *egw__ecs_ees_identity(const struct egw_request *req);
+
 /* egw__ecs_eec_identity returns the identity the EEC authenticated with (certificate or
  * PSK identity, else the accepted token's eecId claim or sub), or NULL when anonymous. */
 const char *egw__ecs_eec_identity(const struct egw_request *req);
+
+/* ---- target EES discovery (target_discovery.c) --------------------------------------- */
 
 /* egw__ecs_target_discovery serves GET /eecs-targeteesdiscovery/v1/ees-profiles. */
 enum egw_handler_result egw__ecs_target_discovery(struct egw_records *t,

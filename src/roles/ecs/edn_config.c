@@ -19,21 +19,7 @@ uint32_t egw__ecs_registration_max_s(const struct egw_ecs_policy *p) {
 }
 
 char *egw__ecs_eec_scope(const struct egw_ecs_policy *p) {
-  if (p->n_eec_scopes == 0)
-    return strdup(EGW_ECS_DEFAULT_EEC_SCOPE);
-  size_t len = 1;
-  for (size_t i = 0; i < p->n_eec_scopes; i++)
-    len += strlen(p->eec_scopes[i]) + 1;
-  char *out = malloc(len);
-  if (out == NULL)
-    return NULL;
-  out[0] = '\0';
-  for (size_t i = 0; i < p->n_eec_scopes; i++) {
-    if (i)
-      strcat(out, " ");
-    strcat(out, p->eec_scopes[i]);
-  }
-  return out;
+  return egw__roles_scope_join(p->eec_scopes, p->n_eec_scopes, EGW_ECS_DEFAULT_EEC_SCOPE);
 }
 
 json_t *egw__ecs_auth_methods(const struct egw_ecs_policy *p, const char *ees_id) {

@@ -183,8 +183,8 @@ static enum egw_handler_result provision(struct ecs_provisioning *m, struct egw_
   const char *eec_id = json_string_value(json_object_get(doc, "eecId"));
   const char *who = egw__ecs_eec_identity(req);
   if (who && strcmp(who, eec_id) != 0) {
-    result = egw__roles_problem(x, 403, "eecId is not the identity the EEC authenticated with",
-                                "IDENTITY_MISMATCH", NULL, 0);
+    result =
+        egw__roles_identity_mismatch(x, "eecId is not the identity the EEC authenticated with");
     goto end;
   }
   struct egw_ecs_edn_filter f = {.ac_profs = json_object_get(doc, "acProfs"),

@@ -14,7 +14,6 @@
 
 #include "auth/token_verify.h"
 #include "roles/ecs/edge.h"
-#include "util/arena.h"
 #include "util/format.h"
 #include "util/log.h"
 
@@ -156,14 +155,15 @@ static void registration_dispose(void *state) {
 /* ---- answers ------------------------------------------------------------------------- */
 
 /* The EES asking: its certificate (or PSK) identity, else its token's sub. */
-static const char *requester(const struct egw_request *req) {
+const char *egw__ecs_ees_identity(const struct egw_request *req) {
   return req->peer->id ? req->peer->id : req->token_sub;
 }
 
-static enum egw_handler_result answer_registration(struct ecs_registration *m,
-                                                   struct egw_exchange *x, int status,
-                                                   const json_t *doc) {
-  json_t *body = json_copy((json_t *)doc);
+/* Answers |reg| with the EEC CA certificates beside it (an egw_records_answer_fn). */
+static enum egw_handler_result answer_registration(void *arg, struct egw_exchange *x, int status,
+                                                   const struct egw_record *reg) {
+  struct ecs_registration *m = arg;
+  json_t *body = json_copy(reg->doc);
   if (body == NULL || json_object_set(body, "eecCaCerts", m->eec_ca_certs) != 0) {
     json_decref(body);
     return EGW_FAILED;
@@ -173,110 +173,45 @@ static enum egw_handler_result answer_registration(struct ecs_registration *m,
   return r;
 }
 
-static enum egw_handler_result not_allowed(struct egw_exchange *x, const char *allow) {
-  enum egw_handler_result r =
-      egw__roles_problem(x, 405, "method not allowed on this resource", NULL, NULL, 0);
-  if (r == EGW_DONE && egw_response_add_header(egw_exchange_response(x), "Allow", allow) != 0)
-    r = EGW_FAILED;
-  return r;
-}
-
 static enum egw_handler_result not_owner(struct egw_exchange *x) {
   return egw__roles_problem(x, 403, "the registration belongs to another EES",
                             "REQUESTOR_NOT_OWNER", NULL, 0);
 }
 
-static enum egw_handler_result identity_mismatch(struct egw_exchange *x) {
-  return egw__roles_problem(x, 403, "eesProf.eesId is not the identity the EES authenticated with",
-                            "IDENTITY_MISMATCH", NULL, 0);
-}
-
 /* ---- writes -------------------------------------------------------------------------- */
 
-enum reg_op { OP_CREATE, OP_UPDATE, OP_DELETE };
-
-/* A request waiting for its store write. */
-struct pending_write {
-  struct ecs_registration *m;
-  struct egw_exchange *x; /* NULL once the client went away */
-  enum reg_op op;
-};
-
-static void on_write_abort(void *arg) {
-  struct pending_write *w = arg;
-  w->x = NULL;
-}
-
-static void log_write(enum reg_op op, int status, const struct egw_record *reg) {
-  static const char *const events[] = {"ees_registered", "ees_registration_updated",
-                                       "ees_deregistered"};
+static void log_write(void *arg, enum egw_record_change change, int status,
+                      const struct egw_record *reg) {
   struct egw_log_record rec;
   egw_log_begin(&rec, status == 0 ? EGW_LOG_INFO : EGW_LOG_ERROR,
-                status == 0 ? events[op] : "ees_registration_write_failed");
+                status != 0                    ? "ees_registration_write_failed"
+                : change == EGW_RECORD_CREATED ? "ees_registered"
+                : change == EGW_RECORD_UPDATED ? "ees_registration_updated"
+                                               : "ees_deregistered");
   if (reg) {
     egw_log_str(&rec, "registration", reg->id);
     egw_log_str(&rec, "ees", reg->owner);
   }
-  if (reg && status == 0 && op != OP_DELETE)
+  if (reg && status == 0 && change != EGW_RECORD_DELETED)
     egw_log_int(&rec, "exp", reg->exp_s);
   egw_log_end(&rec);
 }
 
-static void on_written(void *arg, int status, const struct egw_record *reg) {
-  struct pending_write *w = arg;
-  log_write(w->op, status, reg);
-  if (w->x) {
-    struct egw_exchange *x = w->x;
-    enum egw_handler_result r = EGW_DONE;
-    if (status != 0) {
-      r = egw__roles_problem(x, 503, "the registration could not be stored", "SYSTEM_FAILURE", NULL,
-                             0);
-    } else if (w->op == OP_DELETE) {
-      egw_exchange_response(x)->status = 204;
-    } else if (w->op == OP_UPDATE) {
-      r = answer_registration(w->m, x, 200, reg->doc);
-    } else {
-      const struct egw_request *req = egw_exchange_request(x);
-      const char *path = egw_arena_sprintf(req->arena, "%s/%s", REG_BASE, reg->id);
-      const char *loc = path ? egw__roles_location(req, path) : NULL;
-      r = answer_registration(w->m, x, 201, reg->doc);
-      if (r == EGW_DONE &&
-          (loc == NULL || egw_response_add_header(egw_exchange_response(x), "Location", loc)))
-        r = EGW_FAILED;
-    }
-    if (r != EGW_DONE) /* out of memory: nothing better to say */
-      egw__roles_problem(x, 500, "the response could not be built", "SYSTEM_FAILURE", NULL, 0);
-    egw_exchange_finish(x);
-  }
-  free(w);
-}
-
-static struct pending_write *pending_new(struct ecs_registration *m, struct egw_exchange *x,
-                                         enum reg_op op) {
-  struct pending_write *w = calloc(1, sizeof(*w));
-  if (w)
-    *w = (struct pending_write){.m = m, .x = x, .op = op};
-  return w;
-}
-
-/* Starts the write (doc taken; reg NULL for a create) and parks the exchange. */
+/* Starts the write (doc taken; reg NULL for a create, doc NULL for a delete) and parks
+ * the exchange until it is durable. */
 static enum egw_handler_result start_write(struct ecs_registration *m, struct egw_exchange *x,
-                                           enum reg_op op, struct egw_record *reg, json_t *doc,
-                                           int64_t exp_s) {
-  struct pending_write *w = pending_new(m, x, op);
-  char id[EGW_RESOURCE_ID_LEN + 1];
-  egw__roles_new_id(id);
-  int rc = w == NULL         ? -1
-           : op == OP_DELETE ? egw__records_delete(m->table, reg, on_written, w)
-                             : egw__records_put(m->table, reg, id, doc, exp_s, on_written, w);
-  if (w == NULL)
-    json_decref(doc);
-  if (rc != 0) {
-    free(w);
-    return EGW_FAILED;
-  }
-  egw_exchange_set_abort(x, on_write_abort, w);
-  return EGW_AGAIN;
+                                           struct egw_record *reg, json_t *doc, int64_t exp_s) {
+  struct egw_records_commit c = {
+      .rec = reg,
+      .doc = doc,
+      .exp_s = exp_s,
+      .location_base = REG_BASE,
+      .failed = "the registration could not be stored",
+      .answer = answer_registration,
+      .written = log_write,
+      .arg = m,
+  };
+  return egw__records_commit(m->table, x, &c) == 0 ? EGW_AGAIN : EGW_FAILED;
 }
 
 /* Reads and checks an EESRegistration body (PUT and POST) or merges a patch into
@@ -284,19 +219,9 @@ static enum egw_handler_result start_write(struct ecs_registration *m, struct eg
 static json_t *read_registration(struct ecs_registration *m, struct egw_exchange *x,
                                  const json_t *current, const char *who, int64_t *out_exp_s,
                                  enum egw_handler_result *out_result) {
-  json_t *body = egw__roles_read_json(
-      x, current ? "application/merge-patch+json" : "application/json", out_result);
-  if (body == NULL)
+  json_t *doc = egw__roles_read_doc(x, current, NULL, out_result);
+  if (doc == NULL)
     return NULL;
-  json_t *doc = body;
-  if (current) {
-    doc = egw__roles_merge_patch(current, body);
-    json_decref(body);
-    if (doc == NULL) {
-      *out_result = EGW_FAILED;
-      return NULL;
-    }
-  }
   struct egw_param_errors errs = {0};
   if (egw__ecs_check_registration(doc, egw_token_now_s(), egw__ecs_registration_max_s(m->policy),
                                   &errs, out_exp_s) != 0) {
@@ -306,7 +231,8 @@ static json_t *read_registration(struct ecs_registration *m, struct egw_exchange
   }
   const char *ees_id = json_string_value(json_object_get(json_object_get(doc, "eesProf"), "eesId"));
   if (strcmp(ees_id, who) != 0) {
-    *out_result = identity_mismatch(x);
+    *out_result = egw__roles_identity_mismatch(
+        x, "eesProf.eesId is not the identity the EES authenticated with");
     json_decref(doc);
     return NULL;
   }
@@ -320,7 +246,7 @@ static enum egw_handler_result create(struct ecs_registration *m, struct egw_exc
   json_t *doc = read_registration(m, x, NULL, who, &exp_s, &result);
   if (doc == NULL)
     return result;
-  return start_write(m, x, OP_CREATE, NULL, doc, exp_s);
+  return start_write(m, x, NULL, doc, exp_s);
 }
 
 static enum egw_handler_result individual(struct ecs_registration *m, struct egw_exchange *x,
@@ -333,9 +259,9 @@ static enum egw_handler_result individual(struct ecs_registration *m, struct egw
     return not_owner(x);
   switch (req->method) {
   case EGW_METHOD_GET:
-    return answer_registration(m, x, 200, reg->doc);
+    return answer_registration(m, x, 200, reg);
   case EGW_METHOD_DELETE:
-    return start_write(m, x, OP_DELETE, reg, NULL, 0);
+    return start_write(m, x, reg, NULL, 0);
   case EGW_METHOD_PUT:
   case EGW_METHOD_PATCH: {
     enum egw_handler_result result;
@@ -344,10 +270,10 @@ static enum egw_handler_result individual(struct ecs_registration *m, struct egw
                                     &exp_s, &result);
     if (doc == NULL)
       return result;
-    return start_write(m, x, OP_UPDATE, reg, doc, exp_s);
+    return start_write(m, x, reg, doc, exp_s);
   }
   default:
-    return not_allowed(x, "GET, PUT, PATCH, DELETE");
+    return egw__roles_not_allowed(x, "GET, PUT, PATCH, DELETE");
   }
 }
 
@@ -359,11 +285,11 @@ static enum egw_handler_result registration_on_request(void *state, struct egw_e
   const char *id = egw__roles_path_id(req->path, REG_BASE);
   if (id == NULL)
     return EGW_DECLINED;
-  const char *who = requester(req);
+  const char *who = egw__ecs_ees_identity(req);
   if (who == NULL)
     return egw__roles_problem(x, 403, "the EES must authenticate (mutual TLS)", NULL, NULL, 0);
   if (id[0] == '\0')
-    return req->method == EGW_METHOD_POST ? create(m, x, who) : not_allowed(x, "POST");
+    return req->method == EGW_METHOD_POST ? create(m, x, who) : egw__roles_not_allowed(x, "POST");
   return individual(m, x, id, who);
 }
 

@@ -192,85 +192,39 @@ void egw__ecs_subs_stop(struct egw_ecs_subs *s) {
 
 /* ---- requests ------------------------------------------------------------------------ */
 
-enum sub_op { SUB_CREATE, SUB_UPDATE, SUB_DELETE };
-
-/* A request waiting for its store write. */
-struct sub_write {
-  struct egw_ecs_subs *s;
-  struct egw_exchange *x; /* NULL once the client went away */
-  enum sub_op op;
-};
-
-static void on_sub_abort(void *arg) {
-  struct sub_write *w = arg;
-  w->x = NULL;
-}
-
-static void log_sub_write(enum sub_op op, int status, const struct egw_record *rec) {
-  static const char *const events[] = {"ecs_subscribed", "ecs_subscription_updated",
-                                       "ecs_unsubscribed"};
+static void on_sub_written(void *arg, enum egw_record_change change, int status,
+                           const struct egw_record *rec) {
   struct egw_log_record lr;
   egw_log_begin(&lr, status == 0 ? EGW_LOG_INFO : EGW_LOG_ERROR,
-                status == 0 ? events[op] : "ecs_subscription_write_failed");
+                status != 0                    ? "ecs_subscription_write_failed"
+                : change == EGW_RECORD_CREATED ? "ecs_subscribed"
+                : change == EGW_RECORD_UPDATED ? "ecs_subscription_updated"
+                                               : "ecs_unsubscribed");
   if (rec) {
     egw_log_str(&lr, "subscription", rec->id);
     egw_log_str(&lr, "eec", rec->owner);
   }
   egw_log_end(&lr);
-}
-
-static void on_sub_written(void *arg, int status, const struct egw_record *rec) {
-  struct sub_write *w = arg;
-  log_sub_write(w->op, status, rec);
-  struct egw_exchange *x = w->x;
-  if (x) {
-    enum egw_handler_result r = EGW_DONE;
-    if (status != 0) {
-      r = egw__roles_problem(x, 503, "the subscription could not be stored", "SYSTEM_FAILURE", NULL,
-                             0);
-    } else if (w->op == SUB_DELETE) {
-      egw_exchange_response(x)->status = 204;
-    } else {
-      r = egw__roles_answer_json(x, w->op == SUB_CREATE ? 201 : 200, rec->doc);
-    }
-    if (r == EGW_DONE && status == 0 && w->op == SUB_CREATE) {
-      const struct egw_request *req = egw_exchange_request(x);
-      const char *path = egw_arena_sprintf(req->arena, "%s/%s", SUBS_BASE, rec->id);
-      const char *loc = path ? egw__roles_location(req, path) : NULL;
-      if (loc == NULL || egw_response_add_header(egw_exchange_response(x), "Location", loc))
-        r = EGW_FAILED;
-    }
-    if (r != EGW_DONE)
-      egw__roles_problem(x, 500, "the response could not be built", "SYSTEM_FAILURE", NULL, 0);
-    egw_exchange_finish(x);
-  }
   /* TS 24.558: requestTestNotification asks for a notification right away. */
-  if (status == 0 && w->op == SUB_CREATE &&
+  if (status == 0 && rec && change == EGW_RECORD_CREATED &&
       json_is_true(json_object_get(rec->doc, "requestTestNotification")))
-    notify_sub(w->s, rec);
-  free(w);
+    notify_sub(arg, rec);
 }
 
+/* Starts the write (doc taken; rec NULL for a create, doc NULL for a delete) and parks
+ * the exchange until it is durable. */
 static enum egw_handler_result start_sub_write(struct egw_ecs_subs *s, struct egw_exchange *x,
-                                               enum sub_op op, struct egw_record *rec, json_t *doc,
-                                               int64_t exp_s) {
-  struct sub_write *w = calloc(1, sizeof(*w));
-  char id[EGW_RESOURCE_ID_LEN + 1];
-  egw__roles_new_id(id);
-  int rc = -1;
-  if (w) {
-    *w = (struct sub_write){.s = s, .x = x, .op = op};
-    rc = op == SUB_DELETE ? egw__records_delete(&s->subs, rec, on_sub_written, w)
-                          : egw__records_put(&s->subs, rec, id, doc, exp_s, on_sub_written, w);
-  } else {
-    json_decref(doc);
-  }
-  if (rc != 0) {
-    free(w);
-    return EGW_FAILED;
-  }
-  egw_exchange_set_abort(x, on_sub_abort, w);
-  return EGW_AGAIN;
+                                               struct egw_record *rec, json_t *doc, int64_t exp_s) {
+  struct egw_records_commit c = {
+      .rec = rec,
+      .doc = doc,
+      .exp_s = exp_s,
+      .location_base = SUBS_BASE,
+      .failed = "the subscription could not be stored",
+      .written = on_sub_written,
+      .arg = s,
+  };
+  return egw__records_commit(&s->subs, x, &c) == 0 ? EGW_AGAIN : EGW_FAILED;
 }
 
 static void check_subscription(json_t *doc, struct egw_param_errors *errs) {
@@ -316,21 +270,14 @@ static json_t *read_sub(struct egw_ecs_subs *s, struct egw_exchange *x,
                         const struct egw_record *cur, int patch, int64_t *out_exp_s,
                         enum egw_handler_result *out_result) {
   const struct egw_request *req = egw_exchange_request(x);
-  json_t *body = egw__roles_read_json(
-      x, patch ? "application/merge-patch+json" : "application/json", out_result);
-  if (body == NULL)
+  json_t *patch_body = NULL;
+  json_t *doc = egw__roles_read_doc(x, patch ? cur->doc : NULL, &patch_body, out_result);
+  if (doc == NULL)
     return NULL;
   struct egw_param_errors errs = {0};
-  json_t *doc = body;
-  if (patch) {
-    check_patch_members(req, body, &errs);
-    doc = egw__roles_merge_patch(cur->doc, body);
-    json_decref(body);
-  }
-  if (doc == NULL) {
-    *out_result = EGW_FAILED;
-    return NULL;
-  }
+  if (patch_body)
+    check_patch_members(req, patch_body, &errs);
+  json_decref(patch_body);
   check_subscription(doc, &errs);
   if (errs.n == 0)
     egw__ecs_check_exp_time(doc, egw_token_now_s(), egw__ecs_registration_max_s(s->policy), &errs,
@@ -345,20 +292,12 @@ static json_t *read_sub(struct egw_ecs_subs *s, struct egw_exchange *x,
   }
   const char *who = egw__ecs_eec_identity(req);
   if (who && strcmp(who, eec_id) != 0) {
-    *out_result = egw__roles_problem(x, 403, "eecId is not the identity the EEC authenticated with",
-                                     "IDENTITY_MISMATCH", NULL, 0);
+    *out_result =
+        egw__roles_identity_mismatch(x, "eecId is not the identity the EEC authenticated with");
     json_decref(doc);
     return NULL;
   }
   return doc;
-}
-
-static enum egw_handler_result not_allowed(struct egw_exchange *x, const char *allow) {
-  enum egw_handler_result r =
-      egw__roles_problem(x, 405, "method not allowed on this resource", NULL, NULL, 0);
-  if (r == EGW_DONE && egw_response_add_header(egw_exchange_response(x), "Allow", allow) != 0)
-    r = EGW_FAILED;
-  return r;
 }
 
 enum egw_handler_result egw__ecs_subs_request(struct egw_ecs_subs *s, struct egw_exchange *x) {
@@ -370,9 +309,9 @@ enum egw_handler_result egw__ecs_subs_request(struct egw_ecs_subs *s, struct egw
   int64_t exp_s = 0;
   if (id[0] == '\0') {
     if (req->method != EGW_METHOD_POST)
-      return not_allowed(x, "POST");
+      return egw__roles_not_allowed(x, "POST");
     json_t *doc = read_sub(s, x, NULL, 0, &exp_s, &result);
-    return doc ? start_sub_write(s, x, SUB_CREATE, NULL, doc, exp_s) : result;
+    return doc ? start_sub_write(s, x, NULL, doc, exp_s) : result;
   }
   struct egw_record *rec = egw__records_find(&s->subs, id, egw_token_now_s());
   if (rec == NULL)
@@ -385,13 +324,13 @@ enum egw_handler_result egw__ecs_subs_request(struct egw_ecs_subs *s, struct egw
   case EGW_METHOD_GET:
     return egw__roles_answer_json(x, 200, rec->doc);
   case EGW_METHOD_DELETE:
-    return start_sub_write(s, x, SUB_DELETE, rec, NULL, 0);
+    return start_sub_write(s, x, rec, NULL, 0);
   case EGW_METHOD_PUT:
   case EGW_METHOD_PATCH: {
     json_t *doc = read_sub(s, x, rec, req->method == EGW_METHOD_PATCH, &exp_s, &result);
-    return doc ? start_sub_write(s, x, SUB_UPDATE, rec, doc, exp_s) : result;
+    return doc ? start_sub_write(s, x, rec, doc, exp_s) : result;
   }
   default:
-    return not_allowed(x, "GET, PUT, PATCH, DELETE");
+    return egw__roles_not_allowed(x, "GET, PUT, PATCH, DELETE");
   }
 }

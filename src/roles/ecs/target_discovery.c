@@ -26,10 +26,9 @@ enum egw_handler_result egw__ecs_target_discovery(struct egw_records *t,
     egw__roles_param_error(&errs, "eas-id", "is required", "MANDATORY_QUERY_PARAM_MISSING");
   if (errs.n > 0 || ees_id == NULL || eas_id == NULL)
     return egw__roles_problem_params(x, "the query is invalid", &errs);
-  const char *who = req->peer->id ? req->peer->id : req->token_sub;
+  const char *who = egw__ecs_ees_identity(req);
   if (who && strcmp(who, ees_id) != 0)
-    return egw__roles_problem(x, 403, "ees-id is not the identity the EES authenticated with",
-                              "IDENTITY_MISMATCH", NULL, 0);
+    return egw__roles_identity_mismatch(x, "ees-id is not the identity the EES authenticated with");
   struct egw_ecs_edn_filter f = {.eas_id = eas_id, .exclude_ees = ees_id, .dnai = dnai};
   json_t *edn = egw__ecs_edn_config(t, p, &f, egw_token_now_s(), NULL, NULL);
   if (edn == NULL)

@@ -11,7 +11,6 @@
  * parallel and cached per (EAS, EEC). If the ECS cannot give one, the answer is 503 (no
  * partial list). An EAS or EES requestor gets the profiles without tokens. */
 #include <openssl/mem.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,22 +171,6 @@ static void on_token(void *arg, enum egw__ees_fetch result, const struct egw__ee
   op_free(op);
 }
 
-/* scopes joins ees.eas_token_scopes (default "eas-app") with spaces (malloc'd). */
-static char *scopes(const struct egw_ees_policy *p) {
-  if (p->n_eas_token_scopes == 0)
-    return strdup("eas-app");
-  size_t n = 1;
-  for (size_t i = 0; i < p->n_eas_token_scopes; i++)
-    n += strlen(p->eas_token_scopes[i]) + 1;
-  char *s = malloc(n);
-  if (s == NULL)
-    return NULL;
-  size_t used = 0;
-  for (size_t i = 0; i < p->n_eas_token_scopes; i++)
-    used += (size_t)snprintf(s + used, n - used, "%s%s", i ? " " : "", p->eas_token_scopes[i]);
-  return s;
-}
-
 enum egw_handler_result egw__ees_discovery(struct egw__ees *e, struct egw_exchange *x) {
   const struct egw_request *req = egw_exchange_request(x);
   enum egw_handler_result r;
@@ -208,8 +191,7 @@ enum egw_handler_result egw__ees_discovery(struct egw__ees *e, struct egw_exchan
                               ? json_string_value(json_object_get(rid, "easId"))
                               : json_string_value(json_object_get(rid, "eesId"));
   if (egw__ees_token_sub_mismatch(req, requestor)) {
-    r = egw__ees_problem(x, 403, "the access token was not issued to the requestor",
-                         "IDENTITY_MISMATCH");
+    r = egw__roles_identity_mismatch(x, "the access token was not issued to the requestor");
     goto end;
   }
   op = select_eases(e, json_object_get(body, "easDiscoveryFilter"));
@@ -218,7 +200,9 @@ enum egw_handler_result egw__ees_discovery(struct egw__ees *e, struct egw_exchan
     goto end;
   }
   int tokens = eec_id != NULL && e->policy->ecs_url != NULL;
-  if (tokens && (scope = scopes(e->policy)) == NULL) {
+  /* ees.eas_token_scopes, default "eas-app" */
+  if (tokens && (scope = egw__roles_scope_join(e->policy->eas_token_scopes,
+                                               e->policy->n_eas_token_scopes, "eas-app")) == NULL) {
     r = EGW_FAILED;
     goto end;
   }

@@ -5,12 +5,10 @@
  * one of the same EAS (an EAS that restarted does not know its old registration id).
  * Answers are sent once the change is durable; the set of registered EASes is what this
  * EES announces to its ECS (ecs_reg.c). */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "roles/ees/internal.h"
-#include "util/arena.h"
 
 static const struct egw_route eas_routes[] = {
     {.methods =
@@ -28,27 +26,17 @@ static int peer_is(const struct egw_request *req, const char *eas_id) {
   return req->peer->id != NULL && eas_id != NULL && strcmp(req->peer->id, eas_id) == 0;
 }
 
-static enum egw_handler_result forbidden(struct egw_exchange *x, const char *detail) {
-  return egw__ees_problem(x, 403, detail, "IDENTITY_MISMATCH");
-}
-
-/* store writes |doc| (taken) with expTime as granted, over |rec| (NULL: new record
- * |new_id|), and answers |status|. */
+/* store writes |doc| (taken) with expTime as granted, over |rec| (NULL: a new record,
+ * answered 201 with its Location), and answers once durable. */
 static enum egw_handler_result store(struct egw__ees *e, struct egw_exchange *x,
-                                     struct egw_record *rec, const char *new_id, json_t *doc,
-                                     int64_t exp_s, int status, const char *location) {
+                                     struct egw_record *rec, json_t *doc, int64_t exp_s) {
   if (json_object_set_new(doc, "expTime", egw__ees_time(exp_s)) != 0) {
     json_decref(doc);
     return EGW_FAILED;
   }
-  struct egw__ees_change c = {.kind = EGW__EES_EAS,
-                              .rec = rec,
-                              .new_id = new_id,
-                              .doc = doc,
-                              .exp_s = exp_s,
-                              .status = status,
-                              .location = location};
-  return egw__ees_commit(e, x, &c);
+  struct egw_records_commit c = {
+      .rec = rec, .doc = doc, .exp_s = exp_s, .location_base = EGW__EES_EAS_BASE};
+  return egw__ees_commit(e, EGW__EES_EAS, x, &c);
 }
 
 static void on_superseded(void *arg, int status, const struct egw_record *rec) {}
@@ -65,33 +53,19 @@ static void supersede(struct egw__ees *e, const char *eas_id) {
 static enum egw_handler_result create(struct egw__ees *e, struct egw_exchange *x) {
   const struct egw_request *req = egw_exchange_request(x);
   enum egw_handler_result r;
-  json_t *body = egw__roles_read_json(x, "application/json", &r);
+  int64_t exp_s;
+  json_t *body = egw__ees_read_registration(e, x, egw__ees_check_eas_registration, &exp_s, &r);
   if (body == NULL)
     return r;
-  struct egw__ees_invalid inv;
-  int64_t exp_s;
-  if (egw__ees_check_eas_registration(body, &inv) != 0 ||
-      egw__ees_grant_exp(json_object_get(body, "expTime"), egw__ees_now_s(),
-                         e->policy->eec_registration_max_s, &exp_s, &inv) != 0) {
-    json_decref(body);
-    return egw__ees_bad_request(x, &inv);
-  }
   if (!peer_is(req, eas_id_of(body))) {
     json_decref(body);
-    return forbidden(x, "easProf.easId is not the identity of the client certificate");
-  }
-  char id[EGW_RESOURCE_ID_LEN + 1];
-  egw__roles_new_id(id);
-  const char *path = egw_arena_sprintf(req->arena, "%s/%s", EGW__EES_EAS_BASE, id);
-  const char *location = path ? egw__roles_location(req, path) : NULL;
-  if (location == NULL) {
-    json_decref(body);
-    return EGW_FAILED;
+    return egw__roles_identity_mismatch(
+        x, "easProf.easId is not the identity of the client certificate");
   }
   /* An EAS that restarted does not know its old registration: the new one replaces it
    * (the deletes are queued before the new write, so they are durable first). */
   supersede(e, eas_id_of(body));
-  return store(e, x, NULL, id, body, exp_s, 201, location);
+  return store(e, x, NULL, body, exp_s);
 }
 
 /* owned finds registration |id| and checks that the TLS peer is its EAS. */
@@ -103,7 +77,7 @@ static struct egw_record *owned(struct egw__ees *e, struct egw_exchange *x, cons
     return NULL;
   }
   if (!peer_is(egw_exchange_request(x), rec->owner)) {
-    *out = forbidden(x, "the registration belongs to another EAS");
+    *out = egw__roles_identity_mismatch(x, "the registration belongs to another EAS");
     return NULL;
   }
   return rec;
@@ -138,10 +112,10 @@ static enum egw_handler_result replace(struct egw__ees *e, struct egw_exchange *
   if (egw__ees_check_eas_registration(doc, &inv) != 0)
     goto bad;
   if (strcmp(eas_id_of(doc), rec->owner) != 0) {
-    r = forbidden(x, "easProf.easId cannot change");
+    r = egw__roles_identity_mismatch(x, "easProf.easId cannot change");
     goto end;
   }
-  r = store(e, x, rec, NULL, doc, exp_s, 200, NULL);
+  r = store(e, x, rec, doc, exp_s);
   doc = NULL;
   goto end;
 bad:
@@ -159,7 +133,7 @@ static enum egw_handler_result eas_on_request(void *state, struct egw_exchange *
   if (id == NULL)
     return egw__ees_problem(x, 404, "no resource at this path", NULL);
   if (id[0] == '\0')
-    return req->method == EGW_METHOD_POST ? create(e, x) : egw__ees_method_not_allowed(x, "POST");
+    return req->method == EGW_METHOD_POST ? create(e, x) : egw__roles_not_allowed(x, "POST");
   enum egw_handler_result r;
   switch (req->method) {
   case EGW_METHOD_GET: {
@@ -174,11 +148,11 @@ static enum egw_handler_result eas_on_request(void *state, struct egw_exchange *
     struct egw_record *rec = owned(e, x, id, &r);
     if (rec == NULL)
       return r;
-    struct egw__ees_change c = {.kind = EGW__EES_EAS, .rec = rec, .status = 204};
-    return egw__ees_commit(e, x, &c);
+    struct egw_records_commit c = {.rec = rec};
+    return egw__ees_commit(e, EGW__EES_EAS, x, &c);
   }
   default:
-    return egw__ees_method_not_allowed(x, "GET, PUT, PATCH, DELETE");
+    return egw__roles_not_allowed(x, "GET, PUT, PATCH, DELETE");
   }
 }
 

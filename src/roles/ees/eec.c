@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "roles/ees/internal.h"
-#include "util/arena.h"
 #include "util/log.h"
 
 static const struct egw_route eec_routes[] = {
@@ -33,10 +32,6 @@ static const struct egw_route eec_routes[] = {
     {.methods = EGW_METHOD_POST, .prefix = EGW__EES_DISCOVERY_PATH},
     {.prefix = NULL},
 };
-
-static enum egw_handler_result forbidden(struct egw_exchange *x, const char *detail) {
-  return egw__ees_problem(x, 403, detail, "IDENTITY_MISMATCH");
-}
 
 /* Answers an exchange held asynchronously when the write could not even start. */
 static void answer_failed(struct egw_exchange *x) {
@@ -52,13 +47,11 @@ struct reg_op {
   json_t *doc;            /* the registration to store */
   char id[EGW_RESOURCE_ID_LEN + 1];
   int64_t exp_s;
-  char *location;
   char *src;
 };
 
 static void reg_op_free(struct reg_op *op) {
   json_decref(op->doc);
-  free(op->location);
   free(op->src);
   free(op);
 }
@@ -83,16 +76,14 @@ static void take_context(json_t *doc, const json_t *ctx, const char *src) {
 
 /* store_registration writes op->doc and answers 201 when durable; frees |op|. */
 static enum egw_handler_result store_registration(struct reg_op *op) {
-  struct egw__ees_change c = {
-      .kind = EGW__EES_EEC,
+  struct egw_records_commit c = {
       .new_id = op->id,
       .doc = op->doc,
       .exp_s = op->exp_s,
-      .status = 201,
-      .location = op->location,
+      .location_base = EGW__EES_EEC_BASE,
   };
   op->doc = NULL;
-  enum egw_handler_result r = egw__ees_commit(op->e, op->x, &c);
+  enum egw_handler_result r = egw__ees_commit(op->e, EGW__EES_EEC, op->x, &c);
   reg_op_free(op);
   return r;
 }
@@ -136,8 +127,8 @@ static enum egw_handler_result relocate(struct reg_op *op, const char *cntx_id,
     if (owner && strcmp(owner, eec_id) == 0) {
       take_context(op->doc, pushed, op->src);
       /* Consumed: the registration now holds it. */
-      struct egw__ees_change del = {.kind = EGW__EES_CTX, .rec = r};
-      egw__ees_commit(e, NULL, &del);
+      struct egw_records_commit del = {.rec = r};
+      egw__ees_commit(e, EGW__EES_CTX, NULL, &del);
       free(key);
       return store_registration(op);
     }
@@ -157,20 +148,13 @@ static enum egw_handler_result relocate(struct reg_op *op, const char *cntx_id,
 static enum egw_handler_result create(struct egw__ees *e, struct egw_exchange *x) {
   const struct egw_request *req = egw_exchange_request(x);
   enum egw_handler_result r;
-  json_t *body = egw__roles_read_json(x, "application/json", &r);
+  int64_t exp_s;
+  json_t *body = egw__ees_read_registration(e, x, egw__ees_check_eec_registration, &exp_s, &r);
   if (body == NULL)
     return r;
-  struct egw__ees_invalid inv;
-  int64_t exp_s;
-  if (egw__ees_check_eec_registration(body, &inv) != 0 ||
-      egw__ees_grant_exp(json_object_get(body, "expTime"), egw__ees_now_s(),
-                         e->policy->eec_registration_max_s, &exp_s, &inv) != 0) {
-    r = egw__ees_bad_request(x, &inv);
-    goto end;
-  }
   const char *eec_id = json_string_value(json_object_get(body, "eecId"));
   if (egw__ees_token_sub_mismatch(req, eec_id)) {
-    r = forbidden(x, "the access token was not issued to this eecId");
+    r = egw__roles_identity_mismatch(x, "the access token was not issued to this eecId");
     goto end;
   }
   struct reg_op *op = calloc(1, sizeof(*op));
@@ -179,16 +163,13 @@ static enum egw_handler_result create(struct egw__ees *e, struct egw_exchange *x
     goto end;
   }
   egw__roles_new_id(op->id);
-  const char *path = egw_arena_sprintf(req->arena, "%s/%s", EGW__EES_EEC_BASE, op->id);
-  const char *location = path ? egw__roles_location(req, path) : NULL;
   op->e = e;
   op->x = x;
   op->exp_s = exp_s;
   op->doc = json_deep_copy(body);
-  op->location = location ? strdup(location) : NULL;
   const char *src = json_string_value(json_object_get(body, "srcEesId"));
   const char *cntx_id = json_string_value(json_object_get(body, "eecCntxId"));
-  if (op->doc == NULL || op->location == NULL || (src && (op->src = strdup(src)) == NULL) ||
+  if (op->doc == NULL || (src && (op->src = strdup(src)) == NULL) ||
       json_object_set_new(op->doc, "expTime", egw__ees_time(exp_s)) ||
       json_object_set_new(op->doc, "eecCntxId", json_string(op->id))) {
     reg_op_free(op);
@@ -216,7 +197,7 @@ static struct egw_record *owned_registration(struct egw__ees *e, struct egw_exch
   }
   const char *eec_id = json_string_value(json_object_get(rec->doc, "eecId"));
   if (egw__ees_token_sub_mismatch(egw_exchange_request(x), eec_id)) {
-    *out = forbidden(x, "the registration belongs to another EEC");
+    *out = egw__roles_identity_mismatch(x, "the registration belongs to another EEC");
     return NULL;
   }
   return rec;
@@ -226,9 +207,8 @@ static enum egw_handler_result store_update(struct egw__ees *e, struct egw_excha
                                             struct egw_record *rec, json_t *doc, int64_t exp_s) {
   json_object_set_new(doc, "expTime", egw__ees_time(exp_s));
   json_object_set_new(doc, "eecCntxId", json_string(rec->id));
-  struct egw__ees_change c = {
-      .kind = EGW__EES_EEC, .rec = rec, .doc = doc, .exp_s = exp_s, .status = 200};
-  return egw__ees_commit(e, x, &c);
+  struct egw_records_commit c = {.rec = rec, .doc = doc, .exp_s = exp_s};
+  return egw__ees_commit(e, EGW__EES_EEC, x, &c);
 }
 
 static enum egw_handler_result replace(struct egw__ees *e, struct egw_exchange *x, const char *id) {
@@ -241,14 +221,13 @@ static enum egw_handler_result replace(struct egw__ees *e, struct egw_exchange *
   int64_t exp_s;
   if (rec == NULL)
     goto end;
-  if (egw__ees_check_eec_registration(body, &inv) != 0 ||
-      egw__ees_grant_exp(json_object_get(body, "expTime"), egw__ees_now_s(),
-                         e->policy->eec_registration_max_s, &exp_s, &inv) != 0) {
+  if (egw__ees_check_registration(e, body, egw__ees_check_eec_registration, &exp_s, &inv) != 0) {
     r = egw__ees_bad_request(x, &inv);
     goto end;
   }
   if (!json_equal(json_object_get(body, "eecId"), json_object_get(rec->doc, "eecId"))) {
-    r = forbidden(x, "eecId cannot change: the registration belongs to another EEC");
+    r = egw__roles_identity_mismatch(
+        x, "eecId cannot change: the registration belongs to another EEC");
     goto end;
   }
   /* Where the context came from stays as registered. */
@@ -320,8 +299,8 @@ static void on_push_abort(void *arg) { ((struct push_op *)arg)->x = NULL; }
 
 static enum egw_handler_result delete_now(struct egw__ees *e, struct egw_exchange *x,
                                           struct egw_record *rec) {
-  struct egw__ees_change c = {.kind = EGW__EES_EEC, .rec = rec, .status = 204};
-  return egw__ees_commit(e, x, &c);
+  struct egw_records_commit c = {.rec = rec};
+  return egw__ees_commit(e, EGW__EES_EEC, x, &c);
 }
 
 static void on_pushed(void *arg, int ok, const char *why) {
@@ -397,7 +376,7 @@ enum egw_handler_result egw__ees_eec_registration(struct egw__ees *e, struct egw
   if (id == NULL)
     return egw__ees_problem(x, 404, "no resource at this path", NULL);
   if (id[0] == '\0')
-    return req->method == EGW_METHOD_POST ? create(e, x) : egw__ees_method_not_allowed(x, "POST");
+    return req->method == EGW_METHOD_POST ? create(e, x) : egw__roles_not_allowed(x, "POST");
   switch (req->method) {
   case EGW_METHOD_PUT:
     return replace(e, x, id);
@@ -406,7 +385,7 @@ enum egw_handler_result egw__ees_eec_registration(struct egw__ees *e, struct egw
   case EGW_METHOD_DELETE:
     return deregister(e, x, id);
   default:
-    return egw__ees_method_not_allowed(x, "PUT, PATCH, DELETE");
+    return egw__roles_not_allowed(x, "PUT, PATCH, DELETE");
   }
 }
 

@@ -8,7 +8,8 @@
  * stdEasType = type, easType = flexEasType, svcPermLevel in permLvl, every svcFeats in
  * easFeats, easSyncInd true needs easSyncSupp true, every easSvcContinuity scenario in
  * svcContSupp. Not applied (accepted, ignored): appGrpId, easSched, svcArea,
- * easBundleInfo, and the AC profile's acType, acSchedule, expAcGeoServArea, KPIs. */
+ * easBundleInfo, and the AC profile's acType, acSchedule, expAcGeoServArea, KPIs.
+ * A filter is validated with the rest of the request body (validate.c). */
 #include <string.h>
 
 #include "roles/ees/internal.h"
@@ -109,111 +110,4 @@ int egw__ees_filter_match(const json_t *filter, const json_t *eas) {
     return 1;
   return any_match(json_object_get(filter, "acChars"), eas, match_ac) &&
          any_match(json_object_get(filter, "easChars"), eas, match_eas_char);
-}
-
-/* ---- validation ------------------------------------------------------------------------ */
-
-#define BAD "OPTIONAL_IE_INCORRECT"
-#define FILTER "/easDiscoveryFilter"
-
-static int check_strings(const json_t *v, const char *path, struct egw__ees_invalid *inv) {
-  if (!json_is_array(v) || json_array_size(v) == 0)
-    return egw__ees_invalid_set(inv, BAD, path, "must be a non-empty array of strings");
-  size_t i;
-  const json_t *item;
-  json_array_foreach(v, i, item) {
-    if (!json_is_string(item))
-      return egw__ees_invalid_set(inv, BAD, path, "item %zu is not a string", i);
-  }
-  return 0;
-}
-
-static int check_ac_char(const json_t *ac, size_t i, struct egw__ees_invalid *inv) {
-  char p[128];
-  const json_t *prof = json_object_get(ac, "acProf");
-  snprintf(p, sizeof(p), FILTER "/acChars/%zu/acProf", i);
-  if (prof == NULL)
-    return egw__ees_invalid_set(inv, "MANDATORY_IE_MISSING", p, "is required");
-  if (!json_is_object(prof))
-    return egw__ees_invalid_set(inv, BAD, p, "must be an ACProfile object");
-  const json_t *ac_id = json_object_get(prof, "acId");
-  if (!json_is_string(ac_id) || json_string_length(ac_id) == 0) {
-    snprintf(p, sizeof(p), FILTER "/acChars/%zu/acProf/acId", i);
-    return egw__ees_invalid_set(inv, ac_id ? BAD : "MANDATORY_IE_MISSING", p,
-                                ac_id ? "must be a non-empty string" : "is required");
-  }
-  const json_t *eass = json_object_get(prof, "eass");
-  if (eass == NULL)
-    return 0;
-  snprintf(p, sizeof(p), FILTER "/acChars/%zu/acProf/eass", i);
-  if (!json_is_array(eass) || json_array_size(eass) == 0)
-    return egw__ees_invalid_set(inv, BAD, p, "must be a non-empty array of EasDetail");
-  size_t k;
-  const json_t *d;
-  json_array_foreach(eass, k, d) {
-    if (!json_is_string(json_object_get(d, "easId"))) {
-      snprintf(p, sizeof(p), FILTER "/acChars/%zu/acProf/eass/%zu/easId", i, k);
-      return egw__ees_invalid_set(inv, BAD, p, "is required (a string)");
-    }
-  }
-  return 0;
-}
-
-static int check_eas_char(const json_t *ec, size_t i, struct egw__ees_invalid *inv) {
-  static const char *const strs[] = {"easId",      "appGrpId", "easProvId",
-                                     "stdEasType", "easType",  "svcPermLevel"};
-  char p[128];
-  for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
-    const json_t *v = json_object_get(ec, strs[k]);
-    if (v && !json_is_string(v)) {
-      snprintf(p, sizeof(p), FILTER "/easChars/%zu/%s", i, strs[k]);
-      return egw__ees_invalid_set(inv, BAD, p, "must be a string");
-    }
-  }
-  static const char *const lists[] = {"svcFeats", "easSvcContinuity"};
-  for (size_t k = 0; k < 2; k++) {
-    const json_t *v = json_object_get(ec, lists[k]);
-    snprintf(p, sizeof(p), FILTER "/easChars/%zu/%s", i, lists[k]);
-    if (v && check_strings(v, p, inv))
-      return -1;
-  }
-  const json_t *sync = json_object_get(ec, "easSyncInd");
-  if (sync && !json_is_boolean(sync)) {
-    snprintf(p, sizeof(p), FILTER "/easChars/%zu/easSyncInd", i);
-    return egw__ees_invalid_set(inv, BAD, p, "must be true or false");
-  }
-  if (json_object_get(ec, "stdEasType") && json_object_get(ec, "easType")) {
-    snprintf(p, sizeof(p), FILTER "/easChars/%zu", i);
-    return egw__ees_invalid_set(inv, BAD, p, "stdEasType and easType must not be sent together");
-  }
-  return 0;
-}
-
-int egw__ees_filter_check(const json_t *filter, struct egw__ees_invalid *inv) {
-  if (filter == NULL)
-    return 0;
-  if (!json_is_object(filter))
-    return egw__ees_invalid_set(inv, BAD, FILTER, "must be an EasDiscoveryFilter object");
-  static const char *const lists[] = {"acChars", "easChars"};
-  for (size_t k = 0; k < 2; k++) {
-    const json_t *list = json_object_get(filter, lists[k]);
-    if (list == NULL)
-      continue;
-    char p[64];
-    snprintf(p, sizeof(p), FILTER "/%s", lists[k]);
-    if (!json_is_array(list) || json_array_size(list) == 0)
-      return egw__ees_invalid_set(inv, BAD, p, "must be a non-empty array");
-    size_t i;
-    const json_t *item;
-    json_array_foreach(list, i, item) {
-      if (!json_is_object(item)) {
-        char q[80];
-        snprintf(q, sizeof(q), "%s/%zu", p, i);
-        return egw__ees_invalid_set(inv, BAD, q, "must be an object");
-      }
-      if ((k == 0 ? check_ac_char(item, i, inv) : check_eas_char(item, i, inv)) != 0)
-        return -1;
-    }
-  }
-  return 0;
 }

@@ -101,24 +101,12 @@ void egw__ees_stop(struct egw__ees *e);
 struct egw_record *egw__ees_find(struct egw__ees *e, enum egw__ees_kind kind, const char *id);
 int64_t egw__ees_now_s(void);
 
-/* A change written through to the store and answered once durable. */
-struct egw__ees_change {
-  enum egw__ees_kind kind;
-  struct egw_record *rec; /* the record replaced or deleted; NULL: a new one, |new_id| */
-  const char *new_id;
-  json_t *doc; /* taken: the document to write; NULL: delete |rec| */
-  int64_t exp_s;
-  /* The answer: |status| with the stored document as body (none for 204) and Location
-   * when |location| is set; 503 ProblemDetails when the write failed. */
-  int status;
-  const char *location;
-};
-
-/* egw__ees_commit starts |c| and answers |x| (NULL: nobody waits) once it is durable.
- * Returns EGW_AGAIN, or EGW_FAILED when the write could not start (nothing changed;
- * |doc| was released). */
-enum egw_handler_result egw__ees_commit(struct egw__ees *e, struct egw_exchange *x,
-                                        const struct egw__ees_change *c);
+/* egw__ees_commit writes |c| (egw__records_commit; |failed|, |written| and |arg| are
+ * the EES's: it logs "ees_stored" or "ees_deleted") to the table of |kind| and answers
+ * |x| (NULL: nobody waits) once durable. Returns EGW_AGAIN, or EGW_FAILED when the write
+ * could not start (nothing changed; c->doc was released). */
+enum egw_handler_result egw__ees_commit(struct egw__ees *e, enum egw__ees_kind kind,
+                                        struct egw_exchange *x, const struct egw_records_commit *c);
 
 /* egw__ees_peer returns the configured EDGE-9 peer |id|, or NULL. */
 const struct egw_ees_peer_policy *egw__ees_peer(const struct egw__ees *e, const char *id);
@@ -143,8 +131,6 @@ enum egw_handler_result egw__ees_bad_request(struct egw_exchange *x,
 /* egw__ees_problem answers |status| with a ProblemDetails without invalidParams. */
 enum egw_handler_result egw__ees_problem(struct egw_exchange *x, int status, const char *detail,
                                          const char *cause);
-/* egw__ees_method_not_allowed answers 405 with Allow: |allow|. */
-enum egw_handler_result egw__ees_method_not_allowed(struct egw_exchange *x, const char *allow);
 
 /* egw__ees_time returns |s| as a DateTime JSON string (a new reference). */
 json_t *egw__ees_time(int64_t s);
@@ -153,6 +139,22 @@ json_t *egw__ees_time(int64_t s);
 char *egw__ees_urlencode(const char *s);
 /* egw__ees_url returns |base| (no trailing '/') followed by |path| (malloc'd). */
 char *egw__ees_url(const char *base, const char *path);
+
+/* A body check of validate.c. */
+typedef int (*egw__ees_check_fn)(const json_t *doc, struct egw__ees_invalid *inv);
+
+/* egw__ees_check_registration checks registration |doc| with |check| and grants its
+ * expTime (egw__ees_grant_exp, at most ees.eec_registration_max_s ahead) into
+ * *out_exp_s. Returns 0, or -1 with *inv. */
+int egw__ees_check_registration(const struct egw__ees *e, const json_t *doc,
+                                egw__ees_check_fn check, int64_t *out_exp_s,
+                                struct egw__ees_invalid *inv);
+/* egw__ees_read_registration reads the application/json body of |x| and checks it with
+ * egw__ees_check_registration. Returns it (a new reference), or NULL after answering
+ * (415, 400) with *out_result. */
+json_t *egw__ees_read_registration(const struct egw__ees *e, struct egw_exchange *x,
+                                   egw__ees_check_fn check, int64_t *out_exp_s,
+                                   enum egw_handler_result *out_result);
 
 /* egw__ees_token_sub_mismatch says whether a token was used whose sub is not |id|. */
 int egw__ees_token_sub_mismatch(const struct egw_request *req, const char *id);
@@ -168,6 +170,8 @@ int egw__ees_check_eas_registration_patch(const json_t *doc, struct egw__ees_inv
 int egw__ees_check_discovery_req(const json_t *doc, struct egw__ees_invalid *inv);
 int egw__ees_check_context_push(const json_t *doc, struct egw__ees_invalid *inv);
 int egw__ees_check_context(const json_t *ctx, const char *prefix, struct egw__ees_invalid *inv);
+/* egw__ees_filter_check validates an EasDiscoveryFilter (NULL: no filter). */
+int egw__ees_filter_check(const json_t *filter, struct egw__ees_invalid *inv);
 
 /* egw__ees_grant_exp computes the expiry granted for a requested expTime (|exp_time|,
  * may be NULL or null: the longest): min(requested, now + max_s). Returns -1 with *inv
@@ -177,8 +181,6 @@ int egw__ees_grant_exp(const json_t *exp_time, int64_t now_s, uint32_t max_s, in
 
 /* ---- filter.c: EasDiscoveryFilter -------------------------------------------------- */
 
-/* egw__ees_filter_check validates an EasDiscoveryFilter (NULL: no filter). */
-int egw__ees_filter_check(const json_t *filter, struct egw__ees_invalid *inv);
 /* egw__ees_filter_match says whether EASProfile |eas| satisfies |filter| (NULL: any). */
 int egw__ees_filter_match(const json_t *filter, const json_t *eas);
 

@@ -1,5 +1,6 @@
 /* What the EES's handlers add to roles/api.h: ProblemDetails from one invalid member,
- * DateTime values, and the URLs and forms of its outbound calls. */
+ * reading a registration, DateTime values, and the URLs and forms of its outbound
+ * calls. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,11 +32,26 @@ enum egw_handler_result egw__ees_problem(struct egw_exchange *x, int status, con
   return egw__roles_problem(x, status, detail, cause, NULL, 0);
 }
 
-enum egw_handler_result egw__ees_method_not_allowed(struct egw_exchange *x, const char *allow) {
-  if (egw__ees_problem(x, 405, "method not allowed on this resource", NULL) != EGW_DONE)
-    return EGW_FAILED;
-  return egw_response_add_header(egw_exchange_response(x), "Allow", allow) == 0 ? EGW_DONE
-                                                                                : EGW_FAILED;
+int egw__ees_check_registration(const struct egw__ees *e, const json_t *doc,
+                                egw__ees_check_fn check, int64_t *out_exp_s,
+                                struct egw__ees_invalid *inv) {
+  if (check(doc, inv) != 0)
+    return -1;
+  return egw__ees_grant_exp(json_object_get(doc, "expTime"), egw__ees_now_s(),
+                            e->policy->eec_registration_max_s, out_exp_s, inv);
+}
+
+json_t *egw__ees_read_registration(const struct egw__ees *e, struct egw_exchange *x,
+                                   egw__ees_check_fn check, int64_t *out_exp_s,
+                                   enum egw_handler_result *out_result) {
+  json_t *body = egw__roles_read_json(x, "application/json", out_result);
+  struct egw__ees_invalid inv;
+  if (body && egw__ees_check_registration(e, body, check, out_exp_s, &inv) != 0) {
+    json_decref(body);
+    *out_result = egw__ees_bad_request(x, &inv);
+    return NULL;
+  }
+  return body;
 }
 
 json_t *egw__ees_time(int64_t s) {

@@ -50,7 +50,7 @@ static enum egw_handler_result push(struct egw__ees *e, struct egw_exchange *x) 
   const char *cntx_id = json_string_value(json_object_get(ctx, "cntxId"));
   const char *why = caller_may(e, egw_exchange_request(x), ees_id, eec_id);
   if (why) {
-    r = egw__ees_problem(x, 403, why, "IDENTITY_MISMATCH");
+    r = egw__roles_identity_mismatch(x, why);
     goto end;
   }
   size_t n = strlen(ees_id) + strlen(cntx_id) + 2;
@@ -60,8 +60,7 @@ static enum egw_handler_result push(struct egw__ees *e, struct egw_exchange *x) 
   }
   snprintf(key, n, "%s|%s", ees_id, cntx_id);
   /* Pushed again: the newer context replaces the older. */
-  struct egw__ees_change c = {
-      .kind = EGW__EES_CTX,
+  struct egw_records_commit c = {
       .rec = egw__ees_find(e, EGW__EES_CTX, key),
       .new_id = key,
       .doc = body,
@@ -69,7 +68,7 @@ static enum egw_handler_result push(struct egw__ees *e, struct egw_exchange *x) 
       .status = 204,
   };
   body = NULL;
-  r = egw__ees_commit(e, x, &c);
+  r = egw__ees_commit(e, EGW__EES_CTX, x, &c);
 end:
   free(key);
   json_decref(body);
@@ -91,14 +90,13 @@ static enum egw_handler_result pull(struct egw__ees *e, struct egw_exchange *x) 
   }
   const char *why = caller_may(e, req, ees_id, NULL);
   if (why)
-    return egw__ees_problem(x, 403, why, "IDENTITY_MISMATCH");
+    return egw__roles_identity_mismatch(x, why);
   struct egw_record *rec = egw__ees_find(e, EGW__EES_EEC, cntx_id);
   if (rec == NULL)
     return egw__ees_problem(x, 404, "no EEC context with this id", "CONTEXT_NOT_FOUND");
   const char *eec_id = json_string_value(json_object_get(rec->doc, "eecId"));
   if (req->token_eec_id && strcmp(req->token_eec_id, eec_id) != 0)
-    return egw__ees_problem(x, 403, "the access token was issued for another EEC",
-                            "IDENTITY_MISMATCH");
+    return egw__roles_identity_mismatch(x, "the access token was issued for another EEC");
   json_t *ctx = egw__ees_context_of(rec);
   enum egw_handler_result r = ctx ? egw__roles_answer_json(x, 200, ctx) : EGW_FAILED;
   json_decref(ctx);

@@ -161,73 +161,32 @@ void egw__ees_stop(struct egw__ees *e) {
 
 /* ---- write-through ----------------------------------------------------------------------- */
 
-struct write_op {
-  struct egw__ees *e;
-  struct egw_exchange *x; /* NULL once the client went away, or for nobody */
-  enum egw__ees_kind kind;
-  int delete;
-  int status;
-  char *location;
-};
-
-static void on_abort(void *arg) { ((struct write_op *)arg)->x = NULL; }
-
-static void on_written(void *arg, int status, const struct egw_record *rec) {
-  struct write_op *op = arg;
+static void log_written(void *arg, enum egw_record_change change, int status,
+                        const struct egw_record *rec) {
+  const struct egw_records *t = arg;
   struct egw_log_record lr;
   egw_log_begin(&lr, status == 0 ? EGW_LOG_INFO : EGW_LOG_ERROR,
-                op->delete ? "ees_deleted" : "ees_stored");
-  egw_log_str(&lr, "kind", store_kinds[op->kind]);
+                change == EGW_RECORD_DELETED ? "ees_deleted" : "ees_stored");
+  egw_log_str(&lr, "kind", t->kind);
   egw_log_str(&lr, "id", rec ? rec->id : NULL);
   egw_log_bool(&lr, "durable", status == 0);
   egw_log_end(&lr);
-  if (op->x) {
-    enum egw_handler_result r = EGW_DONE;
-    if (status != 0 || rec == NULL)
-      r = egw__ees_problem(op->x, 503, "the change could not be stored", "SYSTEM_FAILURE");
-    else if (op->status == 204)
-      egw_exchange_response(op->x)->status = 204;
-    else
-      r = egw__roles_answer_json(op->x, op->status, rec->doc);
-    if (r == EGW_DONE && status == 0 && op->location &&
-        egw_response_add_header(egw_exchange_response(op->x), "Location", op->location) != 0)
-      r = EGW_FAILED;
-    if (r != EGW_DONE)
-      egw_exchange_response(op->x)->status = 0; /* finish answers 500 ProblemDetails */
-    egw_exchange_finish(op->x);
-  }
-  free(op->location);
-  free(op);
 }
 
-enum egw_handler_result egw__ees_commit(struct egw__ees *e, struct egw_exchange *x,
-                                        const struct egw__ees_change *c) {
-  struct write_op *op = calloc(1, sizeof(*op));
-  if (op == NULL || (c->location && (op->location = strdup(c->location)) == NULL)) {
-    free(op);
-    json_decref(c->doc);
-    return EGW_FAILED;
-  }
-  *op = (struct write_op){.e = e,
-                          .kind = c->kind,
-                          .delete = c->doc == NULL,
-                          .status = c->status,
-                          .location = op->location};
-  struct egw_records *t = &e->tables[c->kind];
-  int rc = c->doc ? egw__records_put(t, c->rec, c->new_id, c->doc, c->exp_s, on_written, op)
-                  : egw__records_delete(t, c->rec, on_written, op);
-  if (rc != 0) {
-    egw_log_msg(EGW_LOG_ERROR, "ees_store_failed", "cannot start writing %s: %s",
-                store_kinds[c->kind], egw_strerror(rc));
-    free(op->location);
-    free(op);
-    return EGW_FAILED;
-  }
-  if (x) {
-    op->x = x;
-    egw_exchange_set_abort(x, on_abort, op);
-  }
-  return EGW_AGAIN;
+enum egw_handler_result egw__ees_commit(struct egw__ees *e, enum egw__ees_kind kind,
+                                        struct egw_exchange *x,
+                                        const struct egw_records_commit *c) {
+  struct egw_records *t = &e->tables[kind];
+  struct egw_records_commit w = *c;
+  w.failed = "the change could not be stored";
+  w.written = log_written;
+  w.arg = t;
+  int rc = egw__records_commit(t, x, &w);
+  if (rc == 0)
+    return EGW_AGAIN;
+  egw_log_msg(EGW_LOG_ERROR, "ees_store_failed", "cannot start writing %s: %s", t->kind,
+              egw_strerror(rc));
+  return EGW_FAILED;
 }
 
 /* ---- module plumbing --------------------------------------------------------------------- */

@@ -251,6 +251,90 @@ int egw__ees_check_eas_registration_patch(const json_t *doc, struct egw__ees_inv
   return 0;
 }
 
+/* ---- EasDiscoveryFilter (of EasDiscoveryReq) ------------------------------------------ */
+
+#define FILTER "/easDiscoveryFilter"
+
+static int check_ac_char(const json_t *ac, size_t i, struct egw__ees_invalid *inv) {
+  char p[128];
+  const json_t *prof = json_object_get(ac, "acProf");
+  snprintf(p, sizeof(p), FILTER "/acChars/%zu/acProf", i);
+  if (prof == NULL)
+    return egw__ees_invalid_set(inv, MISSING, p, "is required");
+  if (!json_is_object(prof))
+    return egw__ees_invalid_set(inv, OPTIONAL, p, "must be an ACProfile object");
+  const json_t *ac_id = json_object_get(prof, "acId");
+  if (!json_is_string(ac_id) || json_string_length(ac_id) == 0) {
+    snprintf(p, sizeof(p), FILTER "/acChars/%zu/acProf/acId", i);
+    return egw__ees_invalid_set(inv, ac_id ? OPTIONAL : MISSING, p,
+                                ac_id ? "must be a non-empty string" : "is required");
+  }
+  const json_t *eass = json_object_get(prof, "eass");
+  if (eass == NULL)
+    return 0;
+  snprintf(p, sizeof(p), FILTER "/acChars/%zu/acProf/eass", i);
+  if (!json_is_array(eass) || json_array_size(eass) == 0)
+    return egw__ees_invalid_set(inv, OPTIONAL, p, "must be a non-empty array of EasDetail");
+  size_t k;
+  const json_t *d;
+  json_array_foreach(eass, k, d) {
+    if (!json_is_string(json_object_get(d, "easId"))) {
+      snprintf(p, sizeof(p), FILTER "/acChars/%zu/acProf/eass/%zu/easId", i, k);
+      return egw__ees_invalid_set(inv, OPTIONAL, p, "is required (a string)");
+    }
+  }
+  return 0;
+}
+
+static int check_eas_char(const json_t *ec, size_t i, struct egw__ees_invalid *inv) {
+  static const char *const strs[] = {"easId",      "appGrpId", "easProvId",
+                                     "stdEasType", "easType",  "svcPermLevel"};
+  char p[128];
+  snprintf(p, sizeof(p), FILTER "/easChars/%zu", i);
+  for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
+    if (opt_string(ec, p, strs[k], inv))
+      return -1;
+  }
+  if (opt_strings(ec, p, "svcFeats", 1, inv) || opt_strings(ec, p, "easSvcContinuity", 1, inv) ||
+      opt_bool(ec, p, "easSyncInd", inv))
+    return -1;
+  if (json_object_get(ec, "stdEasType") && json_object_get(ec, "easType"))
+    return egw__ees_invalid_set(inv, OPTIONAL, p,
+                                "stdEasType and easType must not be sent together");
+  return 0;
+}
+
+int egw__ees_filter_check(const json_t *filter, struct egw__ees_invalid *inv) {
+  if (filter == NULL)
+    return 0;
+  if (!json_is_object(filter))
+    return egw__ees_invalid_set(inv, OPTIONAL, FILTER, "must be an EasDiscoveryFilter object");
+  static const char *const lists[] = {"acChars", "easChars"};
+  for (size_t k = 0; k < 2; k++) {
+    const json_t *list = json_object_get(filter, lists[k]);
+    if (list == NULL)
+      continue;
+    char p[64];
+    snprintf(p, sizeof(p), FILTER "/%s", lists[k]);
+    if (!json_is_array(list) || json_array_size(list) == 0)
+      return egw__ees_invalid_set(inv, OPTIONAL, p, "must be a non-empty array");
+    size_t i;
+    const json_t *item;
+    json_array_foreach(list, i, item) {
+      if (!json_is_object(item)) {
+        char q[80];
+        snprintf(q, sizeof(q), "%s/%zu", p, i);
+        return egw__ees_invalid_set(inv, OPTIONAL, q, "must be an object");
+      }
+      if ((k == 0 ? check_ac_char(item, i, inv) : check_eas_char(item, i, inv)) != 0)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---- EasDiscoveryReq, EECContext, expiry ---------------------------------------------- */
+
 int egw__ees_check_discovery_req(const json_t *doc, struct egw__ees_invalid *inv) {
   const json_t *rid = json_object_get(doc, "requestorId");
   if (rid == NULL)

@@ -3,17 +3,12 @@
 #include <criterion/criterion.h>
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "json_fixture.h"
 #include "roles/api.h"
 #include "util/arena.h"
-
-static json_t *j(const char *text) {
-  json_error_t err;
-  json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
-  cr_assert_not_null(v, "%s: %s", text, err.text);
-  return v;
-}
 
 /* RFC 7396 appendix A, every example. */
 Test(roles_api, merge_patch_rfc7396_examples) {
@@ -54,19 +49,22 @@ Test(roles_api, merge_patch_rfc7396_examples) {
 }
 
 Test(roles_api, datetime_parse) {
+  static const struct {
+    const char *text;
+    int64_t want;
+  } good[] = {
+      {"1970-01-01T00:00:00Z", 0},
+      {"2025-01-31T12:34:56Z", 1738326896},
+      {"2025-01-31T12:34:56.789z", 1738326896},
+      {"2025-01-31t14:34:56+02:00", 1738326896},
+      {"2025-01-31T10:04:56-02:30", 1738326896},
+      {"2024-02-29T00:00:00Z", 1709164800},
+  };
   int64_t t = 0;
-  cr_assert_eq(egw__roles_datetime_parse("1970-01-01T00:00:00Z", &t), 0);
-  cr_expect_eq(t, 0);
-  cr_assert_eq(egw__roles_datetime_parse("2025-01-31T12:34:56Z", &t), 0);
-  cr_expect_eq(t, 1738326896);
-  cr_assert_eq(egw__roles_datetime_parse("2025-01-31T12:34:56.789z", &t), 0);
-  cr_expect_eq(t, 1738326896);
-  cr_assert_eq(egw__roles_datetime_parse("2025-01-31t14:34:56+02:00", &t), 0);
-  cr_expect_eq(t, 1738326896);
-  cr_assert_eq(egw__roles_datetime_parse("2025-01-31T10:04:56-02:30", &t), 0);
-  cr_expect_eq(t, 1738326896);
-  cr_assert_eq(egw__roles_datetime_parse("2024-02-29T00:00:00Z", &t), 0);
-  cr_expect_eq(t, 1709164800);
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    cr_assert_eq(egw__roles_datetime_parse(good[i].text, &t), 0, "refused %s", good[i].text);
+    cr_expect_eq(t, good[i].want, "%s", good[i].text);
+  }
   static const char *const bad[] = {
       "",
       "2025-01-31",
@@ -137,4 +135,17 @@ Test(roles_api, query_parameters) {
   cr_expect_null(egw__roles_query_get(&cut, "a", &bad));
   cr_expect_eq(bad, 1);
   egw_arena_cleanup(&arena);
+}
+
+Test(roles_api, scope_join) {
+  char *scopes[] = {"eees-eecregistration", "eees-easdiscovery"};
+  char *s = egw__roles_scope_join(scopes, 2, "unused");
+  cr_expect_str_eq(s, "eees-eecregistration eees-easdiscovery");
+  free(s);
+  s = egw__roles_scope_join(scopes, 1, "unused");
+  cr_expect_str_eq(s, "eees-eecregistration");
+  free(s);
+  s = egw__roles_scope_join(NULL, 0, "eas-app");
+  cr_expect_str_eq(s, "eas-app");
+  free(s);
 }

@@ -6,14 +6,8 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "json_fixture.h"
 #include "roles/ecs/edge.h"
-
-static json_t *j(const char *text) {
-  json_error_t err;
-  json_t *v = json_loads(text, 0, &err);
-  cr_assert_not_null(v, "%s: %s", text, err.text);
-  return v;
-}
 
 static int has_param(const struct egw_param_errors *errs, const char *param) {
   for (size_t i = 0; i < errs->n; i++) {
@@ -180,20 +174,16 @@ Test(ecs_edge, edn_config_groups_by_dnn_and_skips_what_is_not_served, .init = ta
   struct egw_ecs_edn_filter f = {.ac_profs = acs};
   json_t *edn = egw__ecs_edn_config(&table, &p, &f, NOW, NULL, NULL);
   cr_assert_not_null(edn);
-  json_t *want =
-      j("[{\"ednConInfo\":{\"dnn\":\"dnn-a\"},\"eess\":[{\"eesId\":\"ees1\",\"eecRegConf\":true,"
-        "\"endPt\":{\"uri\":\"https://ees1\"},\"easIds\":[\"app1\"],\"ecspInfo\":\"sp\","
-        "\"dnais\":[\"d1\"],\"easInstInfos\":[{\"easId\":\"app1\",\"status\":\"INSTANTIATED\"}],"
-        "\"eesAuthMethods\":[\"TLS_WITH_AKMA\",\"TLS_CLIENT_SERVER_CERTIFICATE\"]}],"
-        "\"lifeTime\":\"2025-01-31T13:34:56Z\"},"
-        "{\"ednConInfo\":{\"dnn\":\"edge\"},\"eess\":[{\"eesId\":\"ees2\",\"eecRegConf\":false,"
-        "\"endPt\":{\"fqdn\":\"ees2\"},\"easIds\":[\"app1\"],"
-        "\"eesAuthMethods\":[\"SERVER_SIDE_CERTIFICATE_BASED\"]}],"
-        "\"lifeTime\":\"2025-01-31T13:34:56Z\"}]");
-  char *got = json_dumps(edn, JSON_COMPACT);
-  cr_expect(json_equal(edn, want), "got %s", got);
-  free(got);
-  json_decref(want);
+  assert_json(
+      edn, "[{\"ednConInfo\":{\"dnn\":\"dnn-a\"},\"eess\":[{\"eesId\":\"ees1\",\"eecRegConf\":true,"
+           "\"endPt\":{\"uri\":\"https://ees1\"},\"easIds\":[\"app1\"],\"ecspInfo\":\"sp\","
+           "\"dnais\":[\"d1\"],\"easInstInfos\":[{\"easId\":\"app1\",\"status\":\"INSTANTIATED\"}],"
+           "\"eesAuthMethods\":[\"TLS_WITH_AKMA\",\"TLS_CLIENT_SERVER_CERTIFICATE\"]}],"
+           "\"lifeTime\":\"2025-01-31T13:34:56Z\"},"
+           "{\"ednConInfo\":{\"dnn\":\"edge\"},\"eess\":[{\"eesId\":\"ees2\",\"eecRegConf\":false,"
+           "\"endPt\":{\"fqdn\":\"ees2\"},\"easIds\":[\"app1\"],"
+           "\"eesAuthMethods\":[\"SERVER_SIDE_CERTIFICATE_BASED\"]}],"
+           "\"lifeTime\":\"2025-01-31T13:34:56Z\"}]");
   json_decref(edn);
 
   /* Target discovery: the S-EES is left out. */

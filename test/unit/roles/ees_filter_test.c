@@ -4,14 +4,8 @@
 
 #include <jansson.h>
 
+#include "json_fixture.h"
 #include "roles/ees/internal.h"
-
-static json_t *j(const char *text) {
-  json_error_t err;
-  json_t *v = json_loads(text, 0, &err);
-  cr_assert_not_null(v, "%s: %s", text, err.text);
-  return v;
-}
 
 static int match(const char *filter, const char *profile) {
   json_t *f = filter ? j(filter) : NULL;

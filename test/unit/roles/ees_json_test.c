@@ -9,22 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_fixture.h"
 #include "roles/ees/internal.h"
-
-static json_t *j(const char *text) {
-  json_error_t err;
-  json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
-  cr_assert_not_null(v, "%s: %s", text, err.text);
-  return v;
-}
-
-static void assert_json(json_t *got, const char *want) {
-  json_t *w = j(want);
-  char *g = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-  cr_assert(json_equal(got, w), "got %s, want %s", g, want);
-  free(g);
-  json_decref(w);
-}
 
 Test(ees_json, expiry_is_capped_and_must_be_in_the_future) {
   int64_t now = 1740832205, exp;
