@@ -89,5 +89,5 @@ Test(config_sim, ecs_ausf_errors) {
   fx_site_error(ECS_SITE "  ausf: {url: 'http://a.example'}\n",
                 "D/site.yaml:14: ecs.ausf.url: 'http://a.example' must be an https:// URL");
   fx_site_error(ECS_SITE "  ausf: {url: 'https://a.example', timeout_ms: 5}\n",
-                "D/site.yaml:14: ecs.ausf.timeout_ms: must be 100..60000");
+                "D/site.yaml:14: ecs.ausf.timeout_ms: must be between 100 and 60000");
 }
