@@ -188,6 +188,13 @@ int egw__edge_site_finish(struct egw__cfg_file *f, struct egw__site_parse *sx);
 /* egw__edge_cleanup frees the ees and eas sections of |p|. */
 void egw__edge_cleanup(struct egw_site_policy *p);
 
+/* Handlers of site.yaml's "sim" key (obj: struct egw__site_parse) and of "ecs.ausf"
+ * (obj: struct egw__ecs_parse), in src/config/sim_policy.c; egw__sim_cleanup frees
+ * p->sim_ausf and p->ecs->ausf (call it before egw__tokens_cleanup). */
+int egw__sim_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__ecs_ausf_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+void egw__sim_cleanup(struct egw_site_policy *p);
+
 /* Where an interface file's keys are, for the checks that span files. */
 struct egw__listener_places {
   int interface_line;

@@ -30,7 +30,7 @@ struct lparse {
   struct egw__listener_places *places;
   /* tls: line of each key seen (0 when absent), read by check_tls */
   int mode_set;
-  int cert_line, key_line, hint_line, psk_file_line, crl_check_line;
+  int cert_line, key_line, hint_line, psk_file_line, psk_source_line, crl_check_line;
   /* authz */
   int authz_mode_set;
   int rules_line;
@@ -153,6 +153,25 @@ static int set_tls_psk_file(struct egw__cfg_file *f, const struct egw__cfg_at *a
   return egw__cfg_path(f, at->path, at->value, &lx->lp->tls.psk_file);
 }
 
+/* psk_source: "file" (the default: psk_file's keys, plus the site-wide keys that key
+ * providers put in the key store) or "keystore" (those site-wide keys only: Kedge fetched
+ * from the AUSF by the ECS, with no static file). */
+static int set_tls_psk_source(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct lparse *lx = obj;
+  const char *v = egw__cfg_scalar(f, at->path, at->value);
+  if (v == NULL)
+    return -1;
+  lx->psk_source_line = at->line;
+  if (strcmp(v, "file") == 0)
+    lx->lp->tls.psk_keystore_only = 0;
+  else if (strcmp(v, "keystore") == 0)
+    lx->lp->tls.psk_keystore_only = 1;
+  else
+    return egw__cfg_error(f, egw__cfg_line(at->value), at->path,
+                          "unknown psk_source '%s' (expected file, keystore)", v);
+  return 0;
+}
+
 static int set_tls_ciphers(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
   return egw__cfg_string(f, at->path, at->value, &((struct lparse *)obj)->lp->tls.ciphers);
 }
@@ -164,6 +183,7 @@ static const struct egw__cfg_key tls_keys[] = {
     {.name = "crl_check", .set = set_tls_crl_check},
     {.name = "psk_identity_hint", .set = set_tls_hint},
     {.name = "psk_file", .set = set_tls_psk_file},
+    {.name = "psk_source", .set = set_tls_psk_source},
     {.name = "ciphers", .set = set_tls_ciphers},
 };
 
@@ -176,6 +196,14 @@ static int check_tls(struct egw__cfg_file *f, const char *path, int map_line, st
   if (t->mode != EGW_TLS_PSK && lx->psk_file_line) {
     snprintf(key, sizeof(key), "%s.psk_file", path);
     return egw__cfg_error(f, lx->psk_file_line, key, "not allowed with mode %s", mode);
+  }
+  if (t->mode != EGW_TLS_PSK && lx->psk_source_line) {
+    snprintf(key, sizeof(key), "%s.psk_source", path);
+    return egw__cfg_error(f, lx->psk_source_line, key, "not allowed with mode %s", mode);
+  }
+  if (t->psk_keystore_only && lx->psk_file_line) {
+    snprintf(key, sizeof(key), "%s.psk_file", path);
+    return egw__cfg_error(f, lx->psk_file_line, key, "not allowed with psk_source keystore");
   }
   if (t->mode != EGW_TLS_PSK && lx->hint_line) {
     snprintf(key, sizeof(key), "%s.psk_identity_hint", path);
@@ -202,7 +230,7 @@ static int check_tls(struct egw__cfg_file *f, const char *path, int map_line, st
     snprintf(key, sizeof(key), "%s.key", path);
     return egw__cfg_error(f, lx->key_line, key, "not allowed without 'cert'");
   }
-  if (t->mode == EGW_TLS_PSK && !lx->psk_file_line) {
+  if (t->mode == EGW_TLS_PSK && !t->psk_keystore_only && !lx->psk_file_line) {
     snprintf(key, sizeof(key), "%s.psk_file", path);
     return egw__cfg_error(f, map_line, key, "required key 'psk_file' missing (mode psk)");
   }

@@ -36,6 +36,9 @@ struct egw_tls_policy {
    * (lines "<identity> <hex key>", '#' comments). */
   char *psk_identity_hint;
   char *psk_file;
+  /* psk_source: keystore: no psk_file; the listener sees only the site-wide keys that
+   * key providers put in the key store (Kedge from the AUSF). */
+  int psk_keystore_only;
   /* Optional TLS 1.2 cipher list override (OpenSSL syntax); NULL for the mode's
    * default. TLS 1.3 suites are always BoringSSL's AEAD set. */
   char *ciphers;
@@ -213,6 +216,8 @@ struct egw_ecs_policy {
   char *client_cert;
   char *client_key;
   uint32_t max_hops;
+  /* ecs.ausf: where the ECS fetches Kedge (sim_policy.c); NULL when absent. */
+  struct egw_ecs_ausf_policy *ausf;
   int line;
 };
 
@@ -269,6 +274,23 @@ struct egw_eas_policy {
   int line;
 };
 
+/* ecs.ausf (module ecs-psk-auth): the AUSF the ECS asks for Kedge with the key request of
+ * the TLS-PSK proposal (POST {url}/nausf-auth/v1/kedge-requests), over mutual TLS with
+ * ecs.client and verified against site.trust.ca. */
+struct egw_ecs_ausf_policy {
+  char *url;                /* base URL https://host:port (no trailing '/') */
+  uint32_t timeout_ms;      /* one key request, end to end; default 2000, 100..60000 */
+  uint32_t negative_ttl_ms; /* how long an unknown Kedge-ID is remembered; 5000, 0..600000 */
+  int line;
+};
+
+/* sim.ausf (module sim-ausf): a simulated AUSF for labs and tests. */
+struct egw_sim_ausf_policy {
+  char *subscribers_file; /* lines "<SUPI> <KAUSF hex>", '#' comments */
+  uint32_t kedge_ttl_s;   /* lifetime announced with each Kedge; default 3600, 60..86400 */
+  int line;
+};
+
 struct egw_site_policy {
   char *dir;       /* the policy directory */
   char *site_file; /* path of site.yaml */
@@ -288,9 +310,10 @@ struct egw_site_policy {
   char *token_client_key;
   struct egw_issuer_policy *issuers;
   size_t n_issuers;
-  struct egw_ecs_policy *ecs; /* NULL when site.yaml has no "ecs" */
-  struct egw_ees_policy *ees; /* NULL when site.yaml has no "ees" */
-  struct egw_eas_policy *eas; /* NULL when site.yaml has no "eas" */
+  struct egw_ecs_policy *ecs;           /* NULL when site.yaml has no "ecs" */
+  struct egw_ees_policy *ees;           /* NULL when site.yaml has no "ees" */
+  struct egw_eas_policy *eas;           /* NULL when site.yaml has no "eas" */
+  struct egw_sim_ausf_policy *sim_ausf; /* NULL when site.yaml has no "sim.ausf" */
   struct egw_listener_policy *listeners;
   size_t n_listeners;
 };

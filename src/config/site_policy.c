@@ -86,6 +86,7 @@ static const struct egw__cfg_key site_file_keys[] = {
     {.name = "ecs", .set = egw__ecs_set},
     {.name = "ees", .set = egw__ees_set},
     {.name = "eas", .set = egw__eas_set},
+    {.name = "sim", .set = egw__sim_set},
 };
 
 static int load_site(struct egw__site_parse *sx, char **out_err) {
@@ -435,6 +436,7 @@ void egw_site_policy_free(struct egw_site_policy *p) {
   egw__cfg_free_strings(p->ca_files, p->n_ca_files);
   egw__cfg_free_strings(p->crl_files, p->n_crl_files);
   free(p->state_dir);
+  egw__sim_cleanup(p);
   egw__tokens_cleanup(p);
   egw__edge_cleanup(p);
   for (size_t i = 0; i < p->n_listeners; i++)

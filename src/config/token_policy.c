@@ -373,6 +373,7 @@ static const struct egw__cfg_key ecs_keys[] = {
     {.name = "client", .set = egw__ecs_client_set},
     {.name = "peers", .set = egw__ecs_peers_set},
     {.name = "max_hops", .set = egw__ecs_max_hops_set},
+    {.name = "ausf", .set = egw__ecs_ausf_set},
 };
 
 int egw__ecs_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {

@@ -75,7 +75,9 @@ static int configure_psk(struct egw_tls_ctx *ctx, const struct egw_listener_poli
     snprintf(msg, msg_len, "mode psk needs the site's key store");
     return -1;
   }
-  if (lp->tls.psk_file == NULL) {
+  /* Without psk_file (psk_source: keystore) the realm stays NULL and the listener sees
+   * only the site-wide keys that providers put in the key store. */
+  if (lp->tls.psk_file == NULL && !lp->tls.psk_keystore_only) {
     snprintf(msg, msg_len, "mode psk needs psk_file (the listener's key realm)");
     return -1;
   }

@@ -1,0 +1,53 @@
+/* Private to the simulated 5GC peers (roles enabled only by policy; labs and tests). */
+#ifndef EGW_ROLES_SIM_INTERNAL_H
+#define EGW_ROLES_SIM_INTERNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys/kdf.h"
+
+/* One subscriber of the simulated AUSF: its SUPI and what the AUSF derived from KAUSF
+ * at load (KAUSF itself is wiped at once, as the AUSF drops it after deriving Kedge). */
+struct egw__sim_subscriber {
+  char supi[16];
+  char kedge_id[EGW_KDF_ID_MAX];
+  uint8_t kedge[EGW_KDF_LEN];
+};
+
+struct egw__sim_subscribers {
+  struct egw__sim_subscriber *items;
+  size_t n;
+};
+
+/* egw__sim_subscribers_parse reads |len| bytes of a subscribers file: one
+ * "<SUPI> <KAUSF hex>" per line (SUPI: 5 to 15 digits; KAUSF: 64 hex digits), blank
+ * lines and '#' comments ignored, each SUPI at most once. MCC is the first 3 digits of
+ * the SUPI, MNC the next 2, the routing indicator "0". |name| names the file in errors.
+ * Returns a new set (free with egw__sim_subscribers_free), or NULL with *out_err
+ * (malloc'd, "name:line: message", never with key material). */
+struct egw__sim_subscribers *egw__sim_subscribers_parse(const char *text, size_t len,
+                                                        const char *name, char **out_err);
+
+/* egw__sim_subscribers_load reads the file at |path| and parses it as above. */
+struct egw__sim_subscribers *egw__sim_subscribers_load(const char *path, char **out_err);
+
+/* egw__sim_subscribers_free wipes every key and frees |s|; NULL is accepted. */
+void egw__sim_subscribers_free(struct egw__sim_subscribers *s);
+
+/* egw__sim_subscriber_find returns the subscriber whose Kedge-ID is |kedge_id|, or NULL. */
+const struct egw__sim_subscriber *egw__sim_subscriber_find(const struct egw__sim_subscribers *s,
+                                                           const char *kedge_id);
+
+/* egw__sim_ausf_answer is the AUSF's key request (SPEC-NOTES "Keys for TLS-PSK") without
+ * HTTP: |body| is the parsed request body (NULL when it was not a JSON object). It
+ * returns the status (200, 400, 404) and sets *out_body to a new reference: on 200
+ * {"kedge": hex, "expiry": now_s + ttl_s as RFC 3339}; otherwise NULL, with *out_cause
+ * ("KEDGE_ID_NOT_FOUND", "MANDATORY_IE_MISSING", "MANDATORY_IE_INCORRECT") and
+ * *out_detail. A 200 with *out_body NULL means out of memory. */
+int egw__sim_ausf_answer(const struct egw__sim_subscribers *s, const json_t *body, int64_t now_s,
+                         uint32_t ttl_s, json_t **out_body, const char **out_cause,
+                         const char **out_detail);
+
+#endif
