@@ -74,7 +74,7 @@ static void exp_in(int seconds, char out[32]) {
 /* Answers request |i|; 1 to keep the connection. */
 static int answer(struct ees_srv *s, SSL *ssl, int fd, int i) {
   char resp[1024], exp[32], body[128];
-  exp_in(2, exp);
+  exp_in(3, exp);
   snprintf(body, sizeof(body),
            "{\"easProf\":{\"easId\":\"x\",\"endPt\":{\"uri\":\"u\"}},"
            "\"expTime\":\"%s\"}",

@@ -68,8 +68,11 @@ Test(eas_registration, registers_then_renews_at_half_the_granted_lifetime, .time
   fx_start(&f);
   run_until_logged(&f, "\"event\":\"eas_registered\"", 1, 5000);
   cr_assert_not_null(strstr(fx_log(&f), "\"renewed\":false"), "%s", fx_log(&f));
-  cr_assert_not_null(strstr(fx_log(&f), "\"lifetime_s\":2"), "the EES granted 2 s");
-  /* The EES granted 2 s: the renewal comes about a second later. */
+  /* The EES grants 3 s from its clock's second; seen from here that is 2 or 3 s when the
+   * machine is slow (the seconds may tick between the grant and the answer's arrival). */
+  cr_assert(strstr(fx_log(&f), "\"lifetime_s\":3") || strstr(fx_log(&f), "\"lifetime_s\":2"),
+            "the EES granted 3 s: %s", fx_log(&f));
+  /* The renewal comes at half of that, a second or so later. */
   run_until_logged(&f, "\"renewed\":true", 1, 5000);
   reg_finish(&f);
   ees_srv_stop(&ees);
