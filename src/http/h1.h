@@ -4,6 +4,7 @@
  * through send. Keep-alive, pipelining (one exchange at a time, later requests wait in
  * the input buffer), chunked request bodies, Expect: 100-continue, streamed responses
  * (chunked for HTTP/1.1 when the role gives no length, close-delimited for HTTP/1.0),
+ * request bodies streamed to roles that ask for it (cb.streams_body),
  * and the limits below. */
 #ifndef EGW_HTTP_H1_H
 #define EGW_HTTP_H1_H

@@ -1,5 +1,6 @@
 /* Private to the HTTP/1.1 server framing: the framing state, shared by the parser and
- * exchanges (h1.c) and streamed responses (h1_stream.c). */
+ * exchanges (h1.c), response heads and streamed responses (h1_stream.c) and streamed
+ * request bodies (h1_body.c). */
 #ifndef EGW_HTTP_H1_INTERNAL_H
 #define EGW_HTTP_H1_INTERNAL_H
 
