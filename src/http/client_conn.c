@@ -35,6 +35,8 @@ struct write_req {
 };
 
 static const struct egw__client_transport plain_transport;
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static int conn_connect_next(struct egw__client_conn *conn);
 
 /* ---- connections: closing and the pool -------------------------------------------- */
@@ -101,6 +103,13 @@ void egw__client_conn_release(struct egw__client_conn *conn, int reuse) {
   for (struct egw__client_conn *o = c->idle; o; o = o->next)
     n += strcmp(o->origin, conn->origin) == 0;
   if (n >= c->max_idle_per_origin) {
+    egw__client_conn_close(conn);
+    return;
+  }
+  /* A call paused by its consumer as its last piece arrived stopped reading: a pooled
+   * connection must read (its next response, or the server's close). */
+  if (call && call->paused && conn->sock &&
+      uv_read_start((uv_stream_t *)&conn->sock->tcp, on_alloc, on_read) != 0) {
     egw__client_conn_close(conn);
     return;
   }
