@@ -5,6 +5,7 @@
 #define EDGEGW_ROLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "edgegw/http.h"
 
@@ -51,6 +52,13 @@ struct egw_role_ops {
    * learns at run time through egw_site_learned_trust), so that a CA learned for one
    * interface (EEC CAs on EDGE-1) is trusted on no other. */
   int learns_client_cas;
+  /* streams_request_body: for a request with a body, the dispatcher routes and authorizes
+   * as soon as the head is complete and calls on_request with req->body NULL; the role
+   * reads the body as it arrives with egw_exchange_body_start (see "streamed request
+   * bodies" below). A request refused before that (404, 405, authorization) is answered
+   * at once, and the connection closes after the answer instead of reading the body.
+   * Zero: the body is read whole (bounded by the listener's body_bytes) first. */
+  int streams_request_body;
   int (*init)(struct egw_site *site, void **out_state, char **out_err);
   int (*start)(void *state, struct uv_loop_s *loop);
   enum egw_handler_result (*on_request)(void *state, struct egw_exchange *x);
@@ -138,6 +146,49 @@ void egw_exchange_stream_end(struct egw_exchange *x);
  * so the connection closes without completing the body, which the client sees as a
  * truncated response. |x| must not be touched afterwards. */
 void egw_exchange_stream_abort(struct egw_exchange *x);
+
+/* ---- streamed request bodies ------------------------------------------------------ *
+ *
+ * For a module with streams_request_body, egw_exchange_body_pending says whether the
+ * request's body is still to be read. The role then calls egw_exchange_body_start once:
+ * framing answers a client's Expect: 100-continue at that moment, and from then on hands
+ * the body (de-chunked) to on_data in pieces as it arrives, then calls on_end once. The
+ * listener's body_bytes still bounds the body: a chunked body that grows past it ends
+ * with EGW_BODY_TOO_LARGE (a Content-Length over it is refused with 413 before the role
+ * runs). Both callbacks run on the loop thread from callbacks of the connection, never
+ * from inside egw_exchange_body_start or _resume; they may finish the exchange. An
+ * exchange that ends before its body was read whole closes its connection after the
+ * response (the rest of the body is never read). */
+
+/* egw_body_status is what on_end of a streamed request body reports. */
+enum egw_body_status {
+  /* EGW_BODY_COMPLETE: every byte of the body went to on_data. */
+  EGW_BODY_COMPLETE = 0,
+  /* EGW_BODY_TOO_LARGE: the body grew past the listener's body_bytes; answer 413 if no
+   * response head went out yet, else abort the stream. */
+  EGW_BODY_TOO_LARGE,
+  /* EGW_BODY_MALFORMED: the chunked framing of the body was broken; answer 400 likewise. */
+  EGW_BODY_MALFORMED,
+};
+
+/* egw_exchange_body_pending says whether |x|'s request body is still to be read with
+ * egw_exchange_body_start (1) or was read whole into req->body, or there is none (0). */
+int egw_exchange_body_pending(const struct egw_exchange *x);
+
+/* egw_exchange_body_start starts reading |x|'s pending body: |on_data| gets each piece
+ * (valid during the call only; |len| > 0), |on_end| the outcome, once, after the last
+ * piece. Both get |arg|. Returns 0, or -1 when no body is pending or it was started
+ * already (nothing is called then). */
+int egw_exchange_body_start(struct egw_exchange *x,
+                            void (*on_data)(void *arg, const uint8_t *data, size_t len),
+                            void (*on_end)(void *arg, enum egw_body_status status), void *arg);
+
+/* egw_exchange_body_pause stops handing the body over (the role's consumer is full):
+ * framing stops reading the client's socket once a little input is kept (bytes already
+ * read or decrypted are kept, not dropped); egw_exchange_body_resume goes on. Calling
+ * either twice, or after on_end, is harmless. */
+void egw_exchange_body_pause(struct egw_exchange *x);
+void egw_exchange_body_resume(struct egw_exchange *x);
 
 /* egw_site_learned_trust returns the trust store of the listeners that mount a module
  * with learns_client_cas (keys/truststore.h; add CAs with egw_truststore_add_pem), or

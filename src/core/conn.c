@@ -44,10 +44,12 @@ struct egw_conn {
   enum egw_h1_state last_state; /* to arm the header timer once per request */
   int handles_open;
   int pending_writes;
-  int in_read;   /* inside on_read: output is flushed once at its end */
-  int finishing; /* close once the queued output is written */
-  int closing;   /* handles are being closed */
-  int deferred;  /* on the server's deferred list */
+  int in_read;     /* inside on_read: output is flushed once at its end */
+  int finishing;   /* close once the queued output is written */
+  int closing;     /* handles are being closed */
+  int deferred;    /* on the server's deferred list */
+  int pump;        /* framing has a streamed request body to go on with (cb.wake) */
+  int read_paused; /* reading stopped: a streamed request body waits for its role */
   struct egw_conn *deferred_next;
   struct egw_conn *prev, *next;
   /* A request whose authorization waits for asynchronous work (EGW_AUTHZ_RETRY); at
@@ -66,6 +68,8 @@ struct write_req {
 };
 
 static void after_io(struct egw_conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void on_timer(uv_timer_t *t);
 static void authorize_and_run(struct egw_conn *c, struct egw_exchange *x,
                               const struct egw_route_target *route);
@@ -130,6 +134,10 @@ static void start_linger(struct egw_conn *c) {
   if (c->closing || c->phase == PHASE_LINGER)
     return;
   c->phase = PHASE_LINGER;
+  if (c->read_paused) { /* lingering discards input: read it */
+    c->read_paused = 0;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  }
   c->shutdown_req.data = c;
   if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
     close_handles(c);
@@ -193,6 +201,39 @@ static void flush(struct egw_conn *c) {
 
 static void on_deferred(uv_idle_t *idle) { egw__conn_run_deferred(idle->data); }
 
+static void defer(struct egw_conn *c) {
+  if (c->deferred || c->closing)
+    return;
+  c->deferred = 1;
+  c->deferred_next = c->server->deferred_head;
+  c->server->deferred_head = c;
+  uv_idle_start(&c->server->deferred, on_deferred);
+}
+
+/* A streamed request body that its role does not take stops the reading of the socket
+ * (what was read and decrypted stays with framing); it reads on once framing can take
+ * more. */
+static void update_reading(struct egw_conn *c) {
+  if (c->closing || c->h1 == NULL || c->phase != PHASE_HTTP)
+    return;
+  int full = egw_h1_input_full(c->h1);
+  if (full && !c->read_paused) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->read_paused = 1;
+  } else if (!full && c->read_paused) {
+    c->read_paused = 0;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+      close_handles(c);
+  }
+}
+
+/* h1 wake callback: a role started or resumed a streamed request body. */
+static void conn_wake(void *owner) {
+  struct egw_conn *c = owner;
+  c->pump = 1;
+  defer(c);
+}
+
 /* h1 send callback: plaintext to encrypt and queue. */
 static int conn_send(void *owner, const uint8_t *data, size_t len) {
   struct egw_conn *c = owner;
@@ -205,12 +246,7 @@ static int conn_send(void *owner, const uint8_t *data, size_t len) {
     /* A role finished asynchronously: write now, look at the framing state once the
      * role's stack has unwound. */
     flush(c);
-    if (!c->deferred && !c->closing) {
-      c->deferred = 1;
-      c->deferred_next = c->server->deferred_head;
-      c->server->deferred_head = c;
-      uv_idle_start(&c->server->deferred, on_deferred);
-    }
+    defer(c);
   }
   return 0;
 }
@@ -226,6 +262,14 @@ void egw__conn_run_deferred(struct egw_server *s) {
     struct egw_conn *c = s->deferred_head;
     s->deferred_head = c->deferred_next;
     c->deferred = 0;
+    if (c->pump && !c->closing && c->h1) {
+      c->pump = 0;
+      c->in_read = 1; /* output of the role's callbacks is flushed once, below */
+      egw_h1_pump(c->h1);
+      c->in_read = 0;
+      flush(c);
+      update_reading(c);
+    }
     after_io(c);
   }
   uv_idle_stop(&s->deferred);
@@ -281,6 +325,20 @@ static void add_allow_header(struct egw_exchange *x, unsigned methods) {
     used += n;
   }
   egw_response_add_header(&x->resp, "Allow", allow);
+}
+
+/* h1 streams_body callback: the route's module reads request bodies as they arrive. A
+ * path with no route or the wrong method is dispatched now too (its 404/405 needs no
+ * body). */
+static int conn_streams_body(void *owner, struct egw_exchange *x) {
+  struct egw_conn *c = owner;
+  struct egw_route_target target;
+  unsigned allowed = 0;
+  const struct egw_request *req = &x->req;
+  if (egw_router_match(c->cfg->router, req->method, req->path, &target, &allowed) !=
+      EGW_ROUTE_FOUND)
+    return 0;
+  return target.ops->streams_request_body != 0;
 }
 
 static void conn_on_request(void *owner, struct egw_exchange *x) {
@@ -410,6 +468,8 @@ static int start_http(struct egw_conn *c) {
       .on_request = conn_on_request,
       .send = conn_send,
       .queued = conn_queued,
+      .streams_body = conn_streams_body,
+      .wake = conn_wake,
   };
   c->h1 = egw_h1_new(&h1_limits, &callbacks, c, egw_tls_conn_peer(c->tls),
                      c->cfg->policy->interface_name);
@@ -465,6 +525,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   handle_ciphertext(c, (const uint8_t *)buf->base, (size_t)nread);
   c->in_read = 0;
   flush(c);
+  update_reading(c);
   after_io(c);
 }
 

@@ -10,6 +10,7 @@
  * while its handles are still closing. A completion callback may free the client or start
  * new calls, so it always runs last: every decision about the connection (pool it, close
  * it) is taken before it, and nothing is touched after it. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,74 @@ int egw__client_call_head(struct egw_http_call *call) {
   return rc;
 }
 
+/* ---- streamed request bodies -------------------------------------------------------- */
+
+/* Bytes of the request not yet written to the socket. */
+static size_t body_queued(const struct egw_http_call *call) {
+  if (!call->sent || call->conn == NULL)
+    return call->req.len;
+  return call->conn->queued;
+}
+
+/* Sends |data| (already framed), or keeps it with the head until the head goes out. */
+static enum egw_http_body_write body_send(struct egw_http_call *call, const uint8_t *data,
+                                          size_t len) {
+  if (!call->sent || call->conn == NULL) {
+    if (egw_buf_append(&call->req, data, len) != 0)
+      return EGW_HTTP_BODY_CLOSED;
+  } else if (call->conn->closing || call->conn->transport->write_more(call->conn, data, len) != 0) {
+    return EGW_HTTP_BODY_CLOSED; /* the connection's failure finishes the call */
+  }
+  if (call->msg.status == 0)
+    egw__client_call_progress(call);
+  if (body_queued(call) > EGW_HTTP_CLIENT_BODY_HIGH_WATER) {
+    call->drain_wanted = 1;
+    return EGW_HTTP_BODY_FULL;
+  }
+  return EGW_HTTP_BODY_OK;
+}
+
+enum egw_http_body_write egw_http_call_write(struct egw_http_call *call, const void *data,
+                                             size_t len) {
+  if (call == NULL || call->finished || !call->body_stream || call->body_ended)
+    return EGW_HTTP_BODY_CLOSED;
+  if (len == 0)
+    return body_queued(call) > EGW_HTTP_CLIENT_BODY_HIGH_WATER ? EGW_HTTP_BODY_FULL
+                                                               : EGW_HTTP_BODY_OK;
+  if (!call->body_chunked)
+    return body_send(call, data, len);
+  /* One piece, one chunk: size line, data and CRLF in one write. */
+  char line[24];
+  int n = snprintf(line, sizeof(line), "%zx\r\n", len);
+  struct egw_buf b = {0};
+  enum egw_http_body_write st = EGW_HTTP_BODY_CLOSED;
+  if (egw_buf_append(&b, line, (size_t)n) == 0 && egw_buf_append(&b, data, len) == 0 &&
+      egw_buf_append(&b, "\r\n", 2) == 0)
+    st = body_send(call, b.data, b.len);
+  egw_buf_free(&b);
+  return st;
+}
+
+enum egw_http_body_write egw_http_call_end_body(struct egw_http_call *call) {
+  if (call == NULL || call->finished || !call->body_stream || call->body_ended)
+    return EGW_HTTP_BODY_CLOSED;
+  call->body_ended = 1;
+  if (!call->body_chunked)
+    return EGW_HTTP_BODY_OK;
+  static const char last[] = "0\r\n\r\n";
+  return body_send(call, (const uint8_t *)last, sizeof(last) - 1);
+}
+
+void egw__client_conn_drained(struct egw__client_conn *conn) {
+  struct egw_http_call *call = conn->call;
+  if (call == NULL || call->finished || !call->drain_wanted ||
+      conn->queued > EGW_HTTP_CLIENT_BODY_LOW_WATER)
+    return;
+  call->drain_wanted = 0;
+  if (call->on_body_drain)
+    call->on_body_drain(call->arg);
+}
+
 void egw_http_call_cancel(struct egw_http_call *call) {
   if (call)
     egw__client_call_finish(call, EGW_HTTP_CLIENT_CANCELLED, "cancelled");
@@ -150,7 +219,10 @@ int egw_http_client_request(struct egw_http_client *c, const struct egw_http_cli
     call->body = req->body;
     call->body_len = req->body_len;
   }
-  call->idempotent = is_idempotent(req->method);
+  call->idempotent = is_idempotent(req->method) && !req->body_stream;
+  call->body_stream = req->body_stream != 0;
+  call->body_chunked = req->body_chunked != 0;
+  call->on_body_drain = req->on_body_drain;
   call->msg.is_head = strcmp(req->method, "HEAD") == 0;
   call->msg.max_body_bytes = c->max_body_bytes;
   call->msg.call = call;

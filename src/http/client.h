@@ -112,7 +112,27 @@ struct egw_http_client_request {
    * egw_http_client_stream); the table must outlive the call. The completion then carries
    * no body. */
   const struct egw_http_client_stream *stream;
+  /* body_stream, when non-zero, says the body is not given here but follows the head as
+   * the caller produces it: egw_http_call_write for each piece, egw_http_call_end_body
+   * once (a proxy passing on a body as it arrives). Only with |head|, which frames the
+   * body (Content-Length, or Transfer-Encoding: chunked with body_chunked), and with no
+   * |body|. Such a call is never retried: its body is gone once written. */
+  int body_stream;
+  /* body_chunked: with body_stream, the client sends each piece as one chunk and ends
+   * the body with the last chunk. */
+  int body_chunked;
+  /* on_body_drain: with body_stream, runs with the call's |arg| after
+   * egw_http_call_write answered EGW_HTTP_BODY_FULL, once what is queued for the server
+   * fell to EGW_HTTP_CLIENT_BODY_LOW_WATER; from a callback of the connection, never from
+   * inside a call of this API. May be NULL. */
+  void (*on_body_drain)(void *arg);
 };
+
+/* Bytes of a streamed request body queued for the server (not yet written to the
+ * socket) above which egw_http_call_write answers EGW_HTTP_BODY_FULL, and the level at
+ * which on_body_drain runs. */
+#define EGW_HTTP_CLIENT_BODY_HIGH_WATER (256u * 1024)
+#define EGW_HTTP_CLIENT_BODY_LOW_WATER (64u * 1024)
 
 /* egw_http_client_result says how a call ended. */
 enum egw_http_client_result {
@@ -197,6 +217,29 @@ void egw_http_client_shutdown(struct egw_http_client *c);
 int egw_http_client_request(struct egw_http_client *c, const struct egw_http_client_request *req,
                             egw_http_client_done_fn done, void *arg,
                             struct egw_http_call **out_call);
+
+/* egw_http_body_write says what egw_http_call_write and _end_body did. */
+enum egw_http_body_write {
+  /* EGW_HTTP_BODY_OK: taken; more may follow. */
+  EGW_HTTP_BODY_OK = 0,
+  /* EGW_HTTP_BODY_FULL: taken, but over EGW_HTTP_CLIENT_BODY_HIGH_WATER is queued: wait
+   * for on_body_drain before writing more. */
+  EGW_HTTP_BODY_FULL,
+  /* EGW_HTTP_BODY_CLOSED: not taken: the call has no streamed body, it ended already, or
+   * the connection failed (the completion tells how the call ended). */
+  EGW_HTTP_BODY_CLOSED,
+};
+
+/* egw_http_call_write sends |len| bytes (copied) of |call|'s streamed body (see
+ * body_stream), queued until the connection is ready. Until the response head arrived,
+ * each write restarts the call's deadline (a slow client's body is not a slow server). */
+enum egw_http_body_write egw_http_call_write(struct egw_http_call *call, const void *data,
+                                             size_t len);
+
+/* egw_http_call_end_body ends |call|'s streamed body (with the last chunk when chunked).
+ * A body that ends short of the Content-Length in the head leaves the server waiting:
+ * cancel the call instead. */
+enum egw_http_body_write egw_http_call_end_body(struct egw_http_call *call);
 
 /* egw_http_call_cancel ends |call|: its completion fires before this returns, with
  * status 0 and error "cancelled", and its connection is closed (a response cut short

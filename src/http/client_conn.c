@@ -31,9 +31,12 @@ struct write_req {
   uv_write_t req;
   struct egw__client_conn *conn;
   uint8_t *data; /* owned, or NULL when the bytes are the call's */
+  size_t len;
 };
 
 static const struct egw__client_transport plain_transport;
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static int conn_connect_next(struct egw__client_conn *conn);
 
 /* ---- connections: closing and the pool -------------------------------------------- */
@@ -103,6 +106,13 @@ void egw__client_conn_release(struct egw__client_conn *conn, int reuse) {
     egw__client_conn_close(conn);
     return;
   }
+  /* A call paused by its consumer as its last piece arrived stopped reading: a pooled
+   * connection must read (its next response, or the server's close). */
+  if (call && call->paused && conn->sock &&
+      uv_read_start((uv_stream_t *)&conn->sock->tcp, on_alloc, on_read) != 0) {
+    egw__client_conn_close(conn);
+    return;
+  }
   conn->state = EGW__CLIENT_IDLE;
   conn->reused = 1;
   conn->prev = NULL;
@@ -146,7 +156,9 @@ static enum egw_http_client_result connect_result(int code) {
  * written in full. */
 static void complete(struct egw__client_conn *conn, int reuse) {
   struct egw_http_call *call = conn->call;
-  egw__client_conn_release(conn, reuse && call->msg.keep_alive && conn->writes_pending == 0);
+  int body_done = !call->body_stream || call->body_ended;
+  egw__client_conn_release(conn,
+                           reuse && call->msg.keep_alive && conn->writes_pending == 0 && body_done);
   egw__client_call_finish(call, EGW_HTTP_CLIENT_OK, NULL);
 }
 
@@ -253,11 +265,14 @@ void egw__client_deliver(struct egw__client_conn *conn, const uint8_t *data, siz
 static void on_write(uv_write_t *req, int status) {
   struct write_req *wr = (struct write_req *)req;
   struct egw__client_conn *conn = wr->conn;
+  conn->queued -= wr->len;
   free(wr->data);
   free(wr);
   conn->writes_pending--;
   if (status < 0 && !conn->closing)
     egw__client_conn_lost(conn, EGW_HTTP_CLIENT_CLOSED, ended(conn, 0));
+  else if (!conn->closing)
+    egw__client_conn_drained(conn);
 }
 
 int egw__client_conn_write(struct egw__client_conn *conn, const uv_buf_t *bufs, unsigned n,
@@ -269,6 +284,9 @@ int egw__client_conn_write(struct egw__client_conn *conn, const uv_buf_t *bufs, 
   }
   wr->conn = conn;
   wr->data = owned;
+  wr->len = 0;
+  for (unsigned i = 0; i < n; i++)
+    wr->len += bufs[i].len;
   int rc = uv_write(&wr->req, (uv_stream_t *)&conn->sock->tcp, bufs, n, on_write);
   if (rc != 0) {
     free(owned);
@@ -276,6 +294,7 @@ int egw__client_conn_write(struct egw__client_conn *conn, const uv_buf_t *bufs, 
     return rc;
   }
   conn->writes_pending++;
+  conn->queued += wr->len;
   return 0;
 }
 
@@ -328,7 +347,8 @@ static int plain_setup(struct egw__client_conn *conn, const struct egw__client_t
 /* The request goes out from the call's own buffers: a connection is pooled only once
  * its writes are done, and closing it cancels them. */
 static int plain_send(struct egw__client_conn *conn) {
-  const struct egw_http_call *call = conn->call;
+  struct egw_http_call *call = conn->call;
+  call->sent = 1;
   uv_buf_t bufs[2] = {
       uv_buf_init((char *)call->req.data, (unsigned)call->req.len),
       uv_buf_init((char *)call->body, (unsigned)call->body_len),
@@ -343,6 +363,15 @@ static void plain_connected(struct egw__client_conn *conn) {
     egw__client_conn_failed(conn, rc);
 }
 
+static int plain_write_more(struct egw__client_conn *conn, const uint8_t *data, size_t len) {
+  uint8_t *copy = malloc(len);
+  if (copy == NULL)
+    return EGW_ERR_NOMEM;
+  memcpy(copy, data, len);
+  uv_buf_t b = uv_buf_init((char *)copy, (unsigned)len);
+  return egw__client_conn_write(conn, &b, 1, copy);
+}
+
 static void plain_received(struct egw__client_conn *conn, const uint8_t *data, size_t len) {
   egw__client_deliver(conn, data, len, 0, 0);
 }
@@ -353,6 +382,7 @@ static const struct egw__client_transport plain_transport = {
     .setup = plain_setup,
     .connected = plain_connected,
     .send = plain_send,
+    .write_more = plain_write_more,
     .received = plain_received,
     .teardown = plain_teardown,
 };
@@ -465,6 +495,7 @@ static void start_call_on(struct egw__client_conn *conn, struct egw_http_call *c
   conn->call = call;
   call->conn = conn;
   call->got_bytes = 0;
+  call->sent = 0; /* body pieces join the head until the transport sends it */
   egw__client_msg_start(&call->msg, &conn->parser);
 }
 

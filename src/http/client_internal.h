@@ -107,6 +107,9 @@ struct egw__client_transport {
   void (*connected)(struct egw__client_conn *conn);
   /* send writes the current call's request on a ready connection; 0 or a negative code. */
   int (*send)(struct egw__client_conn *conn);
+  /* write_more encrypts (TLS) and writes |len| more bytes (copied) of the current call's
+   * request after send; 0 or a negative code. */
+  int (*write_more)(struct egw__client_conn *conn, const uint8_t *data, size_t len);
   /* received takes |len| bytes read from the socket. */
   void (*received)(struct egw__client_conn *conn, const uint8_t *data, size_t len);
   /* teardown frees what setup made, at close. */
@@ -130,6 +133,7 @@ struct egw__client_conn {
   int closing;
   int reused;         /* served a call before the current one */
   int writes_pending; /* a response that overtakes its request leaves it unusable */
+  size_t queued;      /* bytes handed to uv_write and not yet written */
   struct sockaddr_storage addrs[EGW__CLIENT_MAX_ADDRS];
   size_t n_addrs, next_addr;
   char origin[EGW__CLIENT_MAX_ORIGIN];  /* the pool key */
@@ -154,6 +158,14 @@ struct egw_http_call {
   int finished;
   int got_bytes; /* any byte of a response arrived on the current connection */
   int paused;    /* egw_http_call_pause: the connection is not read */
+  /* A streamed request body (body_stream): pieces written before the head went out are
+   * appended to |req|; after it (|sent|), they go to the connection. */
+  int body_stream;
+  int body_chunked;
+  int body_ended;
+  int sent;         /* the transport sent |req|: it must not change any more */
+  int drain_wanted; /* a write answered EGW_HTTP_BODY_FULL */
+  void (*on_body_drain)(void *arg);
   struct egw__client_msg msg;
   char error_buf[160];
 };
@@ -218,6 +230,10 @@ void egw__client_call_progress(struct egw_http_call *call);
 /* egw__client_call_head hands the head of a streamed response to |call|'s on_head;
  * returns its answer. */
 int egw__client_call_head(struct egw_http_call *call);
+
+/* egw__client_conn_drained: |conn|'s write queue went down; a streamed request body
+ * waiting for it runs its on_body_drain. */
+void egw__client_conn_drained(struct egw__client_conn *conn);
 
 /* egw__client_tls_transport runs a connection over TLS (client_tls.c). */
 extern const struct egw__client_transport egw__client_tls_transport;

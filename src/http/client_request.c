@@ -210,6 +210,10 @@ static int check_request(const struct egw_http_client_request *req) {
     return UV_EINVAL;
   if (req->body_len > INT_MAX / 2)
     return UV_EINVAL;
+  if (req->body_stream && (req->head == NULL || req->body_len > 0))
+    return UV_EINVAL;
+  if (req->body_chunked && !req->body_stream)
+    return UV_EINVAL;
   return req->head ? check_head(req) : 0;
 }
 

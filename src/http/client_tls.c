@@ -32,11 +32,21 @@ static int flush(struct egw__client_conn *conn) {
 
 /* tls_send encrypts the current call's request and writes it. */
 static int tls_send(struct egw__client_conn *conn) {
-  const struct egw_http_call *call = conn->call;
+  struct egw_http_call *call = conn->call;
+  call->sent = 1;
   ERR_clear_error();
   if (SSL_write(conn->ssl, call->req.data, (int)call->req.len) != (int)call->req.len ||
       (call->body &&
        SSL_write(conn->ssl, call->body, (int)call->body_len) != (int)call->body_len)) {
+    ERR_clear_error();
+    return EGW_ERR_TLS;
+  }
+  return flush(conn);
+}
+
+static int tls_write_more(struct egw__client_conn *conn, const uint8_t *data, size_t len) {
+  ERR_clear_error();
+  if (SSL_write(conn->ssl, data, (int)len) != (int)len) {
     ERR_clear_error();
     return EGW_ERR_TLS;
   }
@@ -163,6 +173,7 @@ const struct egw__client_transport egw__client_tls_transport = {
     .setup = tls_setup,
     .connected = tls_connected,
     .send = tls_send,
+    .write_more = tls_write_more,
     .received = tls_received,
     .teardown = tls_teardown,
 };

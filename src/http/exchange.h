@@ -18,6 +18,10 @@ struct egw_exchange {
   void *abort_arg;
   void (*on_drain)(void *arg); /* egw_exchange_stream_set_drain */
   void *drain_arg;
+  /* A streamed request body (egw_exchange_body_start). */
+  void (*on_body_data)(void *arg, const uint8_t *data, size_t len);
+  void (*on_body_end)(void *arg, enum egw_body_status status);
+  void *body_arg;
   int in_role;      /* set while a role holds it after EGW_AGAIN */
   void *owner_data; /* for the dispatcher (core): route, listener, timings */
 };

@@ -19,40 +19,6 @@ static void process(struct egw_h1 *h);
 
 /* ---- sending ---------------------------------------------------------------------- */
 
-static const char fallback_500[] = "HTTP/1.1 500 Internal Server Error\r\nServer: edgegw\r\n"
-                                   "Content-Length: 0\r\nConnection: close\r\n\r\n";
-
-void egw__h1_release_big(struct egw_buf *b) {
-  if (b->cap > KEEP_BUF_BYTES)
-    egw_buf_free(b);
-  else
-    b->len = 0;
-}
-
-int egw__h1_send_head(struct egw_h1 *h, const struct egw_response *resp, int close, int stream,
-                      int chunked, int *out_fallback) {
-  struct egw__h1_framing f = {
-      .date = egw__http_date(&h->date, time(NULL)),
-      .head = h->is_head,
-      .close = close,
-      .keep_alive_10 = h->keep_alive_10,
-      .stream = stream,
-      .chunked = chunked,
-  };
-  h->out.len = 0;
-  int rc;
-  *out_fallback = 0;
-  if (egw__h1_serialize(&h->out, resp, &f) == 0) {
-    rc = h->cb.send(h->owner, h->out.data, h->out.len);
-  } else {
-    *out_fallback = 1;
-    rc = h->cb.send(h->owner, (const uint8_t *)fallback_500, sizeof(fallback_500) - 1);
-  }
-  egw__h1_release_big(&h->out);
-  h->served++;
-  return rc;
-}
-
 /* Serializes |resp| and sends it; returns 1 when the connection must close after it. */
 static int send_response(struct egw_h1 *h, const struct egw_response *resp, int close) {
   int fallback;
@@ -103,8 +69,12 @@ static int head_too_big(const struct egw_h1 *h, const char *at, size_t len) {
   return h->head_bytes + (size_t)(at + len - h->exec_base) > h->limits.header_bytes;
 }
 
+/* Header callbacks after the head are trailer fields (also while a streamed body is with
+ * its role). */
+static int in_body(const struct egw_h1 *h) { return h->phase == PHASE_BODY || h->rb_active; }
+
 static int collect(struct egw_h1 *h, const char *at, size_t len) {
-  if (h->phase == PHASE_BODY) {
+  if (in_body(h)) {
     /* Trailer fields of a chunked body: bounded like a head, then ignored. */
     h->trailer_bytes += len;
     if (h->trailer_bytes > h->limits.header_bytes)
@@ -155,7 +125,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_field_complete(llhttp_t *p) {
   struct egw_h1 *h = of(p);
-  if (h->phase == PHASE_BODY)
+  if (in_body(h))
     return 0;
   if (h->n_hdrs >= MAX_HEADERS)
     return reject(h, 431, "too many header fields");
@@ -185,14 +155,14 @@ static int continues_folded_line(const struct egw_h1 *h, const char *at, size_t 
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   struct egw_h1 *h = of(p);
-  if (h->phase != PHASE_BODY && continues_folded_line(h, at, len))
+  if (!in_body(h) && continues_folded_line(h, at, len))
     return reject(h, 400, "obsolete line folding is not accepted");
   return collect(h, at, len);
 }
 
 static int on_header_value_complete(llhttp_t *p) {
   struct egw_h1 *h = of(p);
-  if (h->phase == PHASE_BODY)
+  if (in_body(h))
     return 0;
   const char *v = (const char *)h->tok.data;
   size_t n = h->tok.len;
@@ -270,6 +240,8 @@ static int on_headers_complete(llhttp_t *p) {
     reject(h, 413, "the request body is too large");
     return -1;
   }
+  int has_body = (p->flags & F_CHUNKED) || p->content_length > 0;
+  int send_continue = 0;
   if (count_headers(h, "expect", &hd) > 0) {
     if (!value_is(hd, "100-continue")) {
       reject(h, 417, "only Expect: 100-continue is supported");
@@ -277,9 +249,7 @@ static int on_headers_complete(llhttp_t *p) {
     }
     /* HTTP/1.0 clients do not know 100 (RFC 9110 10.1.1); with no body there is
      * nothing to wait for. */
-    int has_body = (p->flags & F_CHUNKED) || p->content_length > 0;
-    if (p->http_minor == 1 && has_body)
-      h->cb.send(h->owner, (const uint8_t *)continue_100, sizeof(continue_100) - 1);
+    send_continue = p->http_minor == 1 && has_body;
   }
   if (p->http_minor == 1) {
     h->keep_alive = !(p->flags & F_CONNECTION_CLOSE);
@@ -291,12 +261,33 @@ static int on_headers_complete(llhttp_t *p) {
     h->keep_alive = 0; /* what follows would not be HTTP/1.1: answer, then close */
   h->is_head = p->method == HTTP_HEAD;
   h->http11 = p->http_minor == 1;
+  if (has_body && h->cb.streams_body) {
+    h->x.req.headers = h->hdrs;
+    h->x.req.n_headers = h->n_hdrs;
+    if (h->cb.streams_body(h->owner, &h->x)) {
+      /* Dispatched now (process() sees the pause); 100 waits for the role to read. */
+      h->rb_active = 1;
+      h->rb_continue = send_continue;
+      return HPE_PAUSED;
+    }
+  }
+  if (send_continue)
+    h->cb.send(h->owner, (const uint8_t *)continue_100, sizeof(continue_100) - 1);
   return 0;
+}
+
+void egw__h1_send_continue(struct egw_h1 *h) {
+  h->cb.send(h->owner, (const uint8_t *)continue_100, sizeof(continue_100) - 1);
+}
+
+/* Body bytes so far: kept in |body|, or handed to the role of a streamed body. */
+static uint64_t body_seen(const struct egw_h1 *h) {
+  return h->rb_active ? h->rb_total + h->body.len : h->body.len;
 }
 
 static int on_chunk_header(llhttp_t *p) {
   struct egw_h1 *h = of(p);
-  if (p->content_length > h->limits.body_bytes - h->body.len) {
+  if (p->content_length > h->limits.body_bytes - body_seen(h)) {
     reject(h, 413, "the request body is too large");
     return -1;
   }
@@ -305,7 +296,7 @@ static int on_chunk_header(llhttp_t *p) {
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   struct egw_h1 *h = of(p);
-  if (len > h->limits.body_bytes - h->body.len)
+  if (len > h->limits.body_bytes - body_seen(h))
     return reject(h, 413, "the request body is too large");
   if (egw_buf_append(&h->body, at, len) != 0)
     return reject(h, 500, "out of memory");
@@ -313,7 +304,10 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 }
 
 static int on_message_complete(llhttp_t *p) {
-  of(p)->phase = PHASE_BUSY;
+  struct egw_h1 *h = of(p);
+  if (h->rb_active)
+    h->rb_complete = 1; /* the exchange is with its role already */
+  h->phase = PHASE_BUSY;
   return HPE_PAUSED; /* one exchange at a time: the rest waits in |in| */
 }
 
@@ -344,6 +338,9 @@ static void start_request(struct egw_h1 *h) {
   h->err_status = 0;
   h->err_detail = NULL;
   h->keep_alive = h->keep_alive_10 = h->is_head = h->finished = h->http11 = 0;
+  h->rb_active = h->rb_started = h->rb_paused = h->rb_complete = h->rb_ended = 0;
+  h->rb_continue = 0;
+  h->rb_total = 0;
   h->tok.len = h->body.len = 0;
   x->req = (struct egw_request){
       .method_name = "",
@@ -358,6 +355,9 @@ static void start_request(struct egw_h1 *h) {
   x->abort_arg = NULL;
   x->on_drain = NULL;
   x->drain_arg = NULL;
+  x->on_body_data = NULL;
+  x->on_body_end = NULL;
+  x->body_arg = NULL;
   x->in_role = 0;
   x->owner_data = NULL;
 }
@@ -366,8 +366,8 @@ static void dispatch(struct egw_h1 *h) {
   struct egw_exchange *x = &h->x;
   x->req.headers = h->hdrs;
   x->req.n_headers = h->n_hdrs;
-  x->req.body = h->body.len ? h->body.data : NULL;
-  x->req.body_len = h->body.len;
+  x->req.body = h->body.len && !h->rb_active ? h->body.data : NULL;
+  x->req.body_len = h->rb_active ? 0 : h->body.len;
   h->phase = PHASE_BUSY;
   h->finished = 0;
   h->cb.on_request(h->owner, x);
@@ -377,7 +377,9 @@ static void dispatch(struct egw_h1 *h) {
 
 int egw__h1_wants_close(const struct egw_h1 *h) {
   uint32_t limit = h->limits.requests_per_connection;
-  return !h->keep_alive || h->close_after || (limit && h->served + 1 >= limit);
+  /* A streamed request body not read whole: the rest is never read (see end_exchange). */
+  int body_left = h->rb_active && !h->rb_complete;
+  return !h->keep_alive || h->close_after || body_left || (limit && h->served + 1 >= limit);
 }
 
 void egw__h1_end_exchange(struct egw_h1 *h, int close) {
@@ -387,8 +389,13 @@ void egw__h1_end_exchange(struct egw_h1 *h, int close) {
   x->resp = (struct egw_response){0};
   x->on_abort = NULL;
   x->on_drain = NULL;
+  x->on_body_data = NULL;
+  x->on_body_end = NULL;
   h->streaming = 0;
   h->drain_wanted = 0;
+  if (h->rb_active && !h->rb_complete)
+    close = 1; /* the rest of the body is never read: the connection cannot go on */
+  h->rb_active = 0;
   egw__h1_release_big(&h->body);
   egw__h1_release_big(&h->tok);
   if (close) {
@@ -427,7 +434,7 @@ void egw_exchange_finish(struct egw_exchange *x) {
 
 /* ---- parsing ---------------------------------------------------------------------- */
 
-static void fail_parse(struct egw_h1 *h, llhttp_errno_t err) {
+int egw__h1_fail_status(struct egw_h1 *h, llhttp_errno_t err, const char **out_detail) {
   int status = h->err_status;
   const char *detail = h->err_detail;
   if (status == 0) {
@@ -446,15 +453,29 @@ static void fail_parse(struct egw_h1 *h, llhttp_errno_t err) {
       break;
     }
   }
-  fail_now(h, status, egw_status_reason(status), detail ? detail : "malformed request");
+  *out_detail = detail ? detail : "malformed request";
+  return status;
+}
+
+static void fail_parse(struct egw_h1 *h, llhttp_errno_t err) {
+  const char *detail;
+  int status = egw__h1_fail_status(h, err, &detail);
+  fail_now(h, status, egw_status_reason(status), detail);
 }
 
 static void process(struct egw_h1 *h) {
   if (h->processing)
     return;
   h->processing = 1;
-  while (h->in.len > 0 &&
-         (h->phase == PHASE_IDLE || h->phase == PHASE_HEAD || h->phase == PHASE_BODY)) {
+  for (;;) {
+    if (h->rb_active) {
+      if (!egw__h1_body_step(h))
+        break;
+      continue;
+    }
+    if (!(h->in.len > 0 &&
+          (h->phase == PHASE_IDLE || h->phase == PHASE_HEAD || h->phase == PHASE_BODY)))
+      break;
     if (h->phase == PHASE_IDLE)
       start_request(h);
     h->exec_base = (const char *)h->in.data;
@@ -471,6 +492,13 @@ static void process(struct egw_h1 *h) {
       }
       h->in.len = 0;
       break;
+    }
+    if (err == HPE_PAUSED && h->phase == PHASE_BODY && h->rb_active) {
+      /* A head whose body streams: the role gets the exchange now. */
+      egw_buf_consume(&h->in, (size_t)(llhttp_get_error_pos(&h->parser) - h->exec_base));
+      llhttp_resume(&h->parser);
+      dispatch(h);
+      continue;
     }
     if (err != HPE_PAUSED || h->phase != PHASE_BUSY) {
       fail_parse(h, err);
@@ -523,7 +551,8 @@ void egw_h1_free(struct egw_h1 *h) {
 enum egw_h1_state egw_h1_feed(struct egw_h1 *h, const uint8_t *data, size_t len) {
   if (h->phase == PHASE_CLOSING || h->input_dropped || len == 0)
     return egw_h1_state(h);
-  if (h->phase == PHASE_BUSY) {
+  if (h->phase == PHASE_BUSY && !(h->rb_active && !h->rb_complete)) {
+    /* (A streamed body's input is bounded by the owner, see egw_h1_input_full.) */
     uint64_t cap = (uint64_t)h->limits.header_bytes + h->limits.body_bytes + INPUT_SLACK;
     if ((uint64_t)h->in.len + len > cap) {
       /* The client pipelines more than we keep: answer the current request, close. */
@@ -572,5 +601,11 @@ void egw_h1_fail(struct egw_h1 *h, int status, const char *title, const char *de
 }
 
 void egw_h1_close_after_current(struct egw_h1 *h) { h->close_after = 1; }
+
+enum egw_h1_state egw_h1_pump(struct egw_h1 *h) {
+  if (h->phase != PHASE_CLOSING)
+    process(h);
+  return egw_h1_state(h);
+}
 
 uint32_t egw_h1_requests_served(const struct egw_h1 *h) { return h->served; }

@@ -4,6 +4,7 @@
  * through send. Keep-alive, pipelining (one exchange at a time, later requests wait in
  * the input buffer), chunked request bodies, Expect: 100-continue, streamed responses
  * (chunked for HTTP/1.1 when the role gives no length, close-delimited for HTTP/1.0),
+ * request bodies streamed to roles that ask for it (cb.streams_body),
  * and the limits below. */
 #ifndef EGW_HTTP_H1_H
 #define EGW_HTTP_H1_H
@@ -32,7 +33,20 @@ struct egw_h1_callbacks {
   /* queued: bytes handed to send that the peer has not taken yet (the write queue), for
    * the backpressure of streamed responses. May be NULL (nothing is ever queued). */
   size_t (*queued)(void *owner);
+  /* streams_body: the head of a request with a body is complete in |x| (method, path,
+   * headers): answers 1 when the owner dispatches it now and its role reads the body as
+   * it arrives (egw_exchange_body_start), 0 to read the body whole first. May be NULL. */
+  int (*streams_body)(void *owner, struct egw_exchange *x);
+  /* wake: a streamed request body may go on (the role started or resumed it): the owner
+   * calls egw_h1_pump soon, from a callback of its own (never from inside this one),
+   * and reads the socket again if egw_h1_input_full made it stop. NULL without
+   * streams_body. */
+  void (*wake)(void *owner);
 };
+
+/* Input kept for a streamed request body that the role does not take (not started, or
+ * paused) above which egw_h1_input_full asks the owner to stop reading the socket. */
+#define EGW_H1_STREAM_INPUT_BYTES (64u * 1024)
 
 enum egw_h1_state {
   EGW_H1_IDLE,            /* between requests, nothing buffered: idle timeout applies */
@@ -79,6 +93,14 @@ void egw_h1_close_after_current(struct egw_h1 *h);
  * streamed response waiting for it runs its drain callback (egw_exchange_stream_set_drain).
  * The owner calls it from its write completions, outside any framing call. */
 void egw_h1_drained(struct egw_h1 *h);
+
+/* egw_h1_input_full says whether the owner should stop reading the peer: a streamed
+ * request body waits for its role and enough input is kept (EGW_H1_STREAM_INPUT_BYTES). */
+int egw_h1_input_full(const struct egw_h1 *h);
+
+/* egw_h1_pump parses the input kept for a streamed request body that the role started or
+ * resumed (after cb.wake), handing it over. Returns the state after the call. */
+enum egw_h1_state egw_h1_pump(struct egw_h1 *h);
 
 /* egw_h1_requests_served counts responses sent. */
 uint32_t egw_h1_requests_served(const struct egw_h1 *h);

@@ -1,5 +1,6 @@
 /* Private to the HTTP/1.1 server framing: the framing state, shared by the parser and
- * exchanges (h1.c) and streamed responses (h1_stream.c). */
+ * exchanges (h1.c), response heads and streamed responses (h1_stream.c) and streamed
+ * request bodies (h1_body.c). */
 #ifndef EGW_HTTP_H1_INTERNAL_H
 #define EGW_HTTP_H1_INTERNAL_H
 
@@ -65,7 +66,36 @@ struct egw_h1 {
   int stream_counted; /* a GIVEN length: stream_left counts it down */
   uint64_t stream_left;
   int drain_wanted; /* a write answered EGW_STREAM_FULL */
+  /* A streamed request body (h1_body.c). */
+  int rb_active;   /* the body of the current request streams to its role */
+  int rb_started;  /* egw_exchange_body_start was called */
+  int rb_paused;   /* egw_exchange_body_pause */
+  int rb_complete; /* the whole body was parsed */
+  int rb_ended;    /* on_end was called */
+  int rb_continue; /* Expect: 100-continue waits for egw_exchange_body_start */
+  uint64_t rb_total;
 };
+
+/* Bytes of input parsed at a time for a streamed request body, so that a pause takes
+ * effect soon. */
+#define RB_SLICE 16384
+
+/* egw__h1_body_step parses one slice of a streamed request body and hands it to the
+ * role; returns 1 when it made progress (call again), 0 when it must wait. Runs inside
+ * process(). */
+int egw__h1_body_step(struct egw_h1 *h);
+
+/* egw__h1_body_failed ends a streamed request body on a framing error (|status| 413 or
+ * 400): no more input is read, the connection closes after the response, the role's
+ * on_end learns why. */
+void egw__h1_body_failed(struct egw_h1 *h, int status);
+
+/* egw__h1_send_continue sends the interim 100 Continue. */
+void egw__h1_send_continue(struct egw_h1 *h);
+
+/* egw__h1_fail_status maps a parse error of the current request to the status it is
+ * answered with (the reason a callback gave, else from |err|). */
+int egw__h1_fail_status(struct egw_h1 *h, llhttp_errno_t err, const char **out_detail);
 
 /* egw__h1_wants_close says whether the response in progress must close the connection
  * (no keep-alive, draining, or the last request allowed). */

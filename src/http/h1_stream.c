@@ -7,9 +7,48 @@
  * each write and answers EGW_STREAM_FULL over EGW_STREAM_HIGH_WATER; the connection calls
  * egw_h1_drained from its write completions, which runs the role's drain callback. */
 #include <stdio.h>
+#include <time.h>
 
 #include "http/h1_internal.h"
 #include "util/errors.h"
+
+/* ---- response heads (also of the whole responses of h1.c) ----------------------- */
+
+static const char fallback_500[] = "HTTP/1.1 500 Internal Server Error\r\nServer: edgegw\r\n"
+                                   "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+void egw__h1_release_big(struct egw_buf *b) {
+  if (b->cap > KEEP_BUF_BYTES)
+    egw_buf_free(b);
+  else
+    b->len = 0;
+}
+
+int egw__h1_send_head(struct egw_h1 *h, const struct egw_response *resp, int close, int stream,
+                      int chunked, int *out_fallback) {
+  struct egw__h1_framing f = {
+      .date = egw__http_date(&h->date, time(NULL)),
+      .head = h->is_head,
+      .close = close,
+      .keep_alive_10 = h->keep_alive_10,
+      .stream = stream,
+      .chunked = chunked,
+  };
+  h->out.len = 0;
+  int rc;
+  *out_fallback = 0;
+  if (egw__h1_serialize(&h->out, resp, &f) == 0) {
+    rc = h->cb.send(h->owner, h->out.data, h->out.len);
+  } else {
+    *out_fallback = 1;
+    rc = h->cb.send(h->owner, (const uint8_t *)fallback_500, sizeof(fallback_500) - 1);
+  }
+  egw__h1_release_big(&h->out);
+  h->served++;
+  return rc;
+}
+
+/* ---- streamed bodies -------------------------------------------------------------- */
 
 static const char last_chunk[] = "0\r\n\r\n";
 

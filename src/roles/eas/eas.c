@@ -129,6 +129,7 @@ static enum egw_handler_result eas_on_request(void *state, struct egw_exchange *
 const struct egw_role_ops egw_role_eas = {
     .name = "eas",
     .routes = eas_routes,
+    .streams_request_body = 1,
     .init = eas_init,
     .start = eas_start,
     .on_request = eas_on_request,

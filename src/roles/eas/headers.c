@@ -126,8 +126,10 @@ static void client_ip(const char *peer_addr, char *out, size_t cap) {
   out[end - start] = '\0';
 }
 
-enum egw__eas_build_result
-egw__eas_build_request(const struct eas *eas, const struct egw_request *req, struct egw_buf *out) {
+/* |streamed|: the body follows as the client sends it (its own Content-Length, else
+ * chunked); else it is req->body. */
+static enum egw__eas_build_result build(const struct eas *eas, const struct egw_request *req,
+                                        int streamed, struct egw_buf *out) {
   const char *identity = req->token_eec_id ? req->token_eec_id : req->token_sub;
   if (identity && !field_value_ok(identity))
     return EGW_EAS_BUILD_BAD_IDENTITY;
@@ -164,11 +166,28 @@ egw__eas_build_request(const struct eas *eas, const struct egw_request *req, str
     rc |= put_field_str(out, "X-Forwarded-For", ip);
   rc |= put_field_str(out, "X-Forwarded-Proto", "https");
   unsigned with_body = EGW_METHOD_POST | EGW_METHOD_PUT | EGW_METHOD_PATCH;
-  if (req->body_len > 0 || has_framing || (req->method & with_body)) {
+  size_t cl_len = 0;
+  const char *cl = streamed ? egw_request_header(req, "content-length", &cl_len) : NULL;
+  if (streamed && cl) {
+    rc |= put_field(out, "Content-Length", 14, cl, cl_len);
+  } else if (streamed) {
+    rc |= put_field_str(out, "Transfer-Encoding", "chunked");
+  } else if (req->body_len > 0 || has_framing || (req->method & with_body)) {
     char len[32];
     snprintf(len, sizeof(len), "%zu", req->body_len);
     rc |= put_field_str(out, "Content-Length", len);
   }
   rc |= put(out, "\r\n", 2);
   return rc == 0 ? EGW_EAS_BUILD_OK : EGW_EAS_BUILD_NOMEM;
+}
+
+enum egw__eas_build_result
+egw__eas_build_request(const struct eas *eas, const struct egw_request *req, struct egw_buf *out) {
+  return build(eas, req, 0, out);
+}
+
+enum egw__eas_build_result egw__eas_build_request_streamed(const struct eas *eas,
+                                                           const struct egw_request *req,
+                                                           struct egw_buf *out) {
+  return build(eas, req, 1, out);
 }

@@ -63,6 +63,13 @@ enum egw__eas_build_result {
 enum egw__eas_build_result
 egw__eas_build_request(const struct eas *eas, const struct egw_request *req, struct egw_buf *out);
 
+/* egw__eas_build_request_streamed is egw__eas_build_request for a request whose body
+ * streams (egw_exchange_body_pending): the framing is the client's Content-Length when
+ * it gave one, else Transfer-Encoding: chunked (the upstream client chunks the pieces). */
+enum egw__eas_build_result egw__eas_build_request_streamed(const struct eas *eas,
+                                                           const struct egw_request *req,
+                                                           struct egw_buf *out);
+
 /* egw__eas_copy_response_fields adds to |resp| the upstream's response fields |hs| (|n|
  * of them, NUL-terminated names and values) that go back to the client: all but the
  * hop-by-hop ones (as above, and those the response's own Connection names) and those
@@ -124,6 +131,12 @@ struct egw__eas_upstream_request {
   size_t body_len;
   egw__eas_upstream_head_fn on_head;
   egw__eas_upstream_data_fn on_data;
+  /* body_stream: the body follows with egw__eas_call_write and _end_body (|body| is
+   * empty), chunked when |body_chunked| (the head says so); on_body_drain runs after a
+   * write answered EGW_HTTP_BODY_FULL, once the upstream took enough. */
+  int body_stream;
+  int body_chunked;
+  void (*on_body_drain)(void *arg);
 };
 
 /* egw__eas_upstream_response is what a call ended with; it and everything it points to
@@ -167,6 +180,12 @@ void egw__eas_call_cancel(struct egw__eas_call *call);
  * delivered); egw__eas_call_resume reads on. Not after the completion started. */
 void egw__eas_call_pause(struct egw__eas_call *call);
 void egw__eas_call_resume(struct egw__eas_call *call);
+
+/* egw__eas_call_write passes |len| bytes of a streamed request body on (see
+ * egw_http_call_write: 0 OK, 1 FULL: wait for on_body_drain, -1 closed); and
+ * egw__eas_call_end_body ends it. */
+int egw__eas_call_write(struct egw__eas_call *call, const uint8_t *data, size_t len);
+int egw__eas_call_end_body(struct egw__eas_call *call);
 
 /* egw__eas_upstream_shutdown refuses new calls and closes the idle connections; calls in
  * flight run to their end, and their connections close after them. */

@@ -6,8 +6,14 @@
  * the body as it is read. When the client's connection has too much queued
  * (EGW_STREAM_FULL), reading the application pauses until it drained, so memory stays
  * bounded whatever the body's size. A failure after the head went out cannot change the
- * status any more: it is logged and the client's connection closes mid-body. The request
- * body arrives complete from framing and is written upstream as it is. */
+ * status any more: it is logged and the client's connection closes mid-body.
+ *
+ * The request body streams too (the module sets streams_request_body): the call starts
+ * when the head is authorized, with the client's Content-Length or else chunked, and each
+ * piece of the body is written upstream as framing hands it over; when the upstream
+ * connection has too much queued, reading the client pauses until it drained. A body cut
+ * off by the listener's body_bytes cancels the call and answers 413 (or aborts the
+ * response when its head went out already). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,10 +28,13 @@ struct proxied {
   struct egw_exchange *x;
   struct egw__eas_call *call;
   uint64_t started_ms;
-  int aborted;   /* the client went away: the exchange is not ours to touch */
-  int streaming; /* the head went to the client: only the body can follow */
-  int paused;    /* reading the application waits for the client's queue to drain */
-  int nomem;     /* the head could not be passed on */
+  int aborted;     /* the client went away: the exchange is not ours to touch */
+  int streaming;   /* the head went to the client: only the body can follow */
+  int paused;      /* reading the application waits for the client's queue to drain */
+  int nomem;       /* the head could not be passed on */
+  int body_paused; /* reading the client's body waits for the upstream to drain */
+  int body_cut;    /* the client's body broke (413, 400): the call was cancelled */
+  enum egw_body_status body_status;
 };
 
 static void log_upstream_error(const struct eas *eas, const struct egw_request *req, int status,
@@ -146,6 +155,16 @@ static void on_upstream_done(void *arg, const struct egw__eas_upstream_response 
     egw_exchange_stream_abort(x);
     return;
   }
+  if (p->body_cut) {
+    int status = p->body_status == EGW_BODY_TOO_LARGE ? 413 : 400;
+    struct egw_response *resp = egw_exchange_response(x);
+    resp->n_headers = 0;
+    egw_response_problem(
+        resp, status, egw_status_reason(status),
+        status == 413 ? "the request body is too large" : "the request body is malformed", NULL);
+    egw_exchange_finish(x);
+    return;
+  }
   if (p->nomem) {
     answer_failure(eas, x, 500, "SYSTEM_FAILURE", "out of memory", elapsed);
     egw_exchange_finish(x);
@@ -178,6 +197,40 @@ static void on_upstream_done(void *arg, const struct egw__eas_upstream_response 
   egw_exchange_finish(x);
 }
 
+/* A piece of the client's body: on to the application. */
+static void on_client_body(void *arg, const uint8_t *data, size_t len) {
+  struct proxied *p = arg;
+  if (p->aborted || p->call == NULL)
+    return; /* the call ended: the exchange ends too, and the rest is never read */
+  if (egw__eas_call_write(p->call, data, len) == 1 && !p->body_paused) {
+    p->body_paused = 1;
+    egw_exchange_body_pause(p->x);
+  }
+}
+
+static void on_client_body_end(void *arg, enum egw_body_status status) {
+  struct proxied *p = arg;
+  if (p->aborted || p->call == NULL)
+    return;
+  if (status == EGW_BODY_COMPLETE) {
+    egw__eas_call_end_body(p->call);
+    return;
+  }
+  /* Cut off: the application must not take a truncated body for a whole one. */
+  p->body_cut = 1;
+  p->body_status = status;
+  egw__eas_call_cancel(p->call); /* on_upstream_done answers */
+}
+
+/* The upstream connection took enough of the body: read the client on. */
+static void on_upstream_body_drain(void *arg) {
+  struct proxied *p = arg;
+  if (p->body_paused && !p->aborted) {
+    p->body_paused = 0;
+    egw_exchange_body_resume(p->x);
+  }
+}
+
 static void on_client_gone(void *arg) {
   struct proxied *p = arg;
   p->aborted = 1;
@@ -200,7 +253,9 @@ enum egw_handler_result egw__eas_proxy(struct eas *eas, struct egw_exchange *x) 
     return EGW_FAILED;
   *p = (struct proxied){.eas = eas, .x = x, .started_ms = uv_now(eas->loop)};
   struct egw_buf head = {0};
-  switch (egw__eas_build_request(eas, req, &head)) {
+  int streamed = egw_exchange_body_pending(x);
+  switch (streamed ? egw__eas_build_request_streamed(eas, req, &head)
+                   : egw__eas_build_request(eas, req, &head)) {
   case EGW_EAS_BUILD_OK:
     break;
   case EGW_EAS_BUILD_BAD_IDENTITY:
@@ -218,6 +273,9 @@ enum egw_handler_result egw__eas_proxy(struct eas *eas, struct egw_exchange *x) 
       .body_len = req->body_len,
       .on_head = on_upstream_head,
       .on_data = on_upstream_data,
+      .body_stream = streamed,
+      .body_chunked = streamed && egw_request_header(req, "content-length", NULL) == NULL,
+      .on_body_drain = on_upstream_body_drain,
   };
   int rc = egw__eas_upstream_call(eas->upstream, &up, on_upstream_done, p, &p->call);
   if (rc != 0) {
@@ -226,5 +284,7 @@ enum egw_handler_result egw__eas_proxy(struct eas *eas, struct egw_exchange *x) 
     return EGW_DONE;
   }
   egw_exchange_set_abort(x, on_client_gone, p);
+  if (streamed)
+    egw_exchange_body_start(x, on_client_body, on_client_body_end, p);
   return EGW_AGAIN;
 }

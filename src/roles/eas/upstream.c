@@ -22,8 +22,27 @@ struct egw__eas_call {
   egw__eas_upstream_done_fn done;
   egw__eas_upstream_head_fn on_head;
   egw__eas_upstream_data_fn on_data;
+  void (*on_body_drain)(void *arg);
   void *arg;
 };
+
+static void on_body_drain(void *arg) {
+  struct egw__eas_call *ec = arg;
+  if (ec->on_body_drain)
+    ec->on_body_drain(ec->arg);
+}
+
+static int write_status(enum egw_http_body_write st) {
+  return st == EGW_HTTP_BODY_OK ? 0 : st == EGW_HTTP_BODY_FULL ? 1 : -1;
+}
+
+int egw__eas_call_write(struct egw__eas_call *call, const uint8_t *data, size_t len) {
+  return call ? write_status(egw_http_call_write(call->call, data, len)) : -1;
+}
+
+int egw__eas_call_end_body(struct egw__eas_call *call) {
+  return call ? write_status(egw_http_call_end_body(call->call)) : -1;
+}
 
 static enum egw__eas_upstream_result result_of(enum egw_http_client_result r) {
   switch (r) {
@@ -95,8 +114,11 @@ int egw__eas_upstream_call(struct egw__eas_upstream *up,
   struct egw__eas_call *ec = malloc(sizeof(*ec));
   if (ec == NULL)
     return EGW_ERR_NOMEM;
-  *ec = (struct egw__eas_call){
-      .done = done, .on_head = req->on_head, .on_data = req->on_data, .arg = arg};
+  *ec = (struct egw__eas_call){.done = done,
+                               .on_head = req->on_head,
+                               .on_data = req->on_data,
+                               .on_body_drain = req->on_body_drain,
+                               .arg = arg};
   struct egw_http_client_request hr = {
       .method = req->method,
       .url = up->url,
@@ -106,6 +128,9 @@ int egw__eas_upstream_call(struct egw__eas_upstream *up,
       .body_len = req->body_len,
       .borrow_body = 1,
       .stream = req->on_head ? &streamed : NULL,
+      .body_stream = req->body_stream,
+      .body_chunked = req->body_chunked,
+      .on_body_drain = req->body_stream ? on_body_drain : NULL,
   };
   int rc = egw_http_client_request(up->http, &hr, on_done, ec, &ec->call);
   if (rc != 0) {

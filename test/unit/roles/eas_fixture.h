@@ -36,6 +36,11 @@ struct eas_fx {
   /* With model_queue, what the client has not read (out) counts as the connection's
    * write queue: streamed answers see backpressure until the test reads. */
   int model_queue;
+  /* With stream_bodies (set before fx_start), request bodies stream to the role as the
+   * connection would hand them over (streams_request_body); |wake| records framing's
+   * wake callback, fx_pump answers it. */
+  int stream_bodies;
+  int wake;
   /* The log, captured. */
   char *log_text;
   size_t log_len;
@@ -77,6 +82,28 @@ static const struct egw_h1_callbacks fx_callbacks = {
     .queued = fx_queued,
 };
 
+static inline int fx_streams_body(void *owner, struct egw_exchange *x) {
+  return ((struct eas_fx *)owner)->stream_bodies;
+}
+
+static inline void fx_wake(void *owner) { ((struct eas_fx *)owner)->wake = 1; }
+
+static const struct egw_h1_callbacks fx_stream_callbacks = {
+    .on_request = fx_on_request,
+    .send = fx_send,
+    .queued = fx_queued,
+    .streams_body = fx_streams_body,
+    .wake = fx_wake,
+};
+
+/* fx_pump does what the connection does after framing's wake callback. */
+static inline void fx_pump(struct eas_fx *f) {
+  while (f->wake) {
+    f->wake = 0;
+    egw_h1_pump(f->h1);
+  }
+}
+
 /* fx_policy fills a site with an eas section for an upstream on 127.0.0.1:|port|. */
 static inline void fx_policy(struct eas_fx *f, uint16_t port, uint32_t timeout_ms) {
   memset(f, 0, sizeof(*f));
@@ -102,7 +129,8 @@ static inline void fx_start(struct eas_fx *f) {
   cr_assert_eq(egw_role_eas.init(&f->site, &f->state, &err), 0, "%s", err ? err : "");
   cr_assert_eq(egw_role_eas.start(f->state, &f->loop), 0);
   struct egw_h1_limits lim = {.header_bytes = 16384, .body_bytes = 4u << 20};
-  f->h1 = egw_h1_new(&lim, &fx_callbacks, f, &f->peer, "app");
+  f->h1 =
+      egw_h1_new(&lim, f->stream_bodies ? &fx_stream_callbacks : &fx_callbacks, f, &f->peer, "app");
   cr_assert_not_null(f->h1);
 }
 

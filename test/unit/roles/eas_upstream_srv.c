@@ -54,6 +54,7 @@ static ssize_t read_request(struct up_srv *s, int fd, char *buf, size_t *head_le
     end = strstr(buf, "\r\n\r\n");
   }
   *head_len = (size_t)(end + 4 - buf);
+  s->body_seen = len - *head_len;
   size_t body = 0;
   for (const char *p = buf; (p = strstr(p, "\r\n")) != NULL && p < end;) {
     p += 2;
@@ -69,6 +70,7 @@ static ssize_t read_request(struct up_srv *s, int fd, char *buf, size_t *head_le
     if (r <= 0)
       return -1;
     len += (size_t)r;
+    s->body_seen = len - *head_len;
   }
   snprintf(s->last_head, sizeof(s->last_head), "%.*s", (int)*head_len, buf);
   s->last_body_len = body;

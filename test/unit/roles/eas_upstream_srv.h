@@ -38,6 +38,8 @@ struct up_srv {
   int n_requests;
   char last_head[8192]; /* request line and fields of the last request */
   size_t last_body_len;
+  /* Body bytes of the request being read so far (read while the server runs). */
+  _Atomic size_t body_seen;
 };
 
 /* up_srv_start listens on 127.0.0.1, an ephemeral port. */
