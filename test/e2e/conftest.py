@@ -23,10 +23,21 @@ def pytest_configure(config):
         subprocess.run([str(ROOT / "certs" / "gen.sh")], check=True)
 
 
+_ports_given = set()
+
+
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port free now and not handed out before in this run: the kernel may offer the
+    same ephemeral port to two calls in a row, and a site written with both would not
+    start (two listeners on one address)."""
+    for _ in range(100):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise AssertionError("no unused free port after 100 tries")
 
 
 def demo_psk():
