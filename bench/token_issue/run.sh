@@ -191,6 +191,12 @@ fi
 date_s=$(date -u +%Y-%m-%d)
 mkdir -p "$RESULTS_DIR"
 out=$RESULTS_DIR/token_issue-$date_s.md
+# A second run on one day gets its own file: a recorded result is never overwritten.
+n=2
+while [[ -e $out ]]; do
+  out=$RESULTS_DIR/token_issue-$date_s-$n.md
+  n=$((n + 1))
+done
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 verdict=met
 python3 -c "import sys; sys.exit(0 if $ratio >= 80 else 1)" || verdict="NOT met"
