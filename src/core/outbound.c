@@ -12,6 +12,7 @@
 #include "core/internal.h"
 #include "http/client.h"
 #include "keys/truststore.h"
+#include "util/encoding.h"
 #include "util/log.h"
 
 static int site_needs_outbound(const struct egw_site_policy *p) {
@@ -50,19 +51,7 @@ static int introspect(void *arg, struct egw_introspection_call *call, const char
   if (body == NULL)
     return -1;
   size_t n = (size_t)snprintf(body, cap, "token_type_hint=access_token&token=");
-  static const char hex[] = "0123456789ABCDEF";
-  for (size_t i = 0; i < len; i++) {
-    unsigned char ch = (unsigned char)token[i];
-    int plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                ch == '-' || ch == '.' || ch == '_' || ch == '~';
-    if (plain) {
-      body[n++] = (char)ch;
-    } else {
-      body[n++] = '%';
-      body[n++] = hex[ch >> 4];
-      body[n++] = hex[ch & 15];
-    }
-  }
+  n += egw_pct_encode(body + n, token, len);
   struct egw_http_client_request req = {
       .method = "POST",
       .url = uri,

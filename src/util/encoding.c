@@ -1,6 +1,7 @@
 #include "util/encoding.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* base64url (RFC 4648 section 5) without padding, as JWS requires (RFC 7515 section 2). */
 
@@ -86,4 +87,30 @@ int egw_hex_digit(char c) {
   if (c >= 'A' && c <= 'F')
     return c - 'A' + 10;
   return -1;
+}
+
+size_t egw_pct_encode(char *out, const char *in, size_t len) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t k = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)in[i];
+    int plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                ch == '-' || ch == '.' || ch == '_' || ch == '~';
+    if (plain) {
+      out[k++] = (char)ch;
+    } else {
+      out[k++] = '%';
+      out[k++] = hex[ch >> 4];
+      out[k++] = hex[ch & 15];
+    }
+  }
+  return k;
+}
+
+char *egw_pct_encode_str(const char *s) {
+  size_t n = strlen(s);
+  char *out = malloc(n * 3 + 1);
+  if (out != NULL)
+    out[egw_pct_encode(out, s, n)] = '\0';
+  return out;
 }

@@ -18,6 +18,14 @@ char *egw_b64url_encode_str(const uint8_t *in, size_t in_len);
  * an impossible length, or non-zero trailing bits (a non-canonical encoding). */
 int egw_b64url_decode(uint8_t *out, size_t *out_len, const char *in, size_t in_len);
 
+/* egw_pct_encode writes |in| (|len| bytes) percent-encoded for a form body or a query
+ * (RFC 3986 unreserved characters as they are, every other byte %XX) to |out|, which has
+ * room for 3 * len bytes (no NUL written), and returns the length written. */
+size_t egw_pct_encode(char *out, const char *in, size_t len);
+/* egw_pct_encode_str returns the malloc'd, NUL-terminated egw_pct_encode of |s|, or NULL
+ * when out of memory. */
+char *egw_pct_encode_str(const char *s);
+
 /* egw_hex_digit returns the value of hex digit |c| (either case), or -1. */
 int egw_hex_digit(char c);
 

@@ -19,6 +19,7 @@
 #include "keys/truststore.h"
 #include "roles/ecs/internal.h"
 #include "util/buf.h"
+#include "util/encoding.h"
 #include "util/errors.h"
 #include "util/log.h"
 
@@ -165,18 +166,12 @@ struct forward {
   uint64_t started_ms;
 };
 
-/* application/x-www-form-urlencoded: unreserved characters as they are, the rest %XX. */
+/* application/x-www-form-urlencoded (egw_pct_encode). */
 static int append_encoded(struct egw_buf *b, const char *s) {
-  static const char hex[] = "0123456789ABCDEF";
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    int plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '.' || c == '_' || c == '~';
-    char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-    if (egw_buf_append(b, plain ? (const char *)&c : esc, plain ? 1 : 3) != 0)
-      return -1;
-  }
-  return 0;
+  char *enc = egw_pct_encode_str(s);
+  int rc = enc ? egw_buf_append(b, enc, strlen(enc)) : -1;
+  free(enc);
+  return rc;
 }
 
 static int append_field(struct egw_buf *b, const char *name, const char *value) {

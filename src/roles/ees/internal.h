@@ -135,8 +135,6 @@ enum egw_handler_result egw__ees_problem(struct egw_exchange *x, int status, con
 /* egw__ees_time returns |s| as a DateTime JSON string (a new reference). */
 json_t *egw__ees_time(int64_t s);
 
-/* egw__ees_urlencode returns |s| percent-encoded for a form or a query (malloc'd). */
-char *egw__ees_urlencode(const char *s);
 /* egw__ees_url returns |base| (no trailing '/') followed by |path| (malloc'd). */
 char *egw__ees_url(const char *base, const char *path);
 

@@ -60,29 +60,6 @@ json_t *egw__ees_time(int64_t s) {
   return json_string(text);
 }
 
-char *egw__ees_urlencode(const char *s) {
-  static const char hex[] = "0123456789ABCDEF";
-  size_t n = strlen(s);
-  char *out = malloc(n * 3 + 1);
-  if (out == NULL)
-    return NULL;
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    int plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                ch == '-' || ch == '.' || ch == '_' || ch == '~';
-    if (plain) {
-      out[k++] = (char)ch;
-    } else {
-      out[k++] = '%';
-      out[k++] = hex[ch >> 4];
-      out[k++] = hex[ch & 15];
-    }
-  }
-  out[k] = '\0';
-  return out;
-}
-
 char *egw__ees_url(const char *base, const char *path) {
   size_t n = strlen(base);
   while (n > 0 && base[n - 1] == '/')

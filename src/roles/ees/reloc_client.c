@@ -9,6 +9,7 @@
 
 #include "http/client.h"
 #include "roles/ees/internal.h"
+#include "util/encoding.h"
 #include "util/log.h"
 
 json_t *egw__ees_context_of(const struct egw_record *eec) {
@@ -205,8 +206,8 @@ int egw__ees_ctx_pull(struct egw__ees *e, const char *src_ees_id, const char *cn
     return -1;
   c->pull_cb = cb;
   c->arg = arg;
-  char *own = egw__ees_urlencode(e->policy->id);
-  char *cntx = egw__ees_urlencode(cntx_id);
+  char *own = egw_pct_encode_str(e->policy->id);
+  char *cntx = egw_pct_encode_str(cntx_id);
   c->cntx_id = strdup(cntx_id);
   size_t n = strlen(c->url) + (own ? strlen(own) : 0) + (cntx ? strlen(cntx) : 0) + 32;
   char *url = own && cntx && c->cntx_id ? malloc(n) : NULL;

@@ -12,6 +12,7 @@
 #include "auth/token_verify.h"
 #include "http/client.h"
 #include "roles/ees/internal.h"
+#include "util/encoding.h"
 #include "util/log.h"
 
 struct waiter {
@@ -166,10 +167,10 @@ static void on_answer(void *arg, const struct egw_http_client_response *resp) {
 static int start_call(struct egw__ees_token_entry *t) {
   struct egw__ees *e = t->e;
   char *url = egw__ees_url(e->policy->ecs_url, "/oauth2/token");
-  char *own = egw__ees_urlencode(e->policy->id);
-  char *target = egw__ees_urlencode(t->target);
-  char *scope = egw__ees_urlencode(t->scope);
-  char *eec = t->eec_id ? egw__ees_urlencode(t->eec_id) : NULL;
+  char *own = egw_pct_encode_str(e->policy->id);
+  char *target = egw_pct_encode_str(t->target);
+  char *scope = egw_pct_encode_str(t->scope);
+  char *eec = t->eec_id ? egw_pct_encode_str(t->eec_id) : NULL;
   char *body = NULL;
   int rc = -1;
   if (url == NULL || own == NULL || target == NULL || scope == NULL || (t->eec_id && eec == NULL))
