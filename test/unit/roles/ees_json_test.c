@@ -11,6 +11,7 @@
 
 #include "json_fixture.h"
 #include "roles/ees/internal.h"
+#include "util/encoding.h"
 
 Test(ees_json, expiry_is_capped_and_must_be_in_the_future) {
   int64_t now = 1740832205, exp;
@@ -186,7 +187,7 @@ Test(ees_json, map_put_get_remove_and_walk) {
 }
 
 Test(ees_json, urlencode_and_url) {
-  char *s = egw__ees_urlencode("spiffe://site1/eec/eec1 a+b");
+  char *s = egw_pct_encode_str("spiffe://site1/eec/eec1 a+b");
   cr_assert_str_eq(s, "spiffe%3A%2F%2Fsite1%2Feec%2Feec1%20a%2Bb");
   free(s);
   s = egw__ees_url("https://127.0.0.1:8446/", "/oauth2/token");
