@@ -240,7 +240,7 @@ Test(http_client_plain, a_response_that_overtakes_its_request_closes_the_connect
     r[i].loop = &e.loop;
     cr_assert_eq(egw_http_client_request(e.client, &req, on_done, &r[i], NULL), 0);
     run_until(&e, &r[i].fired);
-    cr_assert_eq(r[i].status, 413, "%s", r[i].error);
+    cr_assert_eq(r[i].status, 413, "call %d: %s", i, r[i].error);
   }
   env_finish(&e);
   free(body);

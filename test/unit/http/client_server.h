@@ -26,7 +26,9 @@ enum client_srv_mode {
   SRV_HUGE_HEAD,   /* 200 whose head holds a 70,000-byte field */
   SRV_RESET,       /* reads the request, then resets the connection */
   SRV_TRUNCATED,   /* Content-Length: 100, 10 bytes, close */
-  SRV_EARLY,       /* reads the head only, answers 413 at once, reads until the close */
+  SRV_EARLY,       /* reads the head only, answers 413 at once, reads nothing for 200 ms
+                    * (the client is still writing when the answer arrives), then reads
+                    * until the close */
 };
 
 struct client_srv {
