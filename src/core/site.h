@@ -17,6 +17,7 @@ struct egw_router;
 struct egw_tls_ctx;
 struct egw_truststore;
 struct egw_keystore;
+struct egw_psk_resolver;
 struct egw_issuer_set;
 struct egw_tokcache;
 struct egw_store;
@@ -52,6 +53,9 @@ struct egw_site {
    * (role.h learns_client_cas): the same files, a separate store. NULL when none. */
   struct egw_truststore *learned_trust;
   struct egw_keystore *keys;
+  /* Fills |keys| asynchronously (keys/psk_resolver.h); modules that configure a key
+   * provider (AUSF, NEF, AAnF, KECS) add it in their init hook. */
+  struct egw_psk_resolver *psk;
   /* The token cache, the trusted issuers (NULL when none) and the introspection calls
    * (NULL when no issuer has an introspection_uri), owned by the site; authz providers
    * and roles see them through this. */
