@@ -1,6 +1,7 @@
 """Keys of a peer issuer fetched from its jwks_uri over HTTPS: at start, again when a
 token names an unknown kid (rate-limited), with requests waiting for the fetch."""
 
+import base64
 import http.server
 import json
 import ssl
@@ -19,10 +20,17 @@ EES1 = "spiffe://site1/ees/ees1"
 
 
 def jwk_of(name, kid):
+    """The public JWK of a P-256 key, written here from the point's numbers: RFC 7518
+    6.2.1.2 wants x and y as full 32-byte strings, and some PyJWT versions drop a leading
+    zero byte (1 key in 128 has one), which a strict parser rightly refuses."""
     key = serialization.load_pem_private_key((CERTS / f"{name}.key").read_bytes(), None)
-    d = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
-    d.update(kid=kid, use="sig", alg="ES256")
-    return d
+    nums = key.public_key().public_numbers()
+
+    def b64(n):
+        return base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+
+    return {"kty": "EC", "crv": "P-256", "x": b64(nums.x), "y": b64(nums.y),
+            "kid": kid, "use": "sig", "alg": "ES256"}
 
 
 class JwksServer:
