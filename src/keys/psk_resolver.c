@@ -48,6 +48,7 @@ struct egw_psk_fetch {
   uv_timer_t timer;  /* FETCHING: the timeout; closed when the entry goes */
   int timer_live;    /* uv_timer_init ran (the entry is freed in its close callback) */
   struct egw_psk_query q;
+  void *provider_data; /* egw_psk_fetch_set0_data */
   struct egw_psk_wait *waiters;
   struct egw_psk_fetch *next; /* bucket chain */
   char name[NAME_MAX_LEN + 1];
@@ -254,6 +255,10 @@ static void finish(struct egw_psk_fetch *f, enum egw_psk_result res) {
     cb(arg, res);
   }
 }
+
+void egw_psk_fetch_set0_data(struct egw_psk_fetch *f, void *data) { f->provider_data = data; }
+
+void *egw_psk_fetch_get0_data(const struct egw_psk_fetch *f) { return f->provider_data; }
 
 void egw_psk_fetch_set_failure(struct egw_psk_fetch *f, enum egw_psk_failure why) {
   f->failure = why;

@@ -86,6 +86,11 @@ struct egw_psk_provider_limits {
 void egw_psk_fetch_done(struct egw_psk_fetch *f, enum egw_psk_result r, const uint8_t *key,
                         size_t key_len, uint64_t expires_at_ms);
 
+/* egw_psk_fetch_set0_data attaches the provider's own record of fetch |f| (from start
+ * on); egw_psk_fetch_get0_data returns it (NULL when none), e.g. in cancel. */
+void egw_psk_fetch_set0_data(struct egw_psk_fetch *f, void *data);
+void *egw_psk_fetch_get0_data(const struct egw_psk_fetch *f);
+
 /* egw_psk_fetch_set_failure says, before egw_psk_fetch_done(EGW_PSK_UNAVAILABLE), why the
  * fetch failed (default EGW_PSK_FAIL_ERROR); the ECS's authentication request answers
  * 502 or 504 from it. */

@@ -404,3 +404,22 @@ Test(psk_resolver, not_started_refuses_and_free_accepts_null) {
   cr_assert_eq(f.disposes, 1);
   egw_keystore_free(ks);
 }
+
+Test(psk_resolver, the_expiry_of_a_fetched_key_is_readable) {
+  struct egw_keystore *ks = egw_keystore_new();
+  uint64_t exp = 1;
+  cr_assert_eq(egw_keystore_get_expiry(ks, NULL, "x", 0, &exp), 0);
+  cr_assert_eq(egw_keystore_put(ks, NULL, "x", key1, sizeof(key1), 5000), 0);
+  cr_assert_eq(egw_keystore_put(ks, "r.psk", "x", key1, sizeof(key1), 7000), 0);
+  cr_assert_eq(egw_keystore_put(ks, NULL, "forever", key1, sizeof(key1), 0), 0);
+  cr_assert_eq(egw_keystore_get_expiry(ks, NULL, "x", 100, &exp), 1);
+  cr_assert_eq(exp, 5000);
+  cr_assert_eq(egw_keystore_get_expiry(ks, "r.psk", "x", 100, &exp), 1);
+  cr_assert_eq(exp, 7000, "the realm's own key wins");
+  cr_assert_eq(egw_keystore_get_expiry(ks, "other.psk", "x", 100, &exp), 1);
+  cr_assert_eq(exp, 5000);
+  cr_assert_eq(egw_keystore_get_expiry(ks, NULL, "x", 5000, &exp), 0, "expired");
+  cr_assert_eq(egw_keystore_get_expiry(ks, NULL, "forever", 1u << 30, &exp), 1);
+  cr_assert_eq(exp, 0);
+  egw_keystore_free(ks);
+}
