@@ -156,6 +156,7 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
   cfg->tls = egw_tls_ctx_new(lp, trust, site->keys, out_err);
   if (cfg->tls == NULL)
     return EGW_ERR_POLICY;
+  egw_tls_ctx_set0_psk_resolver(cfg->tls, site->psk); /* direct PSK handshakes may wait */
   return 0;
 nomem:
   *out_err = egw_format("%s:%d: listener: out of memory", lp->file, lp->line);
