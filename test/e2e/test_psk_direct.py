@@ -405,3 +405,29 @@ def test_memcheck_direct_psk(tmp_path):
     assert rc == 0, f"exit {rc}\n{report}\n{site.log_path.read_text()}"
     assert "Invalid" not in report and "definitely lost" not in report, report
     assert report.strip() == "", report
+
+
+def test_psk_auth_without_a_key_provider_is_a_policy_error(tmp_path):
+    s = Site(tmp_path / "policies")
+    s.write("site.yaml", site_block(s.dir) + f"""tokens:
+  issuers:
+    - id: {ECS_ID}
+      local: true
+ecs:
+  id: {ECS_ID}
+  signing_keys:
+    - kid: ecs1-k1
+      key: {CERTS}/jwt-es256-k1.key
+  clients:
+    - id: DNS:ees1.site1.example
+      scopes: [eas-app]
+      audiences: any
+""")
+    s.write("edge4.yaml", listener(
+        "EDGE-4", free_port(), "ecs", "server-cert",
+        f"cert: {CERTS}/ecs1.pem\nkey: {CERTS}/ecs1.key", "mode: none", "[health, ecs-psk-auth]"))
+    p = subprocess.run([BIN, "serve", "--policies", str(s.dir)], capture_output=True, timeout=10)
+    out = (p.stdout + p.stderr).decode()
+    assert p.returncode == 2, out
+    assert re.search(r"edge4\.yaml:\d+: listener\.mount: ecs-psk-auth needs a key provider for "
+                     r"Kedge-IDs \(\"ecs\.ausf\"", out), out
