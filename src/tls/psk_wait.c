@@ -59,8 +59,15 @@ enum egw_tls_status egw__tls_peek_feed(struct egw_tls_conn *c, const uint8_t *in
     snprintf(c->reason, sizeof(c->reason), "out of memory");
     return egw__tls_fail(c, out);
   }
-  if (c->waiting_key)
-    return EGW_TLS_NEED_KEY; /* held with the rest until egw_tls_conn_resume */
+  if (c->waiting_key) {
+    /* Held with the rest until egw_tls_conn_resume. The caller stops reading while it
+     * waits, so this is at most what one read brought; bounded all the same. */
+    if (c->peek.len > 2 * PEEK_MAX) {
+      snprintf(c->reason, sizeof(c->reason), "too much input while waiting for a PSK key");
+      return egw__tls_fail(c, out);
+    }
+    return EGW_TLS_NEED_KEY;
+  }
   char identity[PSK_MAX_IDENTITY_LEN + 1];
   size_t safe = 0;
   enum egw__tls_peek found = c->peek.len > PEEK_MAX

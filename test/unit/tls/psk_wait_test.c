@@ -181,3 +181,22 @@ Test(psk_wait, akma_keys_are_looked_up_per_suite, .init = need_certs) {
   egw_tls_conn_free(s);
   env_free(&e);
 }
+
+Test(psk_wait, input_held_while_waiting_is_bounded, .init = need_certs) {
+  struct env e = env_new(NULL, 1);
+  struct client *cl = client_new(
+      &(struct client_opts){.psk_identity = "fetch:x", .psk = key_a, .psk_len = sizeof(key_a)});
+  struct egw_tls_conn *s = egw_tls_conn_new(e.ctx);
+  struct egw_buf plain = {0}, out = {0};
+  cr_assert_eq(handshake(cl, s, &plain), EGW_TLS_NEED_KEY);
+  static uint8_t junk[70000];
+  cr_assert_eq(egw_tls_conn_feed(s, junk, sizeof(junk), &plain, &out), EGW_TLS_FAILED);
+  const char *r, *a, *id;
+  egw_tls_conn_failure(s, &r, &a, &id);
+  cr_assert_str_eq(r, "too much input while waiting for a PSK key");
+  egw_buf_free(&plain);
+  egw_buf_free(&out);
+  client_free(cl);
+  egw_tls_conn_free(s);
+  env_free(&e);
+}
