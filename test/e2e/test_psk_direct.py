@@ -314,8 +314,10 @@ def test_ausf_down_or_slow_fails_closed_within_the_timeout(site, relay_cleanup):
 
 
 def test_a_client_leaving_while_its_key_is_fetched(site, relay_cleanup):
-    """The connection closes while it waits: the wait is cancelled, the fetch goes on and
-    caches the key for the next attempt; the handshake timeout still applies."""
+    """A handshake waiting for its key is still bounded by the listener's handshake
+    timeout (header_timeout_ms): the connection closes, its wait is cancelled, the fetch
+    goes on to its own end, and the site serves on. (While it waits the connection does
+    not read, so a client that leaves is noticed by that timer.)"""
     ports, relay = start(site, limits="header_timeout_ms: 500")
     relay_cleanup.append(relay)
     _, _, kedge, kedge_id = subscriber(1)
