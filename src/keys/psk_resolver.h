@@ -37,8 +37,9 @@ struct egw_psk_query {
   uint16_t cipher_suite;
 };
 
-/* A key provider. Providers are registered by the modules that configure them (their
- * init hook), in order; the first whose claims() says yes serves the identity. */
+/* A key provider. Providers are registered by the factories of roles/key_providers.c
+ * (after the modules' init, when their policy section is present), in the table's order;
+ * the first whose claims() says yes serves the identity. */
 struct egw_psk_provider_ops {
   const char *name; /* "ausf", "nef", "aanf", "kecs": logs and metrics */
   /* claims returns nonzero when this provider serves |q| (judged by the identity's
@@ -46,7 +47,8 @@ struct egw_psk_provider_ops {
   int (*claims)(void *state, const struct egw_psk_query *q);
   /* start begins fetching the key of |q|. Returns 0 and later calls egw_psk_fetch_done
    * exactly once (never from inside start), or returns a negative code (the fetch
-   * fails as EGW_PSK_UNAVAILABLE and egw_psk_fetch_done is not called). */
+   * fails as EGW_PSK_UNAVAILABLE and egw_psk_fetch_done is not called). |q| and its
+   * identity stay valid until the fetch ends or is cancelled. */
   int (*start)(void *state, struct egw_psk_fetch *f, const struct egw_psk_query *q);
   /* cancel abandons |f| (timeout, resolver stopping); after it returns the provider
    * never calls egw_psk_fetch_done for |f|. */
