@@ -346,7 +346,8 @@ def test_a_thousand_first_time_handshakes(site, tmp_path):
     # The AUSF runs in the same process on a shared 2-core machine: its 1,000 answers
     # (each over a new mTLS connection at first) take more than the 800 ms of the other
     # tests, so this site gives the key requests 20 s.
-    ports, _ = start(site, n_subscribers=n, relay=False, timeout_ms=20000)
+    ports, _ = start(site, n_subscribers=n, relay=False, timeout_ms=20000,
+                     limits="header_timeout_ms: 30000")
     keys = tmp_path / "keys.txt"
     keys.write_text("".join(f"{subscriber(i)[3]} {subscriber(i)[2].hex()}\n" for i in range(n)))
     assert LOAD.exists(), f"{LOAD} not built"
