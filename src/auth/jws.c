@@ -97,25 +97,29 @@ static int sign_digest(const struct egw_jwk *key, const uint8_t *dgst, size_t dl
 }
 
 char *egw_jws_sign(const struct egw_jwk *key, const json_t *claims) {
-  if (key == NULL || !key->is_private || !json_is_object(claims))
+  if (!json_is_object(claims))
     return NULL;
   char *payload = json_dumps(claims, JSON_COMPACT);
   if (payload == NULL)
     return NULL;
-  size_t plen = strlen(payload);
+  char *token = egw_jws_sign_payload(key, payload, strlen(payload));
+  free(payload);
+  return token;
+}
+
+char *egw_jws_sign_payload(const struct egw_jwk *key, const char *payload, size_t plen) {
+  if (key == NULL || !key->is_private || payload == NULL)
+    return NULL;
   size_t input_len = key->header_b64_len + 1 + egw_b64url_encoded_len(plen);
   size_t total = input_len + 1 + egw_b64url_encoded_len(key->sig_len);
   char *token = total <= JWS_MAX_LEN ? malloc(total + 1) : NULL;
-  if (token == NULL) {
-    free(payload);
+  if (token == NULL)
     return NULL;
-  }
   char *p = token;
   memcpy(p, key->header_b64, key->header_b64_len);
   p += key->header_b64_len;
   *p++ = '.';
   p += egw_b64url_encode(p, (const uint8_t *)payload, plen);
-  free(payload);
   uint8_t dgst[SHA384_DIGEST_LENGTH];
   uint8_t sig[SIG_MAX_LEN];
   size_t dlen = digest(key->alg, token, input_len, dgst);

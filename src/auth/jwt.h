@@ -54,6 +54,9 @@ json_t *egw_jwk_public_json(const struct egw_jwk *key);
 /* egw_jws_sign returns a malloc'd compact JWS of |claims| (serialized compactly) with
  * header {"alg","typ":"JWT","kid"}, signed by the private |key|; NULL on failure. */
 char *egw_jws_sign(const struct egw_jwk *key, const json_t *claims);
+/* egw_jws_sign_payload is egw_jws_sign for claims already serialized: |payload| is the
+ * JSON object text (|plen| bytes), which the caller vouches for. */
+char *egw_jws_sign_payload(const struct egw_jwk *key, const char *payload, size_t plen);
 
 /* A token split and decoded but not verified. */
 struct egw_jws {

@@ -180,8 +180,37 @@ static void on_write(uv_write_t *req, int status) {
     egw_h1_drained(c->h1);
 }
 
+/* write_now writes what it can of |c->out| at once. Most answers fit the socket buffer,
+ * and a write request would cost libuv an epoll_ctl and a trip through its pending queue
+ * for every one of them. Only when nothing is queued (bytes stay in order) and the output
+ * is under the stream low-water mark: then no streamed response can be waiting for a
+ * drain that only on_write would announce. Returns -1 when the connection failed. */
+static int write_now(struct egw_conn *c) {
+  if (c->pending_writes != 0 || c->out.len > EGW_STREAM_LOW_WATER)
+    return 0;
+  uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+  int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  if (n == UV_EAGAIN)
+    return 0;
+  if (n < 0) {
+    close_handles(c);
+    return -1;
+  }
+  if ((size_t)n < c->out.len) {
+    egw_buf_consume(&c->out, (size_t)n);
+    return 0;
+  }
+  /* An idle connection keeps no output buffer. */
+  egw_buf_free(&c->out);
+  if (c->finishing)
+    start_linger(c);
+  return 0;
+}
+
 static void flush(struct egw_conn *c) {
   if (c->out.len == 0 || c->closing)
+    return;
+  if (write_now(c) != 0 || c->out.len == 0)
     return;
   struct write_req *wr = malloc(sizeof(*wr));
   if (wr == NULL) {

@@ -63,6 +63,10 @@ static void stop_when_empty(struct egw_server *s) {
   if (!uv_is_closing((uv_handle_t *)&s->sigterm)) {
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
+    /* Closing the handles restores the default action, which would turn a second
+     * SIGTERM during the last cleanup into death by signal instead of exit 0. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->deferred, NULL);
   }
