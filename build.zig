@@ -51,6 +51,20 @@ pub fn build(b: *std.Build) !void {
     linkDeps(b, exe);
     b.installArtifact(exe);
 
+    // The e2e tests' PSK client (Python's ssl has no TLS-PSK): BoringSSL only.
+    const psk_load = b.addExecutable(.{
+        .name = "egw-psk-load",
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    psk_load.addCSourceFile(.{ .file = b.path("test/e2e/tools/psk_load.c"), .flags = &our_cflags });
+    psk_load.addIncludePath(.{ .cwd_relative = boringssl_include });
+    psk_load.addObjectFile(.{ .cwd_relative = boringssl_lib ++ "/libssl.so" });
+    psk_load.addObjectFile(.{ .cwd_relative = boringssl_lib ++ "/libcrypto.so" });
+    psk_load.addRPath(.{ .cwd_relative = boringssl_lib });
+    b.installArtifact(psk_load);
+
     // The dev PKI, generated once before any suite needs it (certs/gen.sh is idempotent).
     const certs = b.addSystemCommand(&.{ "bash", "certs/gen.sh" });
     certs.setCwd(b.path("."));

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/conn_psk.h"
 #include "core/internal.h"
 #include "http/exchange.h"
 #include "http/h1.h"
@@ -58,6 +59,7 @@ struct egw_conn {
   struct egw_exchange *authz_x;
   struct egw_route_target authz_target;
   int authz_rounds;
+  struct egw__conn_psk psk; /* a direct PSK handshake waiting for its key (conn_psk.c) */
   char peer_addr[64];
 };
 
@@ -118,6 +120,7 @@ static void close_handles(struct egw_conn *c) {
   if (c->closing)
     return;
   c->closing = 1;
+  egw__conn_psk_cancel(&c->psk);
   unlink_deferred(c);
   uv_read_stop((uv_stream_t *)&c->tcp);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -509,8 +512,46 @@ static int start_http(struct egw_conn *c) {
   return 0;
 }
 
+static void on_tls_status(struct egw_conn *c, enum egw_tls_status st);
+
+/* The PSK key arrived (or will not): the held ClientKeyExchange goes to TLS, and the
+ * connection reads again (also when it failed: lingering reads and discards). */
+static void resume_after_key(struct egw_conn *c, enum egw_psk_result r) {
+  on_tls_status(c, egw_tls_conn_resume(c->tls, r, &c->plain, &c->out));
+  if (!c->closing && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+    close_handles(c);
+}
+
+static void on_psk_key(void *owner, enum egw_psk_result r) {
+  struct egw_conn *c = owner;
+  c->in_read = 1;
+  resume_after_key(c, r);
+  c->in_read = 0;
+  flush(c);
+  update_reading(c);
+  after_io(c);
+}
+
+/* The TLS layer holds the client's ClientKeyExchange until the key of its PSK identity
+ * is in the key store: reading stops meanwhile; the handshake timer still runs. */
+static void wait_for_key(struct egw_conn *c) {
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->psk.done = on_psk_key;
+  c->psk.owner = c;
+  int r = egw__conn_psk_resolve(&c->psk, c->site->psk, c->tls);
+  if (r >= 0)
+    resume_after_key(c, (enum egw_psk_result)r);
+}
+
 static void handle_ciphertext(struct egw_conn *c, const uint8_t *data, size_t n) {
-  enum egw_tls_status st = egw_tls_conn_feed(c->tls, data, n, &c->plain, &c->out);
+  on_tls_status(c, egw_tls_conn_feed(c->tls, data, n, &c->plain, &c->out));
+}
+
+static void on_tls_status(struct egw_conn *c, enum egw_tls_status st) {
+  if (st == EGW_TLS_NEED_KEY) {
+    wait_for_key(c);
+    return;
+  }
   if (st == EGW_TLS_FAILED) {
     if (c->h1 == NULL)
       log_handshake_failure(c);

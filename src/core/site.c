@@ -9,7 +9,9 @@
 #include "auth/tokcache.h"
 #include "http/router.h"
 #include "keys/keystore.h"
+#include "keys/psk_resolver.h"
 #include "keys/truststore.h"
+#include "roles/key_providers.h"
 #include "roles/registry.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -67,6 +69,9 @@ void *egw_site_shared(struct egw_site *site, const char *name,
 }
 
 int egw_site_roles_start(struct egw_site *site, uv_loop_t *loop) {
+  /* The PSK resolver first: a module's start may already ask it for keys. */
+  if (site->psk && egw_psk_resolver_start(site->psk, loop) != 0)
+    return -1;
   for (size_t i = 0; i < site->n_roles; i++) {
     const struct egw_role_ops *ops = site->roles[i].ops;
     if (ops->start) {
@@ -79,6 +84,8 @@ int egw_site_roles_start(struct egw_site *site, uv_loop_t *loop) {
 }
 
 void egw_site_roles_stop(struct egw_site *site) {
+  /* Fetches in flight end first (their waiters are answered while the modules live). */
+  egw_psk_resolver_stop(site->psk);
   for (size_t i = 0; i < site->n_roles; i++) {
     if (site->roles[i].ops->stop)
       site->roles[i].ops->stop(site->roles[i].state);
@@ -149,6 +156,7 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
   cfg->tls = egw_tls_ctx_new(lp, trust, site->keys, out_err);
   if (cfg->tls == NULL)
     return EGW_ERR_POLICY;
+  egw_tls_ctx_set0_psk_resolver(cfg->tls, site->psk); /* direct PSK handshakes may wait */
   return 0;
 nomem:
   *out_err = egw_format("%s:%d: listener: out of memory", lp->file, lp->line);
@@ -240,7 +248,8 @@ struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err) {
   site->listeners = calloc(n ? n : 1, sizeof(*site->listeners));
   site->roles = calloc(max_roles ? max_roles : 1, sizeof(*site->roles));
   site->keys = egw_keystore_new();
-  if (site->listeners == NULL || site->roles == NULL || site->keys == NULL) {
+  site->psk = site->keys ? egw_psk_resolver_new(site->keys) : NULL;
+  if (site->listeners == NULL || site->roles == NULL || site->keys == NULL || site->psk == NULL) {
     *out_err = strdup("out of memory");
     goto fail;
   }
@@ -259,6 +268,8 @@ struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err) {
     if (build_listener(site, &policy->listeners[i], &site->listeners[i], out_err) != 0)
       goto fail;
   }
+  if (egw_key_providers_add(site, out_err) != 0)
+    goto fail;
   return site;
 fail:
   egw_site_unref(site);
@@ -292,6 +303,7 @@ void egw_site_unref(struct egw_site *site) {
   }
   free(site->roles);
   free(site->listeners);
+  egw_psk_resolver_free(site->psk);
   egw_keystore_free(site->keys);
   egw_store_close(site->store);
   egw_issuers_free(site->tokens.issuers);

@@ -145,3 +145,23 @@ size_t egw_keystore_get(struct egw_keystore *ks, const char *realm, const char *
   memcpy(out, hit->key, hit->key_len);
   return hit->key_len;
 }
+
+int egw_keystore_get_expiry(struct egw_keystore *ks, const char *realm, const char *identity,
+                            uint64_t now_ms, uint64_t *out_expires_at_ms) {
+  /* Not a secret lookup (the identity is public): the plain comparison is fine. A key of
+   * the realm wins over a site-wide one, as in egw_keystore_get. */
+  const struct entry *hit = NULL;
+  for (size_t i = 0; identity && i < ks->n; i++) {
+    const struct entry *e = &ks->entries[i];
+    if ((e->expires_at_ms != 0 && e->expires_at_ms <= now_ms) || strcmp(e->identity, identity))
+      continue;
+    if (e->realm == NULL && hit == NULL)
+      hit = e;
+    else if (e->realm != NULL && realm != NULL && strcmp(e->realm, realm) == 0)
+      hit = e;
+  }
+  if (hit == NULL)
+    return 0;
+  *out_expires_at_ms = hit->expires_at_ms;
+  return 1;
+}

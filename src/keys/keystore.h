@@ -33,6 +33,12 @@ int egw_keystore_put(struct egw_keystore *ks, const char *realm, const char *ide
 size_t egw_keystore_get(struct egw_keystore *ks, const char *realm, const char *identity,
                         uint8_t *out, size_t max, uint64_t now_ms);
 
+/* egw_keystore_get_expiry sets *out_expires_at_ms to the expiry (0 = never) of the key
+ * for |identity| visible in |realm| and returns 1, or returns 0 when there is none or it
+ * expired at |now_ms|. (The ECS shows the expiry of a fetched key to the EEC.) */
+int egw_keystore_get_expiry(struct egw_keystore *ks, const char *realm, const char *identity,
+                            uint64_t now_ms, uint64_t *out_expires_at_ms);
+
 /* egw_keystore_load_file reads a static PSK file into realm |path|: one
  * "<identity> <hex key>" per line, blank lines and '#' comments ignored. On error
  * returns a negative code and sets *out_err (malloc'd) to "file:line: message"; the

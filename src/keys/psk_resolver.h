@@ -37,8 +37,9 @@ struct egw_psk_query {
   uint16_t cipher_suite;
 };
 
-/* A key provider. Providers are registered by the modules that configure them (their
- * init hook), in order; the first whose claims() says yes serves the identity. */
+/* A key provider. Providers are registered by the factories of roles/key_providers.c
+ * (after the modules' init, when their policy section is present), in the table's order;
+ * the first whose claims() says yes serves the identity. */
 struct egw_psk_provider_ops {
   const char *name; /* "ausf", "nef", "aanf", "kecs": logs and metrics */
   /* claims returns nonzero when this provider serves |q| (judged by the identity's
@@ -46,11 +47,32 @@ struct egw_psk_provider_ops {
   int (*claims)(void *state, const struct egw_psk_query *q);
   /* start begins fetching the key of |q|. Returns 0 and later calls egw_psk_fetch_done
    * exactly once (never from inside start), or returns a negative code (the fetch
-   * fails as EGW_PSK_UNAVAILABLE and egw_psk_fetch_done is not called). */
+   * fails as EGW_PSK_UNAVAILABLE and egw_psk_fetch_done is not called). |q| and its
+   * identity stay valid until the fetch ends or is cancelled. */
   int (*start)(void *state, struct egw_psk_fetch *f, const struct egw_psk_query *q);
   /* cancel abandons |f| (timeout, resolver stopping); after it returns the provider
    * never calls egw_psk_fetch_done for |f|. */
   void (*cancel)(void *state, struct egw_psk_fetch *f);
+  /* Optional life-cycle hooks (NULL when not needed). attach runs at
+   * egw_psk_resolver_start with the loop (a provider makes its HTTP client there; a
+   * non-zero return fails the start); detach runs at egw_psk_resolver_stop, after every
+   * fetch was cancelled (it frees what attach made); dispose runs at
+   * egw_psk_resolver_free and frees |state|. Without dispose the provider frees |state|
+   * itself, after the resolver. */
+  int (*attach)(void *state, struct uv_loop_s *loop);
+  void (*detach)(void *state);
+  void (*dispose)(void *state);
+};
+
+/* Why a query ended EGW_PSK_UNAVAILABLE (egw_psk_resolver_failure). */
+enum egw_psk_failure {
+  EGW_PSK_FAIL_NONE,
+  EGW_PSK_FAIL_NO_PROVIDER, /* no provider claims the identity */
+  EGW_PSK_FAIL_FULL,        /* the resolver holds its maximum of entries (a flood) */
+  EGW_PSK_FAIL_STOPPED,     /* not started, or stopping */
+  EGW_PSK_FAIL_TIMEOUT,     /* the provider did not answer within its timeout_ms */
+  EGW_PSK_FAIL_UNREACHABLE, /* the provider's peer cannot be reached (refused, TLS) */
+  EGW_PSK_FAIL_ERROR,       /* the provider's peer answered with an error, or nonsense */
 };
 
 /* Per-provider bounds. */
@@ -66,18 +88,49 @@ struct egw_psk_provider_limits {
 void egw_psk_fetch_done(struct egw_psk_fetch *f, enum egw_psk_result r, const uint8_t *key,
                         size_t key_len, uint64_t expires_at_ms);
 
+/* egw_psk_fetch_set0_data attaches the provider's own record of fetch |f| (from start
+ * on); egw_psk_fetch_get0_data returns it (NULL when none), e.g. in cancel. */
+void egw_psk_fetch_set0_data(struct egw_psk_fetch *f, void *data);
+void *egw_psk_fetch_get0_data(const struct egw_psk_fetch *f);
+
+/* egw_psk_fetch_set_failure says, before egw_psk_fetch_done(EGW_PSK_UNAVAILABLE), why the
+ * fetch failed (default EGW_PSK_FAIL_ERROR); the ECS's authentication request answers
+ * 502 or 504 from it. */
+void egw_psk_fetch_set_failure(struct egw_psk_fetch *f, enum egw_psk_failure why);
+
 /* egw_psk_resolver_new makes a resolver filling |keys| (borrowed; outlives it). The loop
  * is given at egw_psk_resolver_start. NULL when out of memory. */
 struct egw_psk_resolver *egw_psk_resolver_new(struct egw_keystore *keys);
 
 /* egw_psk_resolver_add_provider appends a provider; |state| is the provider's, passed back
  * to its ops (the provider frees it). Returns 0 or EGW_ERR_NOMEM. Before start only. */
-int egw_psk_resolver_add_provider(struct egw_psk_resolver *r, const struct egw_psk_provider_ops *ops,
-                                  void *state, const struct egw_psk_provider_limits *limits);
+int egw_psk_resolver_add_provider(struct egw_psk_resolver *r,
+                                  const struct egw_psk_provider_ops *ops, void *state,
+                                  const struct egw_psk_provider_limits *limits);
 
 /* egw_psk_resolver_has_providers says whether any provider was added (a PSK listener of
  * a site without providers never waits: an unknown identity is refused at once). */
 int egw_psk_resolver_has_providers(const struct egw_psk_resolver *r);
+
+/* egw_psk_resolver_claims says whether a provider claims |q| (no I/O): a PSK listener
+ * holds a handshake for a fetch only then. */
+int egw_psk_resolver_claims(const struct egw_psk_resolver *r, const struct egw_psk_query *q);
+
+/* Default bound on the entries the resolver holds (fetches in flight plus remembered
+ * unknown identities). Beyond it new identities are refused as EGW_PSK_UNAVAILABLE
+ * (EGW_PSK_FAIL_FULL, logged at most once a second), so that a flood of random
+ * identities cannot grow memory without bound. */
+#define EGW_PSK_RESOLVER_DEFAULT_MAX_ENTRIES 16384
+
+/* egw_psk_resolver_set_max_entries changes that bound (at least 1). */
+void egw_psk_resolver_set_max_entries(struct egw_psk_resolver *r, size_t max_entries);
+
+/* egw_psk_resolver_failure says why the last EGW_PSK_UNAVAILABLE happened: read it right
+ * after egw_psk_resolve returned it, or inside the egw_psk_wait_cb that got it. When
+ * |out_provider| is not NULL it receives the name of the provider concerned (static),
+ * or NULL. */
+enum egw_psk_failure egw_psk_resolver_failure(const struct egw_psk_resolver *r,
+                                              const char **out_provider);
 
 /* egw_psk_resolver_start arms the resolver on |loop|; egw_psk_resolver_stop cancels every
  * fetch (waiters get EGW_PSK_UNAVAILABLE) and closes its handles; egw_psk_resolver_free

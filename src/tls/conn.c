@@ -39,6 +39,8 @@ struct egw_tls_conn *egw_tls_conn_new(struct egw_tls_ctx *ctx) {
   SSL_set_accept_state(c->ssl);
   c->ctx = ctx;
   ctx->refs++;
+  /* A key may have to be fetched only where a provider could serve it. */
+  c->peeking = ctx->mode == EGW_TLS_PSK && egw_psk_resolver_has_providers(ctx->psk);
   return c;
 }
 
@@ -48,6 +50,7 @@ void egw_tls_conn_free(struct egw_tls_conn *c) {
   SSL_free(c->ssl);
   free(c->peer.id);
   free(c->psk_identity);
+  egw_buf_free(&c->peek);
   egw_tls_ctx_free(c->ctx);
   free(c);
 }
@@ -99,8 +102,16 @@ unsigned egw__tls_psk_server_cb(SSL *ssl, const char *identity, uint8_t *psk,
   c->psk_identity = strndup(identity, PSK_MAX_IDENTITY_LEN);
   if (c->ctx->keys == NULL)
     return 0;
+  /* Keys are stored under the resolver's name for the identity (per cipher suite for
+   * AKMA: K_AF depends on it). */
+  const SSL_CIPHER *cipher = SSL_get_pending_cipher(ssl);
+  struct egw_psk_query q = {.identity = identity,
+                            .cipher_suite = cipher ? SSL_CIPHER_get_protocol_id(cipher) : 0};
+  char name[EGW_PSK_IDENTITY_MAX_LEN + 16];
+  if (egw_psk_store_name(&q, name, sizeof(name)) != 0)
+    return 0;
   size_t n =
-      egw_keystore_get(c->ctx->keys, c->ctx->realm, identity, psk, max_psk_len, egw__tls_now_ms());
+      egw_keystore_get(c->ctx->keys, c->ctx->realm, name, psk, max_psk_len, egw__tls_now_ms());
   return (unsigned)n;
 }
 
@@ -180,6 +191,10 @@ static enum egw_tls_status fail(struct egw_tls_conn *c, struct egw_buf *out) {
   return EGW_TLS_FAILED;
 }
 
+enum egw_tls_status egw__tls_fail(struct egw_tls_conn *c, struct egw_buf *out) {
+  return fail(c, out);
+}
+
 static int on_handshake_done(struct egw_tls_conn *c) {
   if (c->ctx->mode == EGW_TLS_PSK) {
     const char *identity = SSL_get_psk_identity(c->ssl);
@@ -195,20 +210,33 @@ static int on_handshake_done(struct egw_tls_conn *c) {
   return 0;
 }
 
+int egw__tls_bio_put(struct egw_tls_conn *c, const uint8_t *in, size_t n) {
+  while (n > 0) {
+    int chunk = n > INT_MAX ? INT_MAX : (int)n;
+    if (BIO_write(c->rbio, in, chunk) != chunk) {
+      snprintf(c->reason, sizeof(c->reason), "out of memory");
+      return -1;
+    }
+    in += chunk;
+    n -= (size_t)chunk;
+  }
+  return 0;
+}
+
 enum egw_tls_status egw_tls_conn_feed(struct egw_tls_conn *c, const uint8_t *in, size_t n,
                                       struct egw_buf *plain, struct egw_buf *out) {
   if (c->failed)
     return EGW_TLS_FAILED;
   ERR_clear_error();
-  while (n > 0) {
-    int chunk = n > INT_MAX ? INT_MAX : (int)n;
-    if (BIO_write(c->rbio, in, chunk) != chunk) {
-      snprintf(c->reason, sizeof(c->reason), "out of memory");
-      return fail(c, out);
-    }
-    in += chunk;
-    n -= (size_t)chunk;
-  }
+  if (c->peeking)
+    return egw__tls_peek_feed(c, in, n, plain, out);
+  if (egw__tls_bio_put(c, in, n) != 0)
+    return fail(c, out);
+  return egw__tls_advance(c, plain, out);
+}
+
+enum egw_tls_status egw__tls_advance(struct egw_tls_conn *c, struct egw_buf *plain,
+                                     struct egw_buf *out) {
   if (!c->handshake_done) {
     int r = SSL_do_handshake(c->ssl);
     if (r != 1) {

@@ -144,3 +144,7 @@ void egw_tls_ctx_free(struct egw_tls_ctx *ctx) {
   free(ctx->realm);
   free(ctx);
 }
+
+void egw_tls_ctx_set0_psk_resolver(struct egw_tls_ctx *ctx, struct egw_psk_resolver *psk) {
+  ctx->psk = psk;
+}

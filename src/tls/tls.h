@@ -9,6 +9,7 @@
 
 #include "config/policy.h"
 #include "edgegw/peer.h"
+#include "keys/psk_resolver.h"
 #include "util/buf.h"
 
 struct egw_keystore;
@@ -29,6 +30,14 @@ struct egw_tls_conn;
 struct egw_tls_ctx *egw_tls_ctx_new(const struct egw_listener_policy *lp,
                                     struct egw_truststore *trust, struct egw_keystore *keys,
                                     char **out_err);
+/* egw_tls_ctx_set0_psk_resolver lets a psk listener wait for keys that are not in the
+ * key store yet: when |psk| has providers, a connection reads the PSK identity from the
+ * client's ClientKeyExchange before BoringSSL does and, if the key is missing and a
+ * provider claims the identity, holds those bytes and returns EGW_TLS_NEED_KEY (see
+ * egw_tls_conn_feed). |psk| is borrowed and must outlive the context. Other modes ignore
+ * it. */
+void egw_tls_ctx_set0_psk_resolver(struct egw_tls_ctx *ctx, struct egw_psk_resolver *psk);
+
 /* egw_tls_ctx_free releases the caller's reference; connections hold their own. */
 void egw_tls_ctx_free(struct egw_tls_ctx *ctx);
 
@@ -41,6 +50,10 @@ enum egw_tls_status {
   EGW_TLS_OK,     /* progress made; more input welcome */
   EGW_TLS_CLOSED, /* the peer sent close_notify */
   EGW_TLS_FAILED, /* fatal: handshake or record failure; send *out, then close */
+  /* The handshake waits for the key of the client's PSK identity (egw_tls_conn_psk_query):
+   * send *out, stop reading, resolve it, then call egw_tls_conn_resume. Bytes fed
+   * meanwhile are held too. */
+  EGW_TLS_NEED_KEY,
 };
 
 /* egw_tls_conn_feed consumes |n| bytes of ciphertext from the socket. It drives the
@@ -49,6 +62,20 @@ enum egw_tls_status {
  * fatal alert that should still be sent before closing. */
 enum egw_tls_status egw_tls_conn_feed(struct egw_tls_conn *c, const uint8_t *in, size_t n,
                                       struct egw_buf *plain, struct egw_buf *out);
+
+/* egw_tls_conn_psk_query fills |out| with the identity (owned by |c|) and the pending
+ * cipher suite of the key the handshake waits for; valid after EGW_TLS_NEED_KEY until
+ * egw_tls_conn_resume. */
+void egw_tls_conn_psk_query(const struct egw_tls_conn *c, struct egw_psk_query *out);
+
+/* egw_tls_conn_resume goes on after EGW_TLS_NEED_KEY with what the resolver said, as
+ * egw_tls_conn_feed does with the held bytes: EGW_PSK_READY and EGW_PSK_UNKNOWN let
+ * BoringSSL judge the identity (an unknown one ends with the unknown_psk_identity alert);
+ * EGW_PSK_UNAVAILABLE fails closed with the internal_error alert (the client's identity
+ * may well be valid: it should try again later, not forget its key) and the reason "PSK
+ * key provider unavailable". */
+enum egw_tls_status egw_tls_conn_resume(struct egw_tls_conn *c, enum egw_psk_result r,
+                                        struct egw_buf *plain, struct egw_buf *out);
 
 /* egw_tls_conn_handshake_done says whether the handshake completed. */
 int egw_tls_conn_handshake_done(const struct egw_tls_conn *c);

@@ -100,11 +100,8 @@ def psk_get(port, identity, key_hex):
 
 def test_kedge_from_the_ausf_opens_a_psk_handshake(site):
     ports = start(site)
-    # Before the authentication request the key is unknown: refused with an alert.
-    rc, out = psk_get(ports["psk"], KEDGE_ID, KEDGE.hex())
-    assert rc != 0 and "HTTP/1.1" not in out, out
-    assert re.search(r"unknown.psk.identity", out, re.I), out
-
+    # (A PSK handshake before the authentication request fetches the key itself:
+    # test_psk_direct.py.)
     status, headers, body = post_json(ports["edge4"], AUTH, {"eecId": EEC, "kedgeId": KEDGE_ID})
     assert status == 200, body
     doc = json.loads(body)
@@ -115,6 +112,7 @@ def test_kedge_from_the_ausf_opens_a_psk_handshake(site):
 
     rc, out = psk_get(ports["psk"], KEDGE_ID, KEDGE.hex())
     assert "HTTP/1.1 200" in out, out
+    assert len(site.events("ecs_kedge_fetched")) == 1  # found in the key store
     rc, out = s_client(ports["psk"], ["-tls1_2", "-psk_identity", KEDGE_ID, "-psk", KEDGE.hex()],
                        stdin=GET_HEALTHZ)
     assert "ECDHE-PSK-CHACHA20-POLY1305" in out and "3GPP-EDGE" in out, out
@@ -190,17 +188,22 @@ def test_ausf_down_fails_within_the_timeout_and_others_still_serve(site):
             assert status == 504, body
             assert headers["content-type"] == "application/problem+json"
             assert 0.5 < took < 3, took
-        assert len(site.events("ecs_kedge_failed")) == 1
-        # Other listeners still serve; the PSK listener still refuses the unfetched key.
+        # The resolver's timeout ended the one fetch (and cancelled the AUSF call).
+        timeouts = site.events("psk_fetch_timeout")
+        assert len(timeouts) == 1 and timeouts[0]["provider"] == "ausf", timeouts
+        assert timeouts[0]["psk_identity"] == KEDGE_ID and timeouts[0]["timeout_ms"] == 800
+        # Other listeners still serve; a PSK handshake with the unfetched key fails closed
+        # (its own fetch times out: a failure is not remembered).
         s = tls_client(ports["edge4"])
         assert request(s, "GET", "/healthz")[0] == 200
         s.close()
         rc, out = psk_get(ports["psk"], KEDGE_ID, KEDGE.hex())
         assert rc != 0 and "HTTP/1.1" not in out
-        # A failure is not remembered: the next request asks again (and times out again).
+        assert re.search(r"internal.error", out, re.I), out
+        assert len(site.events("psk_fetch_timeout")) == 2
         status, _, _ = post_json(ports["edge4"], AUTH, {"eecId": EEC, "kedgeId": KEDGE_ID})
         assert status == 504
-        assert len(site.events("ecs_kedge_failed")) == 2
+        assert len(site.events("psk_fetch_timeout")) == 3
     finally:
         hole.close()
 
