@@ -234,8 +234,8 @@ void egw_metrics_connections(const char *iface, int delta) {
   add(F_OPEN_CONNECTIONS, (const char *const[]){iface}, delta);
 }
 
-void egw_metrics_registrations(const char *kind, int64_t n) {
-  set(F_REGISTRATIONS, (const char *const[]){kind}, (double)n);
+void egw_metrics_registrations(const char *kind, int delta) {
+  add(F_REGISTRATIONS, (const char *const[]){kind}, delta);
 }
 
 double egw_metrics_value(const char *family, const char *const *labels, int n) {
@@ -298,8 +298,8 @@ static int put_sample(struct egw_buf *out, const struct family *f, const char *s
           put_escaped(out, s->labels[i]) || put(out, "\""))
         return -1;
     }
-    if (le && ((f->n_labels && put(out, ",")) || put(out, "le=\"") || put(out, le) ||
-               put(out, "\"")))
+    if (le &&
+        ((f->n_labels && put(out, ",")) || put(out, "le=\"") || put(out, le) || put(out, "\"")))
       return -1;
     if (put(out, "}"))
       return -1;

@@ -49,9 +49,10 @@ void egw_metrics_upstream_error(const char *iface, const char *kind);
  * connections gauge of |iface|. */
 void egw_metrics_connections(const char *iface, int delta);
 
-/* egw_metrics_registrations sets the gauge of live registrations of |kind| ("ees",
- * "eec", "eas"). */
-void egw_metrics_registrations(const char *kind, int64_t n);
+/* egw_metrics_registrations adds |delta| to the gauge of registrations (records) of
+ * store |kind| held in memory. Deltas, not a set: during a reload the old site's tables
+ * leave and the new site's load, in either order. */
+void egw_metrics_registrations(const char *kind, int delta);
 
 /* egw_metrics_audit_dropped counts audit lines lost to a full buffer or a failed write. */
 void egw_metrics_audit_dropped(void);

@@ -19,15 +19,15 @@ Test(metrics, counters_count_per_label_set) {
   egw_metrics_http_request("app", "/x", 200);
   egw_metrics_http_request("app", "/x", 200);
   egw_metrics_http_request("app", NULL, 404);
-  cr_assert_eq(egw_metrics_value("edgegw_http_requests_total",
-                                 (const char *const[]){"app", "/x", "200"}, 3),
-               2);
+  cr_assert_eq(
+      egw_metrics_value("edgegw_http_requests_total", (const char *const[]){"app", "/x", "200"}, 3),
+      2);
   cr_assert_eq(egw_metrics_value("edgegw_http_requests_total",
                                  (const char *const[]){"app", "none", "404"}, 3),
                1);
-  cr_assert_eq(egw_metrics_value("edgegw_http_requests_total",
-                                 (const char *const[]){"app", "/y", "200"}, 3),
-               -1);
+  cr_assert_eq(
+      egw_metrics_value("edgegw_http_requests_total", (const char *const[]){"app", "/y", "200"}, 3),
+      -1);
   egw_metrics_connections("app", 1);
   egw_metrics_connections("app", 1);
   egw_metrics_connections("app", -1);
@@ -74,14 +74,19 @@ Test(metrics, key_fetch_histogram) {
   cr_assert(strstr(s, "# TYPE edgegw_key_fetch_duration_seconds histogram\n") != NULL);
   cr_assert(strstr(s, "edgegw_key_fetches_total{provider=\"ausf\",result=\"ok\"} 2\n") != NULL);
   cr_assert(strstr(s, "edgegw_key_fetches_total{provider=\"ausf\",result=\"timeout\"} 1\n"));
-  cr_assert(strstr(s, "edgegw_key_fetch_duration_seconds_bucket{provider=\"ausf\",le=\"0.001\"} 0\n"));
-  cr_assert(strstr(s, "edgegw_key_fetch_duration_seconds_bucket{provider=\"ausf\",le=\"0.005\"} 1\n"));
-  cr_assert(strstr(s, "edgegw_key_fetch_duration_seconds_bucket{provider=\"ausf\",le=\"0.5\"} 2\n"));
+  cr_assert(
+      strstr(s, "edgegw_key_fetch_duration_seconds_bucket{provider=\"ausf\",le=\"0.001\"} 0\n"));
+  cr_assert(
+      strstr(s, "edgegw_key_fetch_duration_seconds_bucket{provider=\"ausf\",le=\"0.005\"} 1\n"));
+  cr_assert(
+      strstr(s, "edgegw_key_fetch_duration_seconds_bucket{provider=\"ausf\",le=\"0.5\"} 2\n"));
   cr_assert(strstr(s, "edgegw_key_fetch_duration_seconds_bucket{provider=\"ausf\",le=\"5\"} 2\n"));
-  cr_assert(strstr(s, "edgegw_key_fetch_duration_seconds_bucket{provider=\"ausf\",le=\"+Inf\"} 3\n"));
-  cr_assert(strstr(s, "edgegw_key_fetch_duration_seconds_sum{provider=\"ausf\"} 9.3030000000000008\n") ||
-                strstr(s, "edgegw_key_fetch_duration_seconds_sum{provider=\"ausf\"} 9.303"),
-            "%s", s);
+  cr_assert(
+      strstr(s, "edgegw_key_fetch_duration_seconds_bucket{provider=\"ausf\",le=\"+Inf\"} 3\n"));
+  cr_assert(
+      strstr(s, "edgegw_key_fetch_duration_seconds_sum{provider=\"ausf\"} 9.3030000000000008\n") ||
+          strstr(s, "edgegw_key_fetch_duration_seconds_sum{provider=\"ausf\"} 9.303"),
+      "%s", s);
   cr_assert(strstr(s, "edgegw_key_fetch_duration_seconds_count{provider=\"ausf\"} 3\n"));
   free(s);
   egw_metrics_reset();
@@ -95,8 +100,8 @@ Test(metrics, series_are_bounded) {
     egw_metrics_upstream_error(name, "timeout");
   }
   cr_assert_eq(egw_metrics_value("edgegw_metrics_series_dropped_total", NULL, 0), 10);
-  cr_assert_eq(egw_metrics_value("edgegw_upstream_errors_total",
-                                 (const char *const[]){"if0", "timeout"}, 2),
-               1);
+  cr_assert_eq(
+      egw_metrics_value("edgegw_upstream_errors_total", (const char *const[]){"if0", "timeout"}, 2),
+      1);
   egw_metrics_reset();
 }
