@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/audit.h"
 #include "core/conn_psk.h"
 #include "core/internal.h"
 #include "http/exchange.h"
@@ -311,8 +312,11 @@ void egw__conn_run_deferred(struct egw_server *s) {
 
 /* ---- dispatch: route, authorize, run the role ------------------------------------- */
 
-static void audit(const struct egw_conn *c, const struct egw_request *req,
+/* One line per decision (core/audit.h): to the listener's audit sink, else the log. */
+static void audit(struct egw_conn *c, const struct egw_request *req, const char *route,
                   enum egw_authz_decision decision, const struct egw_authz_verdict *v) {
+  if (c->cfg->audit_off)
+    return;
   struct egw_log_record rec;
   egw_log_begin(&rec, EGW_LOG_INFO, "authz");
   egw_log_str(&rec, "decision", decision == EGW_AUTHZ_ALLOW ? "allow" : "deny");
@@ -326,7 +330,13 @@ static void audit(const struct egw_conn *c, const struct egw_request *req,
   if (decision != EGW_AUTHZ_ALLOW)
     egw_log_int(&rec, "status", v->status);
   egw_log_str(&rec, "peer_addr", c->peer_addr);
-  egw_log_end(&rec);
+  egw_log_str(&rec, "route", route);
+  if (v->token_sub)
+    egw_log_str(&rec, "subject", v->token_sub);
+  if (c->cfg->audit)
+    egw_audit_append(c->cfg->audit, &c->server->loop, &rec);
+  else
+    egw_log_end(&rec);
 }
 
 static void answer_problem(struct egw_exchange *x, int status, const char *detail,
@@ -444,7 +454,7 @@ static void authorize_and_run(struct egw_conn *c, struct egw_exchange *x,
     return;
   }
   if (lp->authz.mode != EGW_AUTHZ_NONE)
-    audit(c, req, decision, &verdict);
+    audit(c, req, target.prefix, decision, &verdict);
   egw_metrics_authz(lp->interface_name, c->cfg->authz->name,
                     decision == EGW_AUTHZ_ALLOW ? "allow" : "deny",
                     decision == EGW_AUTHZ_ALLOW ? "ok" : verdict.cause);

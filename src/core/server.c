@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/audit.h"
 #include "core/internal.h"
 #include "util/log.h"
 
@@ -69,6 +70,7 @@ static void stop_when_empty(struct egw_server *s) {
     signal(SIGINT, SIG_IGN);
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->deferred, NULL);
+    egw_audit_stop(&s->loop); /* the last audit lines are written before the loop ends */
   }
 }
 

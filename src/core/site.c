@@ -1,3 +1,4 @@
+#include "core/audit.h"
 #include "core/site.h"
 
 #include <stdio.h>
@@ -143,6 +144,10 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
   }
   cfg->authz = egw_authz_provider_for(lp->authz.mode);
   if (cfg->authz->init && cfg->authz->init(lp, &site->tokens, &cfg->authz_state, out_err) != 0)
+    return EGW_ERR_POLICY;
+  if (egw_audit_sink_get(lp->audit.line ? &lp->audit : &site->policy->audit,
+                         lp->audit.line ? lp->file : site->policy->site_file, &cfg->audit,
+                         &cfg->audit_off, out_err) != 0)
     return EGW_ERR_POLICY;
   if (lp->tls.mode == EGW_TLS_MTLS && site->trust == NULL) {
     *out_err = egw_format("%s:%d: listener.tls.mode: mtls needs CA certificates in %s "

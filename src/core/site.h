@@ -21,6 +21,7 @@ struct egw_psk_resolver;
 struct egw_issuer_set;
 struct egw_tokcache;
 struct egw_store;
+struct egw_audit_sink;
 
 /* One object shared by the modules of a role (include/edgegw/role.h). */
 struct egw_site_shared {
@@ -37,6 +38,8 @@ struct egw_listener_cfg {
   struct egw_router *router;
   const struct egw_authz_provider *authz;
   void *authz_state;
+  struct egw_audit_sink *audit; /* core/audit.h; NULL: the log (or nothing: audit_off) */
+  int audit_off;
 };
 
 /* A mounted role module and its state; one per module name per site. */
