@@ -7,6 +7,7 @@
 
 #include "core/audit.h"
 #include "core/internal.h"
+#include "core/notify.h"
 #include "util/log.h"
 
 static void on_connection(uv_stream_t *stream, int status) {
@@ -86,6 +87,7 @@ static void start_drain(struct egw_server *s, const char *why) {
   if (s->draining)
     return;
   s->draining = 1;
+  egw_notify("STOPPING=1");
   struct egw_log_record rec;
   egw_log_begin(&rec, EGW_LOG_INFO, "draining");
   egw_log_str(&rec, "signal", why);
@@ -157,6 +159,7 @@ int egw_server_run(struct egw_site *site) {
     egw_log_str(&rec, "site", site->policy->site_id);
     egw_log_int(&rec, "listeners", (int64_t)s->n_listening);
     egw_log_end(&rec);
+    egw_notify("READY=1"); /* systemd Type=notify: every listener is up */
   } else {
     s->draining = 1; /* nothing was accepted; close everything below */
     egw__outbound_stop(s);
