@@ -13,8 +13,8 @@ extern const struct egw_role_ops egw_role_admin;
 static int ask(struct egw_site *site, const char *path, char *body, size_t cap) {
   struct egw_exchange x = {0};
   egw_arena_init(&x.arena, 1024);
-  x.req = (struct egw_request){.method = EGW_METHOD_GET, .method_name = "GET", .path = path,
-                               .query = "", .arena = &x.arena};
+  x.req = (struct egw_request){
+      .method = EGW_METHOD_GET, .method_name = "GET", .path = path, .query = "", .arena = &x.arena};
   x.resp = (struct egw_response){.arena = &x.arena};
   void *state = NULL;
   char *err = NULL;
