@@ -179,3 +179,19 @@ def test_refusals_name_what_is_missing(tmp_path, app):
     r = subprocess.run([BIN, "sidecar", "--listen", "nohost:80"], capture_output=True, text=True,
                        env=env, timeout=10)
     assert r.returncode == 2 and "--upstream is required" in r.stderr
+
+
+def test_issuer_keys_from_a_jwks_url(tmp_path, sidecar):
+    from test_jwks_fetch import JwksServer, jwk_of
+    jwks = JwksServer()
+    try:
+        jwks.keys = [jwk_of("jwt-issuer", "iss-k1")]
+        proc, port = sidecar(extra_env={
+            "EDGEGW_SIDECAR_ISSUER_CERT": "", "EDGEGW_SIDECAR_ISSUER_KID": "",
+            "EDGEGW_SIDECAR_ISSUER_JWKS": f"https://127.0.0.1:{jwks.port}/.well-known/jwks.json",
+            "EDGEGW_SIDECAR_CA": str(CERTS / "ca.pem")})
+        status, _, body = get(port, "/j", issue(tmp_path))
+        assert status == 200 and body == b"app says hi to app-client-1 at /j"
+        assert jwks.hits >= 1
+    finally:
+        jwks.stop()
