@@ -46,13 +46,13 @@ static void on_written(uv_fs_t *req) {
   ssize_t r = req->result;
   uv_fs_req_cleanup(req);
   s->in_flight = 0;
-  if (r < 0) {
+  if (r <= 0) { /* nothing written is a failure too: retrying would spin */
     /* The batch is lost; say how many lines, once per batch, without the content. */
     size_t lost = count_lines(s->writing.data + s->written, s->writing.len - s->written);
     for (size_t i = 0; i < lost; i++)
       egw_metrics_audit_dropped();
     egw_log_msg(EGW_LOG_ERROR, "audit_write_failed", "%s: %zu line(s) lost: %s",
-                s->path ? s->path : "stderr", lost, uv_strerror((int)r));
+                s->path ? s->path : "stderr", lost, r < 0 ? uv_strerror((int)r) : "no progress");
     s->written = s->writing.len;
   } else {
     s->written += (size_t)r;
@@ -70,7 +70,7 @@ static void on_written(uv_fs_t *req) {
 static void start_write(struct egw_audit_sink *s) {
   if (s->in_flight)
     return;
-  if (s->written == 0 || s->written >= s->writing.len) {
+  if (s->writing.len == 0) { /* nothing half-written: take what accumulated */
     if (s->pending.len == 0)
       return;
     /* Swap the buffers: both keep their capacity, nothing is copied. */
