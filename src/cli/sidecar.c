@@ -21,12 +21,14 @@ static void usage(FILE *out) {
         "                      (--issuer-cert FILE [--issuer-kid KID] | --issuer-jwks URL --ca "
         "FILE)\n"
         "                      --issuer ISS --aud ID [--scope \"S ...\"]\n"
-        "                      --tls-cert FILE --tls-key FILE [--drain-s N]\n"
+        "                      --tls-cert FILE --tls-key FILE [--drain-s N] [--admin ADDR:PORT]\n"
         "  An EAS in front of one application: checks the access token of every request\n"
         "  (issuer ISS, audience ID, the scopes given) and proxies it to the application\n"
         "  (plain HTTP on this host). Every option may come from the environment instead:\n"
         "  EDGEGW_SIDECAR_LISTEN, _UPSTREAM, _ISSUER_CERT, _ISSUER_KID, _ISSUER_JWKS, _CA,\n"
-        "  _ISSUER, _AUD, _SCOPE, _TLS_CERT, _TLS_KEY, _DRAIN_S (a flag wins over its variable).\n"
+        "  _ISSUER, _AUD, _SCOPE, _TLS_CERT, _TLS_KEY, _DRAIN_S, _ADMIN (a flag wins over its\n"
+        "  variable). --admin adds a listener serving /metrics, /healthz and /readyz (same\n"
+        "  certificate, no authorization: keep it on loopback or a pod-internal address).\n"
         "  ADDR is an IPv4 address, [IPv6] or localhost. TLS is required: listeners have no\n"
         "  plain HTTP mode. --drain-s (default 10, 1..600): on SIGTERM, how long requests in\n"
         "  flight may take; new connections are refused meanwhile.\n",
@@ -46,6 +48,7 @@ enum opt {
   O_TLS_CERT,
   O_TLS_KEY,
   O_DRAIN_S,
+  O_ADMIN,
   N_OPTS,
 };
 
@@ -64,6 +67,7 @@ static const struct {
     [O_TLS_CERT] = {"--tls-cert", "EDGEGW_SIDECAR_TLS_CERT"},
     [O_TLS_KEY] = {"--tls-key", "EDGEGW_SIDECAR_TLS_KEY"},
     [O_DRAIN_S] = {"--drain-s", "EDGEGW_SIDECAR_DRAIN_S"},
+    [O_ADMIN] = {"--admin", "EDGEGW_SIDECAR_ADMIN"},
 };
 
 static int fail(const char *fmt, const char *arg) {
@@ -124,10 +128,34 @@ static int split_scopes(const char *s, char ***out, size_t *out_n) {
   return 0;
 }
 
+/* The optional admin listener (--admin): /metrics, /healthz, /readyz for the container's
+ * probes, with the sidecar's certificate and no authorization (bind it to loopback or a
+ * pod-internal address). |p->listeners| has room for it. */
+static int add_admin(struct egw_site_policy *p, const char *const *o) {
+  struct egw_listener_policy *lp = &p->listeners[1];
+  p->n_listeners = 2;
+  lp->file = strdup("sidecar");
+  lp->interface_name = strdup("admin");
+  lp->role = strdup("admin");
+  lp->mount = calloc(1, sizeof(char *));
+  lp->n_mount = lp->mount ? 1 : 0;
+  lp->tls.mode = EGW_TLS_SERVER_CERT;
+  lp->tls.cert_file = strdup(o[O_TLS_CERT]);
+  lp->tls.key_file = strdup(o[O_TLS_KEY]);
+  lp->authz.mode = EGW_AUTHZ_NONE;
+  lp->limits = p->listeners[0].limits;
+  lp->limits.max_connections = 64;
+  if (lp->mount == NULL || (lp->mount[0] = strdup("admin")) == NULL || lp->file == NULL ||
+      lp->interface_name == NULL || lp->role == NULL || lp->tls.cert_file == NULL ||
+      lp->tls.key_file == NULL)
+    return fail("%s", "out of memory");
+  return host_port("--admin", o[O_ADMIN], &lp->listen_host, &lp->listen_port);
+}
+
 /* Builds the site policy from |o|. Returns NULL after printing why. */
 static struct egw_site_policy *build(const char *const *o, long drain_s) {
   struct egw_site_policy *p = calloc(1, sizeof(*p));
-  struct egw_listener_policy *lp = p ? calloc(1, sizeof(*lp)) : NULL;
+  struct egw_listener_policy *lp = p ? calloc(2, sizeof(*lp)) : NULL;
   struct egw_issuer_policy *ip = lp ? calloc(1, sizeof(*ip)) : NULL;
   struct egw_eas_policy *eas = ip ? calloc(1, sizeof(*eas)) : NULL;
   struct egw_allow_rule *rule = eas ? calloc(1, sizeof(*rule)) : NULL;
@@ -213,6 +241,10 @@ static struct egw_site_policy *build(const char *const *o, long drain_s) {
            strchr(lp->listen_host, ':') ? "https://[%s]:%u" : "https://%s:%u", lp->listen_host,
            lp->listen_port);
   eas->endpoint_uri = strdup(endpoint);
+  if (o[O_ADMIN] && add_admin(p, o) != 0) {
+    egw_site_policy_free(p);
+    return NULL;
+  }
   return p;
 }
 

@@ -195,3 +195,19 @@ def test_issuer_keys_from_a_jwks_url(tmp_path, sidecar):
         assert jwks.hits >= 1
     finally:
         jwks.stop()
+
+
+def test_admin_listener_serves_probes_and_metrics(tmp_path, sidecar):
+    from metrics_parse import parse, value
+    admin = free_port()
+    proc, port = sidecar(extra_env={"EDGEGW_SIDECAR_ADMIN": f"127.0.0.1:{admin}"})
+    assert get(port, "/m", issue(tmp_path))[0] == 200
+    assert get(port, "/m")[0] == 401
+    assert get(admin, "/readyz")[0] == 200
+    status, headers, body = get(admin, "/metrics")
+    assert status == 200
+    samples, _ = parse(body.decode())
+    assert value(samples, "edgegw_http_requests_total", interface="sidecar", route="/",
+                 status="200") == 1
+    assert value(samples, "edgegw_authz_decisions_total", interface="sidecar", provider="token",
+                 decision="deny", reason="TOKEN_MISSING") == 1
