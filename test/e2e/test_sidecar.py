@@ -211,3 +211,17 @@ def test_admin_listener_serves_probes_and_metrics(tmp_path, sidecar):
                  status="200") == 1
     assert value(samples, "edgegw_authz_decisions_total", interface="sidecar", provider="token",
                  decision="deny", reason="TOKEN_MISSING") == 1
+
+
+def test_upstream_down_is_502_and_counted(tmp_path, sidecar):
+    from metrics_parse import parse, value
+    admin, closed = free_port(), free_port()
+    proc, port = sidecar(extra_env={"EDGEGW_SIDECAR_ADMIN": f"127.0.0.1:{admin}",
+                                    "EDGEGW_SIDECAR_UPSTREAM": f"127.0.0.1:{closed}"})
+    status, _, body = get(port, "/down", issue(tmp_path))
+    assert status == 502 and b"UPSTREAM_UNAVAILABLE" in body
+    samples, _ = parse(get(admin, "/metrics")[2].decode())
+    assert value(samples, "edgegw_upstream_errors_total", interface="sidecar",
+                 kind="bad_gateway") == 1
+    assert value(samples, "edgegw_http_requests_total", interface="sidecar", route="/",
+                 status="502") == 1
