@@ -9,7 +9,8 @@
  * - Carried over, never reset: the role modules and their state (ECS tables, EES
  *   registrations, the EAS's registration, subscriptions, timers, outbound HTTP clients,
  *   the PSK resolver and its providers), the objects they share, the SQLite store, the
- *   token cache with its revocation deny-list, the keys fetched by providers (site-wide
+ *   token cache's revocation deny-list (its verified tokens are forgotten: each is
+ *   checked once more, against the new keys), the keys fetched by providers (site-wide
  *   realm), the introspection cache and the CAs learned at run time. The modules were
  *   initialised once, from the first snapshot (the "base"); every later snapshot borrows
  *   them and holds a reference on the base, so the policy they point into lives as long
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "auth/issuers.h"
+#include "auth/tokcache.h"
 #include "auth/token_verify.h"
 #include "core/internal.h"
 #include "keys/keystore.h"
@@ -190,6 +192,9 @@ static void reload(struct egw_server *s) {
     goto fail;
   }
   next->base->tokens.issuers = next->issuers_owned; /* the modules sign with the new keys */
+  /* Verified tokens are checked again against the new keys (a removed key stops working
+   * at once); the revocation deny-list stays. */
+  egw_tokcache_forget_verified(next->tokens.cache);
   /* Listeners no longer in the policies stop accepting; their connections go on. */
   for (size_t i = 0; i < r->n_open; i++) {
     int kept = 0;
