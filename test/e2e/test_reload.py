@@ -139,3 +139,147 @@ def test_a_rotated_server_certificate_goes_to_new_connections_only(site, tmp_pat
             assert request(new)[0] == 200
         assert request(old)[0] == 200
         assert serial(old) == first
+
+
+# ---- keys and trust ------------------------------------------------------------------------
+
+K1 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+K2 = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+
+def psk_whoami(port, identity, key):
+    return s_client(port, ["-tls1_2", "-psk_identity", identity, "-psk", key],
+                    stdin=b"GET /whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+
+
+def test_a_changed_psk_file_adds_and_removes_identities(site, tmp_path):
+    psk = tmp_path / "site.psk"
+    psk.write_text(f"alice {K1}\nbob {K2}\n")
+    port = free_port()
+    site.write("edge1.yaml", listener_yaml(interface="EDGE-1", port=port, mode="psk")
+               .replace(f"{CERTS}/demo.psk", str(psk)))
+    site.start()
+    rc, out = psk_whoami(port, "bob", K2)
+    assert rc == 0 and '"id":"bob"' in out, out
+    psk.write_text(f"alice {K1}\ncarol {K2}\n")
+    assert sighup(site)["result"] == "ok"
+    rc, out = psk_whoami(port, "carol", K2)
+    assert rc == 0 and '"id":"carol"' in out, out
+    rc, out = psk_whoami(port, "alice", K1)
+    assert rc == 0 and '"id":"alice"' in out, out
+    rc, out = psk_whoami(port, "bob", K2)
+    assert rc != 0, out
+    refusal = site.wait_log(lambda e: e.get("event") == "tls_handshake_failed"
+                            and e.get("psk_identity") == "bob")
+    assert refusal["alert"] == "unknown_psk_identity"
+    # A broken PSK file fails the reload and keeps the keys in use.
+    psk.write_text(f"alice {K1}\ncarol zz\n")
+    line = sighup(site)
+    assert line["result"] == "failed" and f"{psk}:2:" in line["error"], line
+    rc, out = psk_whoami(port, "carol", K2)
+    assert rc == 0 and '"id":"carol"' in out, out
+
+
+def trust_site(site, ca, crl):
+    text = f"site:\n  id: e2e\n  state_dir: {site.dir}/state\n  trust:\n    ca: {ca}\n"
+    if crl:
+        text += f"    crl: {crl}\n"
+    site.write("site.yaml", text)
+
+
+def test_ca_and_crl_changes_apply_to_new_handshakes(site):
+    port = free_port()
+    trust_site(site, f"{CA}", None)
+    site.add("edge6.yaml", interface="EDGE-6", port=port, mode="mtls", role="ecs")
+    site.start()
+    with tls_client(port, cert="eec-revoked") as kept:
+        assert request(kept, path="/whoami")[0] == 200, "no CRL yet: accepted"
+        trust_site(site, f"{CA}", f"{CERTS}/crl.pem")
+        site.add("edge6.yaml", interface="EDGE-6", port=port, mode="mtls", role="ecs",
+                 tls_extra="crl_check: true\n")
+        assert sighup(site)["result"] == "ok"
+        try:
+            with tls_client(port, cert="eec-revoked") as s:
+                status = request(s, path="/whoami")[0]
+        except (ssl.SSLError, OSError):
+            status = None
+        assert status is None, "the revoked certificate is refused after the reload"
+        refusal = site.wait_log(lambda e: e.get("event") == "tls_handshake_failed")
+        assert refusal["alert"] == "certificate_revoked", refusal
+        assert request(kept, path="/whoami")[0] == 200, "the old connection keeps its snapshot"
+    assert get(port, "/whoami", cert="eec1")[0] == 200
+
+
+# ---- ECS signing keys and role sections --------------------------------------------------
+
+from test_tokens import ECS_ID, get_token, jwks, site_yaml as ecs_site_yaml, whoami  # noqa: E402
+
+
+def ecs_site(site, keys):
+    text = ecs_site_yaml(site.dir)
+    head, _, rest = text.partition("  signing_keys:\n")
+    _, _, tail = rest.partition("  clients:\n")
+    listed = "".join(f"    - kid: {k}\n      key: {CERTS}/jwt-es256-{k[-2:]}.key\n" for k in keys)
+    site.write("site.yaml", head + "  signing_keys:\n" + listed + "  clients:\n" + tail)
+
+
+def start_ecs(site, keys):
+    p = {"ecs": free_port(), "ees": free_port()}
+    ecs_site(site, keys)
+    site.add("edge6.yaml", interface="EDGE-6", port=p["ecs"], mode="mtls", role="ecs",
+             mount="[health, ecs]",
+             authz="mode: static\nrules:\n  - path: /.well-known/\n    allow: any\n"
+                   "  - path: /oauth2/\n    allow: [spiffe://site1/ees/*]")
+    site.add("edge9.yaml", interface="EDGE-9", port=p["ees"], mode="mtls", role="ees",
+             authz="mode: token\naudience: ees9.site1.example\nrules:\n"
+                   "  - path: /healthz\n    allow: any\n"
+                   "  - path: /whoami\n    methods: [GET]\n    scope: [eees-whoami]")
+    site.start()
+    return p
+
+
+def kid_of(token):
+    import jwt
+    return jwt.get_unverified_header(token)["kid"]
+
+
+def test_signing_key_rotation(site):
+    p = start_ecs(site, ["ecs-k1"])
+    old = get_token(p["ecs"])[2]["access_token"]
+    assert kid_of(old) == "ecs-k1"
+    assert whoami(p["ees"], old)[0] == 200
+    assert [k["kid"] for k in jwks(p["ecs"])["keys"]] == ["ecs-k1"]
+
+    ecs_site(site, ["ecs-k2", "ecs-k1"])
+    assert sighup(site)["result"] == "ok"
+    new = get_token(p["ecs"])[2]["access_token"]
+    assert kid_of(new) == "ecs-k2", "new tokens carry the new kid"
+    assert sorted(k["kid"] for k in jwks(p["ecs"])["keys"]) == ["ecs-k1", "ecs-k2"]
+    assert whoami(p["ees"], new)[0] == 200
+    assert whoami(p["ees"], old)[0] == 200, "the old key still verifies while listed"
+
+    ecs_site(site, ["ecs-k2"])
+    assert sighup(site)["result"] == "ok"
+    assert [k["kid"] for k in jwks(p["ecs"])["keys"]] == ["ecs-k2"]
+    status, headers, _ = whoami(p["ees"], old)
+    assert status == 401 and "invalid_token" in headers.get("www-authenticate", ""), \
+        "a removed key stops verifying at once, cached or not"
+    assert whoami(p["ees"], new)[0] == 200
+
+
+def test_a_changed_role_section_is_refused_with_its_line(site):
+    p = start_ecs(site, ["ecs-k1"])
+    text = (site.dir / "site.yaml").read_text()
+    site.write("site.yaml", text.replace("token_ttl_s: 600", "token_ttl_s: 900"))
+    line = sighup(site)
+    assert line["result"] == "failed", line
+    lineno = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith("ecs:"))
+    assert f"site.yaml:{lineno}: ecs: the section was changed" in line["error"], line
+    assert "restart" in line["error"]
+    token = get_token(p["ecs"])[2]
+    assert token["expires_in"] == 600, "the running ECS keeps its configuration"
+    # A mounted module that is not running cannot be added by a reload either.
+    site.write("site.yaml", text)
+    site.add("extra.yaml", interface="X", port=free_port(), mode="server-cert", mount="[eas]")
+    line = sighup(site)
+    assert line["result"] == "failed" and "extra.yaml:" in line["error"], line
