@@ -18,7 +18,9 @@
  *   on any connection, old or new, is in the one table every snapshot routes to.
  * - Refused (result "failed", the old snapshot stays): a change of the role sections of
  *   site.yaml (ecs except signing_keys, ees, eas, sim), of site.state_dir, a module
- *   mounted that is not running, introspection added; these need a restart. A role's
+ *   with start/stop hooks mounted that is not running, introspection added; these need
+ *   a restart. (A module without such hooks, like health or whoami, is initialised for
+ *   the new snapshot and disposed with it.) A role's
  *   outbound clients keep the CAs they started with.
  *
  * Connections keep the snapshot (and listener configuration) they were accepted with. A

@@ -101,8 +101,9 @@ static struct egw_role_instance *role_instance(struct egw_site *site,
     if (site->roles[i].ops == ops)
       return &site->roles[i];
   }
-  if (site->base) {
-    /* A reload carries the running modules over; it cannot start one. */
+  if (site->base && (ops->start || ops->stop)) {
+    /* A reload carries the running modules over; it does not start one (a module with
+     * start/stop holds timers, calls or registrations). A module without is made here. */
     *out_err = egw_format("module '%s' is not running; mounting a new module needs a restart",
                           ops->name);
     return NULL;
@@ -269,8 +270,7 @@ static struct egw_site *site_build(struct egw_site_policy *policy, struct egw_si
   if (base) {
     egw_site_up_ref(base);
     site->base = base;
-    site->roles = base->roles;
-    site->n_roles = base->n_roles;
+    site->n_roles = site->n_base_roles = base->n_roles;
     site->shared = base->shared;
     site->keys = base->keys;
     site->psk = base->psk;
@@ -281,8 +281,12 @@ static struct egw_site *site_build(struct egw_site_policy *policy, struct egw_si
   for (size_t i = 0; i < n; i++)
     max_roles += policy->listeners[i].n_mount;
   site->listeners = calloc(n ? n : 1, sizeof(*site->listeners));
+  size_t n_base_roles = base ? base->n_roles : 0;
+  site->roles = calloc(max_roles + n_base_roles ? max_roles + n_base_roles : 1,
+                       sizeof(*site->roles));
+  if (base && site->roles)
+    memcpy(site->roles, base->roles, n_base_roles * sizeof(*site->roles));
   if (base == NULL) {
-    site->roles = calloc(max_roles ? max_roles : 1, sizeof(*site->roles));
     site->keys = egw_keystore_new();
     site->psk = site->keys ? egw_psk_resolver_new(site->keys) : NULL;
   }
@@ -348,6 +352,18 @@ void egw_site_unref(struct egw_site *site) {
     egw_truststore_free(site->trust);
     if (site->learned_trust != base->learned_trust)
       egw_truststore_free(site->learned_trust);
+    for (size_t i = site->n_base_roles; i < site->n_roles; i++) {
+      if (site->roles[i].ops->dispose)
+        site->roles[i].ops->dispose(site->roles[i].state);
+    }
+    free(site->roles);
+    while (site->shared != base->shared) { /* made by modules this reload initialised */
+      struct egw_site_shared *sh = site->shared;
+      site->shared = sh->next;
+      if (sh->destroy)
+        sh->destroy(sh->obj);
+      free(sh);
+    }
     egw_site_policy_free(site->policy);
     free(site->listeners);
     free(site);

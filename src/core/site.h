@@ -70,6 +70,9 @@ struct egw_site {
    * cache, key store, PSK resolver, introspection cache, learned trust): a field equal to
    * the base's is borrowed, not owned. NULL for the first snapshot. */
   struct egw_site *base;
+  /* roles[0 .. n_base_roles) are the base's instances (borrowed); the others are modules
+   * without start or stop hooks (health, whoami) first mounted by this reload. */
+  size_t n_base_roles;
   /* The issuer set this snapshot built and frees. tokens.issuers is the same pointer,
    * except on a base whose roles must sign with the newest keys: a reload points the
    * base's tokens.issuers at the new snapshot's set. */

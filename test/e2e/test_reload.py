@@ -283,3 +283,52 @@ def test_a_changed_role_section_is_refused_with_its_line(site):
     site.add("extra.yaml", interface="X", port=free_port(), mode="server-cert", mount="[eas]")
     line = sighup(site)
     assert line["result"] == "failed" and "extra.yaml:" in line["error"], line
+
+
+# ---- registrations survive -----------------------------------------------------------------
+
+import test_ecs_edge as ecs_edge  # noqa: E402
+from test_ees import EECREG, EesSite, register_eec, api  # noqa: E402
+
+
+def test_ees_registrations_at_the_ecs_survive_and_old_connections_see_the_same_table(site):
+    ports = ecs_edge.make_site(site)
+    site.start()
+    headers, _ = ecs_edge.register(ports["edge6"])
+    first = ecs_edge.reg_id(headers)
+    with tls_client(ports["edge6"], cert="ees2") as old:
+        assert request(old)[0] == 200
+        site.add("extra.yaml", interface="X", port=free_port(), mode="server-cert")
+        line = sighup(site)
+        assert line["result"] == "ok" and line["listeners_added"] == 1, line
+        status, _, got = ecs_edge.call(ports["edge6"], "GET", f"{ecs_edge.REG}/{first}",
+                                       cert="ees1")
+        assert status == 200 and got["eesProf"]["eesId"] == ecs_edge.EES1, got
+        # A registration made on a connection of the old snapshot, after the reload...
+        body = json.dumps(ecs_edge.registration(ees=ecs_edge.EES2)).encode()
+        status, hdrs, _ = request(old, "POST", ecs_edge.REG, body=body,
+                                  headers={"Content-Type": "application/json"})
+        assert status == 201
+        second = ecs_edge.reg_id(hdrs)
+    # ...is seen through the new one.
+    status, _, got = ecs_edge.call(ports["edge6"], "GET", f"{ecs_edge.REG}/{second}", cert="ees2")
+    assert status == 200 and got["eesProf"]["eesId"] == ecs_edge.EES2, got
+
+
+def test_eec_registrations_at_the_ees_survive(tmp_path):
+    s = EesSite(tmp_path / "s1").start()
+    try:
+        token = s.eec_token()
+        port = s.port["edge1"]
+        _, reg = register_eec(port, token)
+        assert sighup(s.site)["result"] == "ok"
+        patch = {"ueMobilityReq": True}
+        r = api(port, "PATCH", f"{EECREG}/{reg}", patch, token=token,
+                content_type="application/merge-patch+json")
+        assert r.status == 200 and r.json["ueMobilityReq"] is True, r
+        r = api(port, "PATCH", f"{EECREG}/{reg}x", patch, token=token,
+                content_type="application/merge-patch+json")
+        assert r.status == 404, "an unknown registration is still refused"
+        assert len(s.site.events("ready")) == 1, "the roles were not started again"
+    finally:
+        assert s.stop() == 0
