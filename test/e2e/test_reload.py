@@ -332,3 +332,119 @@ def test_eec_registrations_at_the_ees_survive(tmp_path):
         assert len(s.site.events("ready")) == 1, "the roles were not started again"
     finally:
         assert s.stop() == 0
+
+
+# ---- reload under load ----------------------------------------------------------------------
+
+class Load:
+    """Clients hammering a listener from threads: keep-alive connections sending request
+    after request, and new TLS connections (one request each). Every answer is recorded
+    with the time its connection was opened; every failure (reset, refused connect, TLS
+    error, no answer) is recorded as such."""
+
+    def __init__(self, port, path):
+        self.port, self.path = port, path
+        self.results = []  # (conn_opened_at, status, kind, answered_at)
+        self.failures = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def record(self, opened, status, kind):
+        with self.lock:
+            self.results.append((opened, status, kind, time.monotonic()))
+
+    def fail(self, what):
+        with self.lock:
+            self.failures.append(what)
+
+    def keepalive(self):
+        while not self.stop.is_set():
+            try:
+                opened = time.monotonic()
+                with tls_client(self.port) as s:
+                    while not self.stop.is_set():
+                        status, headers, _ = request(s, path=self.path)
+                        if status is None:
+                            self.fail("keep-alive: no answer")
+                            return
+                        self.record(opened, status, "keep-alive")
+                        if headers.get("connection") == "close":
+                            break
+            except (OSError, ssl.SSLError) as e:
+                self.fail(f"keep-alive: {e!r}")
+                return
+
+    def fresh(self):
+        while not self.stop.is_set():
+            try:
+                opened = time.monotonic()
+                with tls_client(self.port) as s:
+                    status, _, _ = request(s, path=self.path, headers={"Connection": "close"})
+                if status is None:
+                    self.fail("new connection: no answer")
+                else:
+                    self.record(opened, status, "new")
+            except (OSError, ssl.SSLError) as e:
+                self.fail(f"new connection: {e!r}")
+
+    def __enter__(self):
+        self.threads = [threading.Thread(target=f, daemon=True)
+                        for f in (self.keepalive, self.keepalive, self.fresh, self.fresh)]
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=10)
+
+
+def test_reload_under_load_fails_no_request(site):
+    port, extra = free_port(), free_port()
+    open_authz = "mode: none"
+    closed_authz = "mode: static\nrules:\n  - path: /healthz\n    allow: any\n"
+    limits = "requests_per_connection: 1000000"
+    site.add("edge4.yaml", interface="EDGE-4", port=port, mode="server-cert", authz=open_authz,
+             limits=limits)
+    site.start()
+    windows = []  # (sent, seen) per reload, monotonic
+    with Load(port, "/whoami") as load:
+        time.sleep(0.6)
+        # 1: an authorization change (/whoami is no longer allowed on new connections)
+        site.add("edge4.yaml", interface="EDGE-4", port=port, mode="server-cert",
+                 authz=closed_authz, limits=limits)
+        sent = time.monotonic()
+        assert sighup(site)["result"] == "ok"
+        windows.append((sent, time.monotonic()))
+        time.sleep(0.8)
+        # 2: a new listener
+        site.add("extra.yaml", interface="X", port=extra, mode="server-cert")
+        sent = time.monotonic()
+        line = sighup(site)
+        assert line["result"] == "ok" and line["listeners_added"] == 1, line
+        windows.append((sent, time.monotonic()))
+        assert get(extra, "/whoami")[0] == 200
+        time.sleep(0.8)
+        # 3: the new listener goes again; EDGE-4 unchanged
+        (site.dir / "extra.yaml").unlink()
+        sent = time.monotonic()
+        line = sighup(site)
+        assert line["result"] == "ok" and line["listeners_removed"] == 1, line
+        windows.append((sent, time.monotonic()))
+        time.sleep(0.8)
+    assert load.failures == [], load.failures[:5]
+    first_sent, first_seen = windows[0]
+    before = [r for r in load.results if r[0] < first_sent]
+    after = [r for r in load.results if r[0] > first_seen]
+    assert len(load.results) > 200, f"only {len(load.results)} requests"
+    assert before and after
+    assert {r[1] for r in before} == {200}, "connections opened before keep the old policy"
+    assert {r[1] for r in after} == {403}, "connections opened after get the new one"
+    last_seen = windows[-1][1]
+    assert [r for r in before if r[2] == "keep-alive" and r[3] > last_seen], \
+        "keep-alive connections from before the first reload are still served after the last"
+    kinds = {r[2] for r in load.results}
+    assert kinds == {"keep-alive", "new"}
+    print(f"requests: {len(load.results)}, new connections: "
+          f"{sum(1 for r in load.results if r[2] == 'new')}, reloads: {len(windows)}")
