@@ -448,3 +448,51 @@ def test_reload_under_load_fails_no_request(site):
     assert kinds == {"keep-alive", "new"}
     print(f"requests: {len(load.results)}, new connections: "
           f"{sum(1 for r in load.results if r[2] == 'new')}, reloads: {len(windows)}")
+
+
+# ---- memory ---------------------------------------------------------------------------------
+
+def test_memcheck_clean_through_reloads(tmp_path):
+    from conftest import Site
+    site = Site(tmp_path / "policies", valgrind=True)
+    psk = tmp_path / "site.psk"
+    psk.write_text(f"alice {K1}\nbob {K2}\n")
+    p = {"ecs": free_port(), "ees": free_port()}
+    ecs_site(site, ["ecs-k1"])
+    site.add("edge6.yaml", interface="EDGE-6", port=p["ecs"], mode="mtls", role="ecs",
+             mount="[health, ecs]",
+             authz="mode: static\nrules:\n  - path: /.well-known/\n    allow: any\n"
+                   "  - path: /oauth2/\n    allow: [spiffe://site1/ees/*]")
+    site.add("edge9.yaml", interface="EDGE-9", port=p["ees"], mode="mtls", role="ees",
+             authz="mode: token\naudience: ees9.site1.example\nrules:\n"
+                   "  - path: /healthz\n    allow: any\n"
+                   "  - path: /whoami\n    methods: [GET]\n    scope: [eees-whoami]")
+    pskport, extra = free_port(), free_port()
+    site.write("edge1.yaml", listener_yaml(interface="EDGE-1", port=pskport, mode="psk")
+               .replace(f"{CERTS}/demo.psk", str(psk)))
+    site.start(timeout=30)
+    try:
+        old_token = get_token(p["ecs"])[2]["access_token"]
+        with tls_client(p["ees"], cert="ees1-client") as kept:
+            assert request(kept, path="/whoami",
+                           headers={"Authorization": f"Bearer {old_token}"})[0] == 200
+            ecs_site(site, ["ecs-k2", "ecs-k1"])
+            site.add("extra.yaml", interface="X", port=extra, mode="server-cert")
+            psk.write_text(f"carol {K2}\n")
+            assert sighup(site, timeout=30)["result"] == "ok"
+            assert get(extra, "/whoami")[0] == 200
+            assert psk_whoami(pskport, "carol", K2)[0] == 0
+            new_token = get_token(p["ecs"])[2]["access_token"]
+            assert whoami(p["ees"], new_token)[0] == 200
+            site.write("broken.yaml", "listener: [\n")
+            assert sighup(site, timeout=30)["result"] == "failed"
+            (site.dir / "broken.yaml").unlink()
+            (site.dir / "extra.yaml").unlink()
+            ecs_site(site, ["ecs-k2"])
+            assert sighup(site, timeout=30)["result"] == "ok"
+            assert request(kept, path="/whoami",
+                           headers={"Authorization": f"Bearer {new_token}"})[0] == 200
+    finally:
+        rc = site.stop()
+    report = (tmp_path / "policies" / "valgrind.txt").read_text()
+    assert rc == 0, report
