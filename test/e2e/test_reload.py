@@ -496,3 +496,70 @@ def test_memcheck_clean_through_reloads(tmp_path):
         rc = site.stop()
     report = (tmp_path / "policies" / "valgrind.txt").read_text()
     assert rc == 0, report
+
+
+# ---- remote issuers -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("valgrind", [False, True])
+def test_remote_issuer_keys_are_fetched_for_the_new_snapshot(tmp_path, valgrind):
+    import test_jwks_fetch as jf
+    from conftest import Site
+    site = Site(tmp_path / "policies", valgrind=valgrind)
+    server = jf.JwksServer()
+    try:
+        server.keys = [jf.jwk_of("jwt-es256-k1", "a")]
+        plain = free_port()
+        site.add("edge4.yaml", interface="EDGE-4", port=plain, mode="server-cert")
+        site.start(timeout=30 if valgrind else 10)
+        # A reload adds the first remote issuer: the outbound client is made then.
+        port = free_port()
+        site.write("site.yaml", site_block(site.dir) + f"""tokens:
+  issuers:
+    - id: {jf.PEER}
+      jwks_uri: https://127.0.0.1:{server.port}/.well-known/jwks.json
+      jwks_refresh_min_s: 1
+""")
+        site.add("edge9.yaml", interface="EDGE-9", port=port, mode="mtls", role="ees",
+                 authz=f"mode: token\naudience: {jf.AUD}\nrules:\n"
+                       "  - path: /whoami\n    scope: [eees-whoami]")
+        assert sighup(site, timeout=30)["result"] == "ok"
+        site.wait_log(lambda e: e.get("event") == "jwks_fetched", timeout=30)
+        assert jf.whoami(port, jf.token("jwt-es256-k1", "a"))[0] == 200
+        # Another reload: the new issuer set fetches its own keys with the same client.
+        server.keys = [jf.jwk_of("jwt-es256-k2", "b")]
+        assert sighup(site, timeout=30)["result"] == "ok"
+        deadline = time.time() + 30
+        while len(site.events("jwks_fetched")) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(site.events("jwks_fetched")) == 2
+        assert jf.whoami(port, jf.token("jwt-es256-k2", "b"))[0] == 200
+        status, headers, _ = jf.whoami(port, jf.token("jwt-es256-k1", "a"))
+        assert status == 401, "the key the issuer dropped is gone after the reload"
+    finally:
+        rc = site.stop()
+        server.stop()
+    assert rc == 0, (tmp_path / "policies" / "valgrind.txt").read_text() if valgrind else rc
+
+
+def test_a_port_that_cannot_be_bound_fails_the_reload(site):
+    port, busy, other = free_port(), free_port(), free_port()
+    site.add("a.yaml", interface="A", port=port, mode="server-cert")
+    site.start()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", busy))
+        squatter.listen(1)
+        # c.yaml is bound before z.yaml fails: it must be closed again.
+        site.add("c.yaml", interface="C", port=other, mode="server-cert")
+        site.add("z.yaml", interface="Z", port=busy, mode="server-cert")
+        line = sighup(site)
+        assert line["result"] == "failed", line
+        assert "z.yaml:" in line["error"] and "cannot listen" in line["error"], line
+        assert site.events("listen_failed")
+        time.sleep(0.1)
+        assert refused(other), "the listener bound for the failed reload is closed"
+    status, _, body = get(port, "/whoami")
+    assert status == 200 and b'"interface":"A"' in body
+    (site.dir / "z.yaml").unlink()
+    line = sighup(site)
+    assert line["result"] == "ok" and line["listeners_added"] == 1, line
+    assert get(other, "/whoami")[0] == 200
