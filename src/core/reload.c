@@ -99,8 +99,8 @@ static int bind_added(struct egw_server *s, struct egw_site *next, const long *o
     uv_tcp_init(&s->loop, &x->l.tcp);
     if (egw__server_bind_listener(s, &x->l) != 0) {
       const struct egw_listener_policy *lp = &next->policy->listeners[j];
-      *out_err = egw_format("%s:%d: listener.listen: cannot listen on %s", lp->file, lp->line,
-                            x->l.addr);
+      *out_err =
+          egw_format("%s:%d: listener.listen: cannot listen on %s", lp->file, lp->line, x->l.addr);
       uv_close((uv_handle_t *)&x->l.tcp, on_extra_closed);
       goto fail;
     }

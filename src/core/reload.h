@@ -23,8 +23,7 @@ struct egw_role_digests {
 /* egw__reload_digest_roles reads |site_file| and digests its role sections (ecs, ees,
  * eas, sim) into |out|. Returns 0, or -1 with *out_err (malloc'd) when the file cannot be
  * read or parsed. */
-int egw__reload_digest_roles(const char *site_file, struct egw_role_digests *out,
-                             char **out_err);
+int egw__reload_digest_roles(const char *site_file, struct egw_role_digests *out, char **out_err);
 
 /* egw__reload_compare_roles returns NULL when |before| and |after| match, else a malloc'd
  * "file:line: SECTION: ..." naming the first section that changed (|site_file| is the new

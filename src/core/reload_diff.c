@@ -33,8 +33,7 @@ struct frame {
  * a top-level key naming a role section is digested, except, inside "ecs", the value of
  * "signing_keys". Every event of a section is hashed (type and scalar text), so any
  * change of key, value or structure changes the digest; comments and layout do not. */
-int egw__reload_digest_roles(const char *site_file, struct egw_role_digests *out,
-                             char **out_err) {
+int egw__reload_digest_roles(const char *site_file, struct egw_role_digests *out, char **out_err) {
   memset(out, 0, sizeof(*out));
   FILE *in = fopen(site_file, "rb");
   if (in == NULL) {

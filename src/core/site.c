@@ -104,8 +104,8 @@ static struct egw_role_instance *role_instance(struct egw_site *site,
   if (site->base && (ops->start || ops->stop)) {
     /* A reload carries the running modules over; it does not start one (a module with
      * start/stop holds timers, calls or registrations). A module without is made here. */
-    *out_err = egw_format("module '%s' is not running; mounting a new module needs a restart",
-                          ops->name);
+    *out_err =
+        egw_format("module '%s' is not running; mounting a new module needs a restart", ops->name);
     return NULL;
   }
   struct egw_role_instance *inst = &site->roles[site->n_roles];
@@ -199,8 +199,9 @@ static void on_stored_revocation(void *arg, const char *jti, int64_t exp_s) {
  * (loaded into the cache before the first request). */
 static int build_token_services(struct egw_site *site, char **out_err) {
   const struct egw_site_policy *p = site->policy;
-  site->tokens.cache = site->base ? site->base->tokens.cache
-                                  : egw_tokcache_new(p->token_cache_entries, p->token_negative_ttl_ms);
+  site->tokens.cache = site->base
+                           ? site->base->tokens.cache
+                           : egw_tokcache_new(p->token_cache_entries, p->token_negative_ttl_ms);
   if (site->tokens.cache == NULL) {
     *out_err = egw_format("%s: out of memory for the token cache", p->site_file);
     return EGW_ERR_NOMEM;
@@ -282,8 +283,8 @@ static struct egw_site *site_build(struct egw_site_policy *policy, struct egw_si
     max_roles += policy->listeners[i].n_mount;
   site->listeners = calloc(n ? n : 1, sizeof(*site->listeners));
   size_t n_base_roles = base ? base->n_roles : 0;
-  site->roles = calloc(max_roles + n_base_roles ? max_roles + n_base_roles : 1,
-                       sizeof(*site->roles));
+  site->roles =
+      calloc(max_roles + n_base_roles ? max_roles + n_base_roles : 1, sizeof(*site->roles));
   if (base && site->roles)
     memcpy(site->roles, base->roles, n_base_roles * sizeof(*site->roles));
   if (base == NULL) {

@@ -69,8 +69,8 @@ static char *compare(const char *before, const char *after) {
 }
 
 #define SITE "site:\n  id: s\n  trust:\n    ca: a.pem\n"
-#define ECS                                                                                    \
-  "ecs:\n  id: e\n  signing_keys:\n    - kid: k1\n      key: k1.pem\n  token_ttl_s: 600\n"       \
+#define ECS                                                                                        \
+  "ecs:\n  id: e\n  signing_keys:\n    - kid: k1\n      key: k1.pem\n  token_ttl_s: 600\n"         \
   "  clients:\n    - id: x\n      scopes: [a, b]\n"
 
 Test(reload_roles, layout_comments_and_other_sections_do_not_count) {
@@ -114,7 +114,8 @@ Test(reload_roles, sections_added_or_removed) {
 
 Test(reload_roles, a_key_moved_between_sections_counts) {
   /* The same events in another section must not digest alike. */
-  char *diff = compare(SITE "ees:\n  id: x\neas:\n  id: y\n", SITE "ees:\n  id: y\neas:\n  id: x\n");
+  char *diff =
+      compare(SITE "ees:\n  id: x\neas:\n  id: y\n", SITE "ees:\n  id: y\neas:\n  id: x\n");
   cr_assert_not_null(diff);
   free(diff);
 }
@@ -130,8 +131,8 @@ Test(reload_roles, syntax_error_is_reported_with_the_line) {
 }
 
 static void put(struct egw_tokcache *tc, const char *token, const char *jti) {
-  json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "iss", "i", "sub", "s", "aud", "a",
-                        "exp", (json_int_t)2000, "scope", "x", "jti", jti);
+  json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "iss", "i", "sub", "s", "aud", "a", "exp",
+                        (json_int_t)2000, "scope", "x", "jti", jti);
   const char *reason = NULL;
   struct egw_token_claims *c = egw_token_claims_from_json(j, &reason);
   cr_assert_not_null(c, "%s", reason);
