@@ -563,3 +563,16 @@ def test_a_port_that_cannot_be_bound_fails_the_reload(site):
     line = sighup(site)
     assert line["result"] == "ok" and line["listeners_added"] == 1, line
     assert get(other, "/whoami")[0] == 200
+
+
+def test_a_moved_state_dir_is_refused(site):
+    ports = ecs_edge.make_site(site)
+    site.start()
+    headers, _ = ecs_edge.register(ports["edge6"])
+    text = (site.dir / "site.yaml").read_text()
+    site.write("site.yaml", text.replace(f"{site.dir}/state", f"{site.dir}/elsewhere"))
+    line = sighup(site)
+    assert line["result"] == "failed", line
+    assert "site.state_dir: changed" in line["error"] and "restart" in line["error"], line
+    rid = ecs_edge.reg_id(headers)
+    assert ecs_edge.call(ports["edge6"], "GET", f"{ecs_edge.REG}/{rid}", cert="ees1")[0] == 200
