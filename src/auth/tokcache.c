@@ -615,3 +615,14 @@ void egw_tokcache_stats(const struct egw_tokcache *tc, struct egw_tokcache_stats
       .expirations = tc->expirations,
   };
 }
+
+void egw_tokcache_forget_verified(struct egw_tokcache *tc) {
+  while (tc->heap != NULL && tc->heap_len > 0)
+    entry_remove(tc, tc->heap[0]);
+  for (uint32_t i = 0; tc->ring != NULL && i < tc->ring_len; i++) {
+    uint32_t idx = (tc->ring_head + tc->ring_cap - tc->ring_len + i) % tc->ring_cap;
+    if (tc->ring[idx].live)
+      neg_delete(tc, idx);
+  }
+  tc->ring_len = 0;
+}
