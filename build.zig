@@ -149,12 +149,10 @@ pub fn build(b: *std.Build) !void {
     const bench_issue_step = b.step("bench-token-issue", "Benchmark POST /oauth2/token over kept-alive mTLS against bssl-tool's ES256 sign rate");
     bench_issue_step.dependOn(&bench_issue.step);
 
-    const bench_cmp = b.addSystemCommand(&.{ "bench/compare" });
+    // bench/compare builds its own ReleaseSafe edgegw and edgegw-bench (like run.sh).
+    const bench_cmp = b.addSystemCommand(&.{ "python3", "bench/compare" });
     bench_cmp.setCwd(b.path("."));
-    bench_cmp.setEnvironmentVariable("EDGEGW_BIN", b.getInstallPath(.bin, "edgegw"));
-    bench_cmp.setEnvironmentVariable("EDGEGW_BENCH_BIN", b.getInstallPath(.bin, "edgegw-bench"));
     if (b.args) |args| bench_cmp.addArgs(args);
-    bench_cmp.step.dependOn(b.getInstallStep());
     bench_cmp.has_side_effects = true;
     const bench_cmp_step = b.step("bench-compare", "Benchmark edgegw side by side with HAProxy, NGINX and stunnel (bench/compare; pass -- --quick)");
     bench_cmp_step.dependOn(&bench_cmp.step);

@@ -145,7 +145,8 @@ static void on_response(struct lg_conn *c, int status, const char *head, size_t 
     end(u, 0, LG_E_PARSE, why);
     return;
   }
-  u->step++;
+  if (++u->step == S_DONE)
+    u->ok = 1;
   if (c->server_closes) {
     lg_conn_close(c); /* on_closed goes on */
     return;
@@ -229,7 +230,9 @@ static char *build(struct lg_eec *u) {
 /* go: runs the current step (or reports the end once no connection is left). */
 static void go(struct lg_eec *u) {
   if (u->step == S_DONE) {
-    if (!u->conn_open)
+    if (u->conn_open)
+      lg_conn_close(&u->conn); /* on_closed comes back here */
+    else
       report(u);
     return;
   }
@@ -288,7 +291,8 @@ struct eec_run {
   const struct lg_run_cfg *cfg;
   struct lg_result *res;
   unsigned started, done;
-  uint64_t t0;
+  uint64_t t0, last_done;
+  uv_timer_t watchdog;
 };
 
 struct ue_slot {
@@ -309,7 +313,21 @@ static void ue_done(void *arg, int ok, enum lg_err kind, const char *detail) {
   }
   free(s);
   r->done++;
+  r->last_done = lg_now_ns();
   start_ue(r);
+  if (r->done == r->cfg->count)
+    uv_close((uv_handle_t *)&r->watchdog, NULL);
+}
+
+/* A flow that never ends (a server that stops answering) must not hang the run: after
+ * --timeout without any flow finishing, the flows still running count as timed out. */
+static void on_watchdog(uv_timer_t *t) {
+  struct eec_run *r = t->data;
+  if (lg_now_ns() - r->last_done < r->cfg->timeout_ns)
+    return;
+  for (unsigned i = r->done; i < r->started; i++)
+    lg_note_error(r->res, LG_E_TIMEOUT, "an EEC flow did not finish within the time-out");
+  uv_stop(t->loop);
 }
 
 static void start_ue(struct eec_run *r) {
@@ -329,7 +347,11 @@ static void start_ue(struct eec_run *r) {
 
 int lg_run_eec(const struct lg_run_cfg *cfg, struct lg_result *res) {
   struct eec_run r = {.cfg = cfg, .res = res, .t0 = lg_now_ns()};
+  r.last_done = r.t0;
   res->rss_before_kb = lg_rss_kb(cfg->server_pid);
+  uv_timer_init(uv_default_loop(), &r.watchdog);
+  r.watchdog.data = &r;
+  uv_timer_start(&r.watchdog, on_watchdog, 100, 100);
   for (unsigned i = 0; i < cfg->conns && i < cfg->count; i++)
     start_ue(&r);
   uv_run(uv_default_loop(), UV_RUN_DEFAULT);
