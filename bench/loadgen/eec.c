@@ -211,7 +211,6 @@ static char *build(struct lg_eec *u) {
   case S_DONE:
     return NULL;
   }
-  /* json_dumps of a NULL json_pack result is NULL: out of memory, reported as parse. */
   char auth[4200] = "";
   if (token)
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
@@ -220,9 +219,9 @@ static char *build(struct lg_eec *u) {
   out = malloc(cap);
   if (out)
     snprintf(out, cap,
-             "%s %s HTTP/1.1\r\nHost: localhost\r\n%s%s%s%zu\r\n\r\n%s", method, path, auth,
-             body ? "Content-Type: application/json\r\n" : "",
-             body ? "Content-Length: " : "Content-Length: ", blen, body ? body : "");
+             "%s %s HTTP/1.1\r\nHost: localhost\r\n%s%sContent-Length: %zu\r\n\r\n%s", method,
+             path, auth, body ? "Content-Type: application/json\r\n" : "", blen,
+             body ? body : "");
   free(body);
   return out;
 }

@@ -148,6 +148,9 @@ int lg_run(const struct lg_run_cfg *cfg, struct lg_result *res);
 int lg_run_idle(const struct lg_run_cfg *cfg, struct lg_result *res);
 int lg_run_eec(const struct lg_run_cfg *cfg, struct lg_result *res);
 long lg_rss_kb(int pid);
+/* lg_report prints the result: a readable table, or one JSON line with |json|. */
+void lg_report(const char *scenario, const struct lg_run_cfg *cfg, const struct lg_result *r,
+               int json);
 /* lg_note_error: counts an error (and keeps the first one's text). */
 void lg_note_error(struct lg_result *res, enum lg_err kind, const char *detail);
 

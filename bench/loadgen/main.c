@@ -207,9 +207,6 @@ static void raise_nofile(void) {
   }
 }
 
-void lg_report(const char *scenario, const struct lg_run_cfg *cfg, const struct lg_result *r,
-               int json);
-
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
     usage(argc < 2 ? stderr : stdout);
@@ -427,6 +424,7 @@ int main(int argc, char **argv) {
     free(token_buf);
   }
   OPENSSL_cleanse(tls.psk_key, sizeof(tls.psk_key));
+  OPENSSL_cleanse(req, sizeof(req)); /* it held the Bearer token */
   SSL_CTX_free(cfg.ctx);
   SSL_CTX_free(cfg.eec.cert_ctx);
   free(res);

@@ -4,9 +4,6 @@
 #include "loadgen.h"
 
 void lg_report(const char *scenario, const struct lg_run_cfg *cfg, const struct lg_result *r,
-               int json);
-
-void lg_report(const char *scenario, const struct lg_run_cfg *cfg, const struct lg_result *r,
                int json) {
   double rate = r->seconds > 0 ? (double)r->ok / r->seconds : 0;
   double p50 = (double)lg_hist_quantile(&r->hist, 0.50) / 1e6;
