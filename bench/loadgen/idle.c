@@ -25,14 +25,15 @@ struct idle {
   uv_loop_t *loop;
   struct iconn *c;
   unsigned started, done, in_flight;
-  uv_timer_t timer;
+  uv_timer_t timer, watchdog;
   int phase; /* 0 connecting, 1 settling, 2 holding, 3 closing */
-  uint64_t t0;
+  uint64_t t0, last_progress;
 };
 
 static void start_more(struct idle *I);
 
 static void finish_one(struct idle *I) {
+  I->last_progress = lg_now_ns();
   I->done++;
   I->in_flight--;
   start_more(I);
@@ -107,8 +108,26 @@ static void start_more(struct idle *I) {
   if (I->phase == 0 && I->done == cfg->count) {
     /* Every connection answered (or failed): let the server settle, then measure. */
     I->phase = 1;
+    uv_close((uv_handle_t *)&I->watchdog, NULL);
     uv_timer_start(&I->timer, on_timer, 1000, 0);
   }
+}
+
+/* A connection that never answers must not hang the run: after --timeout without
+ * progress, the ones in flight count as timed out and the measurement goes on. */
+static void on_watchdog(uv_timer_t *t) {
+  struct idle *I = t->data;
+  if (I->phase != 0 || lg_now_ns() - I->last_progress < I->cfg->timeout_ns)
+    return;
+  for (unsigned i = 0; i < I->in_flight; i++)
+    lg_note_error(I->res, LG_E_TIMEOUT, "no answer within the time-out");
+  /* Stop here: the connections not started yet are simply not established. */
+  I->in_flight = 0;
+  I->done = I->cfg->count;
+  unsigned opened = I->started;
+  I->started = I->cfg->count;
+  start_more(I); /* moves on to settling */
+  I->started = opened; /* on_timer closes the ones that were opened */
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -134,8 +153,10 @@ int lg_run_idle(const struct lg_run_cfg *cfg, struct lg_result *res) {
     return -1;
   res->rss_before_kb = lg_rss_kb(cfg->server_pid);
   uv_timer_init(I.loop, &I.timer);
-  I.timer.data = &I;
-  I.t0 = lg_now_ns();
+  uv_timer_init(I.loop, &I.watchdog);
+  I.timer.data = I.watchdog.data = &I;
+  I.t0 = I.last_progress = lg_now_ns();
+  uv_timer_start(&I.watchdog, on_watchdog, 100, 100);
   start_more(&I);
   uv_run(I.loop, UV_RUN_DEFAULT);
   free(I.c);
