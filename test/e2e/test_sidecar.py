@@ -18,11 +18,15 @@ ISS = "issuer.example"
 AUD = "eas-sidecar"
 
 
+SLOW_ARRIVED = threading.Event()
+
+
 class App(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
         if self.path == "/slow":
+            SLOW_ARRIVED.set()
             time.sleep(1.5)
         body = f"app says hi to {self.headers.get('x-eec-id')} at {self.path}".encode()
         self.send_response(200)
@@ -38,6 +42,8 @@ class App(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def app():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), App)
+    # A handler kept on a keep-alive connection must not hold the teardown.
+    server.daemon_threads = True
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()
     yield server.server_address[1]
@@ -154,9 +160,12 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(tmp_path, sidecar):
     def slow():
         result["answer"] = get(port, "/slow", token)
 
+    SLOW_ARRIVED.clear()
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.5)  # the request is at the application
+    # SIGTERM only once the request is at the application (a loaded machine may take a
+    # while): what is tested is that a request in flight upstream completes.
+    assert SLOW_ARRIVED.wait(10)
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.2)
     with pytest.raises(OSError):  # new connections are refused while draining
