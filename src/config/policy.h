@@ -291,6 +291,19 @@ struct egw_sim_ausf_policy {
   int line;
 };
 
+/* sim.entitlement (module sim-entitlement): a simulated entitlement server that issues
+ * ES256 JWTs to EECs which present their per-EEC secret (src/config/sim_entitlement.c). */
+struct egw_sim_entitlement_policy {
+  char *issuer;       /* "iss" of the tokens it issues; required */
+  char *key_file;     /* PEM private key (EC P-256) signing them; required */
+  char *kid;          /* "kid" of the JWS header; NULL: the key's thumbprint */
+  char *secrets_file; /* lines "<eecId> <secret>", '#' comments; required */
+  char *audience;     /* "aud" of the tokens; required */
+  char *scope;        /* "scope" of the tokens (space-separated); NULL: none */
+  uint32_t token_ttl_s; /* lifetime of a token; default 300, 30..86400 */
+  int line;
+};
+
 struct egw_site_policy {
   char *dir;       /* the policy directory */
   char *site_file; /* path of site.yaml */
@@ -314,6 +327,7 @@ struct egw_site_policy {
   struct egw_ees_policy *ees;           /* NULL when site.yaml has no "ees" */
   struct egw_eas_policy *eas;           /* NULL when site.yaml has no "eas" */
   struct egw_sim_ausf_policy *sim_ausf; /* NULL when site.yaml has no "sim.ausf" */
+  struct egw_sim_entitlement_policy *sim_entitlement; /* NULL without "sim.entitlement" */
   struct egw_listener_policy *listeners;
   size_t n_listeners;
 };

@@ -34,8 +34,13 @@ static int set_sim_ausf(struct egw__cfg_file *f, const struct egw__cfg_at *at, v
   return egw__cfg_walk(f, at->path, at->value, sim_ausf_keys, ARRAY_LEN(sim_ausf_keys), a);
 }
 
+/* sim.entitlement lives in sim_entitlement.c. */
+int egw__sim_entitlement_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+void egw__sim_entitlement_cleanup(struct egw_site_policy *p);
+
 static const struct egw__cfg_key sim_keys[] = {
     {.name = "ausf", .set = set_sim_ausf},
+    {.name = "entitlement", .set = egw__sim_entitlement_set},
 };
 
 int egw__sim_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
@@ -78,6 +83,7 @@ int egw__ecs_ausf_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, voi
 /* ---- free ------------------------------------------------------------------------------ */
 
 void egw__sim_cleanup(struct egw_site_policy *p) {
+  egw__sim_entitlement_cleanup(p);
   if (p->sim_ausf != NULL) {
     free(p->sim_ausf->subscribers_file);
     free(p->sim_ausf);

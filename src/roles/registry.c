@@ -13,6 +13,7 @@ extern const struct egw_role_ops egw_role_ees_eec;
 extern const struct egw_role_ops egw_role_ees_reloc;
 extern const struct egw_role_ops egw_role_health;
 extern const struct egw_role_ops egw_role_sim_ausf;
+extern const struct egw_role_ops egw_role_sim_entitlement;
 extern const struct egw_role_ops egw_role_whoami;
 
 static const struct egw_role_ops *const builtin_roles[] = {
@@ -26,6 +27,7 @@ static const struct egw_role_ops *const builtin_roles[] = {
     &egw_role_ees_reloc,
     &egw_role_health,
     &egw_role_sim_ausf,
+    &egw_role_sim_entitlement,
     &egw_role_whoami,
 };
 
