@@ -12,7 +12,9 @@ extern const struct egw_role_ops egw_role_ees_eas;
 extern const struct egw_role_ops egw_role_ees_eec;
 extern const struct egw_role_ops egw_role_ees_reloc;
 extern const struct egw_role_ops egw_role_health;
+extern const struct egw_role_ops egw_role_sim_aanf;
 extern const struct egw_role_ops egw_role_sim_ausf;
+extern const struct egw_role_ops egw_role_sim_nef;
 extern const struct egw_role_ops egw_role_whoami;
 
 static const struct egw_role_ops *const builtin_roles[] = {
@@ -25,7 +27,9 @@ static const struct egw_role_ops *const builtin_roles[] = {
     &egw_role_ees_eec,
     &egw_role_ees_reloc,
     &egw_role_health,
+    &egw_role_sim_aanf,
     &egw_role_sim_ausf,
+    &egw_role_sim_nef,
     &egw_role_whoami,
 };
 
