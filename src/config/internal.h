@@ -195,6 +195,7 @@ int egw__sim_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *ob
 int egw__ecs_ausf_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
 int egw__ecs_nef_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
 int egw__ecs_aanf_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__ecs_kecs_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
 void egw__sim_cleanup(struct egw_site_policy *p);
 
 /* Where an interface file's keys are, for the checks that span files. */

@@ -222,6 +222,7 @@ struct egw_ecs_policy {
   /* ecs.nef / ecs.aanf: the other key providers (sim_policy.c); NULL when absent. */
   struct egw_ecs_nef_policy *nef;
   struct egw_ecs_aanf_policy *aanf;
+  struct egw_ecs_kecs_policy *kecs; /* ecs.kecs: KECS-PSK (sim_policy.c); NULL when absent */
 };
 
 /* ees.peers[]: another EES for EDGE-9. */
@@ -333,6 +334,24 @@ struct egw_sim_aanf_policy {
   int line;
 };
 
+/* ecs.kecs (module ecs-kecs, key provider "kecs"): KECS-PSK (TR 33.839 sol. 4). The ECS
+ * issues counters to EECs that proved their eecId; identities "kecs:<eecId>:<counter>"
+ * get KECS-PSK = KDF(MSK, 0xE2, ecs.id, counter) with the MSK from the DN-AAA,
+ * POST {dnaaa_url}/dnaaa/v1/msk-requests {"eecId"}. */
+struct egw_ecs_kecs_policy {
+  char *dnaaa_url;
+  uint32_t timeout_ms;      /* default 2000, 100..60000 */
+  uint32_t negative_ttl_ms; /* default 5000, 0..600000 */
+  int line;
+};
+
+/* sim.dnaaa (module sim-dnaaa): a simulated DN-AAA holding one MSK per eecId. */
+struct egw_sim_dnaaa_policy {
+  char *msk_file;     /* lines "<eecId> <MSK hex, 32 to 64 bytes>", '#' comments */
+  uint32_t msk_ttl_s; /* default 3600, 60..86400 */
+  int line;
+};
+
 struct egw_site_policy {
   char *dir;       /* the policy directory */
   char *site_file; /* path of site.yaml */
@@ -360,6 +379,7 @@ struct egw_site_policy {
   size_t n_listeners;
   struct egw_sim_nef_policy *sim_nef;   /* NULL when site.yaml has no "sim.nef" */
   struct egw_sim_aanf_policy *sim_aanf; /* NULL when site.yaml has no "sim.aanf" */
+  struct egw_sim_dnaaa_policy *sim_dnaaa; /* NULL when site.yaml has no "sim.dnaaa" */
 };
 
 /* egw_policy_load_dir parses |dir|/site.yaml and every other *.yaml / *.yml file in

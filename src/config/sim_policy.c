@@ -102,10 +102,38 @@ static int set_sim_aanf(struct egw__cfg_file *f, const struct egw__cfg_at *at, v
   return egw__cfg_walk(f, at->path, at->value, sim_aanf_keys, ARRAY_LEN(sim_aanf_keys), a);
 }
 
+/* ---- sim.dnaaa ------------------------------------------------------------------------- */
+
+static int set_dnaaa_msk_file(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw_sim_dnaaa_policy *d = obj;
+  return egw__cfg_path(f, at->path, at->value, &d->msk_file);
+}
+
+static const struct egw__cfg_key sim_dnaaa_keys[] = {
+    {.name = "msk_file", .set = set_dnaaa_msk_file, .required = 1},
+    {.name = "msk_ttl_s",
+     .set = egw__cfg_set_u32,
+     .offset = offsetof(struct egw_sim_dnaaa_policy, msk_ttl_s),
+     .min = 60,
+     .max = 86400},
+};
+
+static int set_sim_dnaaa(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw__site_parse *sx = obj;
+  struct egw_sim_dnaaa_policy *d = calloc(1, sizeof(*d));
+  if (d == NULL)
+    return egw__cfg_nomem(f);
+  sx->p->sim_dnaaa = d;
+  d->msk_ttl_s = 3600;
+  d->line = at->line;
+  return egw__cfg_walk(f, at->path, at->value, sim_dnaaa_keys, ARRAY_LEN(sim_dnaaa_keys), d);
+}
+
 static const struct egw__cfg_key sim_keys[] = {
     {.name = "ausf", .set = set_sim_ausf},
     {.name = "nef", .set = set_sim_nef},
     {.name = "aanf", .set = set_sim_aanf},
+    {.name = "dnaaa", .set = set_sim_dnaaa},
 };
 
 int egw__sim_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
@@ -224,6 +252,37 @@ int egw__ecs_aanf_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, voi
   return egw__cfg_walk(f, at->path, at->value, ecs_aanf_keys, ARRAY_LEN(ecs_aanf_keys), a);
 }
 
+static int set_kecs_url(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw_ecs_kecs_policy *k = obj;
+  return egw__cfg_url(f, at->path, at->value, EGW__URL_BASE, &k->dnaaa_url);
+}
+
+static const struct egw__cfg_key ecs_kecs_keys[] = {
+    {.name = "dnaaa_url", .set = set_kecs_url, .required = 1},
+    {.name = "timeout_ms",
+     .set = egw__cfg_set_u32,
+     .offset = offsetof(struct egw_ecs_kecs_policy, timeout_ms),
+     .min = 100,
+     .max = 60000},
+    {.name = "negative_ttl_ms",
+     .set = egw__cfg_set_u32,
+     .offset = offsetof(struct egw_ecs_kecs_policy, negative_ttl_ms),
+     .min = 0,
+     .max = 600000},
+};
+
+int egw__ecs_kecs_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw__ecs_parse *ex = obj;
+  struct egw_ecs_kecs_policy *k = calloc(1, sizeof(*k));
+  if (k == NULL)
+    return egw__cfg_nomem(f);
+  ex->e->kecs = k;
+  k->timeout_ms = 2000;
+  k->negative_ttl_ms = 5000;
+  k->line = at->line;
+  return egw__cfg_walk(f, at->path, at->value, ecs_kecs_keys, ARRAY_LEN(ecs_kecs_keys), k);
+}
+
 /* ---- free ------------------------------------------------------------------------------ */
 
 void egw__sim_cleanup(struct egw_site_policy *p) {
@@ -244,6 +303,16 @@ void egw__sim_cleanup(struct egw_site_policy *p) {
     free(p->sim_aanf->subscribers_file);
     free(p->sim_aanf);
     p->sim_aanf = NULL;
+  }
+  if (p->sim_dnaaa != NULL) {
+    free(p->sim_dnaaa->msk_file);
+    free(p->sim_dnaaa);
+    p->sim_dnaaa = NULL;
+  }
+  if (p->ecs != NULL && p->ecs->kecs != NULL) {
+    free(p->ecs->kecs->dnaaa_url);
+    free(p->ecs->kecs);
+    p->ecs->kecs = NULL;
   }
   if (p->ecs != NULL && p->ecs->nef != NULL) {
     free(p->ecs->nef->url);

@@ -376,6 +376,7 @@ static const struct egw__cfg_key ecs_keys[] = {
     {.name = "ausf", .set = egw__ecs_ausf_set},
     {.name = "nef", .set = egw__ecs_nef_set},
     {.name = "aanf", .set = egw__ecs_aanf_set},
+    {.name = "kecs", .set = egw__ecs_kecs_set},
 };
 
 int egw__ecs_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {

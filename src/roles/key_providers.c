@@ -13,6 +13,7 @@ static const struct egw_key_provider_factory factories[] = {
     {.name = "ausf", .add = egw__key_provider_ausf_add},
     {.name = "nef", .add = egw__key_provider_nef_add},
     {.name = "aanf", .add = egw__key_provider_aanf_add},
+    {.name = "kecs", .add = egw__key_provider_kecs_add},
 };
 
 int egw_key_providers_add(struct egw_site *site, char **out_err) {

@@ -66,16 +66,20 @@ void egw__key_client_detach(struct egw__key_client *c) {
   egw_http_client_free(h);
 }
 
-static int hex32(const char *hex, size_t len, uint8_t out[EGW_KDF_LEN]) {
-  if (len != 2 * EGW_KDF_LEN)
+#define RAW_MAX 64
+
+/* hexkey reads |len| hex digits (2 * |min|..2 * |max| of them) into |out|; returns the
+ * byte count or -1. */
+static int hexkey(const char *hex, size_t len, size_t min, size_t max, uint8_t *out) {
+  if (len % 2 != 0 || len < 2 * min || len > 2 * max)
     return -1;
-  for (size_t i = 0; i < EGW_KDF_LEN; i++) {
+  for (size_t i = 0; i < len / 2; i++) {
     int hi = egw_hex_digit(hex[2 * i]), lo = egw_hex_digit(hex[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return -1;
     out[i] = (uint8_t)(hi << 4 | lo);
   }
-  return 0;
+  return (int)(len / 2);
 }
 
 static uint64_t wall_ms(void) {
@@ -91,22 +95,32 @@ static const char *take_key(struct key_fetch *kf, const struct egw_http_client_r
   json_error_t jerr;
   json_t *doc = r->body ? json_loadb((const char *)r->body, r->body_len, 0, &jerr) : NULL;
   const char *why = NULL;
-  uint8_t key[EGW_KDF_LEN];
-  const json_t *k = json_object_get(doc, kf->c->spec->key_field);
+  uint8_t key[EGW_KDF_LEN], raw[RAW_MAX];
+  const struct egw__key_call_spec *spec = kf->c->spec;
+  const json_t *k = json_object_get(doc, spec->key_field);
   const char *expiry = json_string_value(json_object_get(doc, "expiry"));
   int64_t exp_s = 0;
   uint64_t now_wall = wall_ms();
-  if (!json_is_string(k) || hex32(json_string_value(k), json_string_length(k), key))
-    why = "the key is not 32 bytes in hex";
+  int raw_len = json_is_string(k) ? hexkey(json_string_value(k), json_string_length(k),
+                                           EGW_KDF_LEN, spec->derive ? RAW_MAX : EGW_KDF_LEN, raw)
+                                  : -1;
+  if (raw_len < 0)
+    why = spec->derive ? "the key material is not 32 to 64 bytes in hex"
+                       : "the key is not 32 bytes in hex";
+  else if (spec->derive && spec->derive(kf->c, kf->id, raw, (size_t)raw_len, key) != 0)
+    why = "the key material is not usable";
   else if (expiry == NULL || egw__roles_datetime_parse(expiry, &exp_s) != 0)
     why = "expiry is not a date-time";
   else if (exp_s <= 0 || (uint64_t)exp_s * 1000 <= now_wall)
     why = "the key has expired";
   if (why == NULL) {
+    if (!spec->derive)
+      memcpy(key, raw, EGW_KDF_LEN);
     uint64_t until = egw_token_now_ms() + ((uint64_t)exp_s * 1000 - now_wall);
     egw_psk_fetch_done(kf->f, EGW_PSK_READY, key, sizeof(key), until);
   }
   OPENSSL_cleanse(key, sizeof(key));
+  OPENSSL_cleanse(raw, sizeof(raw));
   /* The document held the key as text: wiped before it goes. */
   if (json_is_string(k))
     OPENSSL_cleanse((char *)json_string_value(k), json_string_length(k));

@@ -17,6 +17,7 @@ struct uv_loop_s;
 struct egw_site;
 struct egw_psk_fetch;
 struct egw_http_client;
+struct egw__key_client;
 
 /* What differs between providers. */
 struct egw__key_call_spec {
@@ -25,7 +26,13 @@ struct egw__key_call_spec {
   const char *id_field;  /* the log field naming the identity: "kedgeId", "aKId" */
   const char *ok_event;  /* "ecs_kedge_fetched" */
   const char *bad_event; /* "ecs_kedge_failed" */
-  const char *provider;  /* "ausf", "nef", "aanf": logged as "provider" */
+  const char *provider;  /* "ausf", "nef", "aanf", "kecs": logged as "provider" */
+  /* derive (optional) turns the answer's key material (|raw|, 32 to 64 bytes) into the
+   * PSK for identity |id| (the log_id given to egw__key_call_start); returns 0, or -1
+   * when the material is unusable. Without it the answer's key must be 32 bytes and is
+   * the PSK itself. */
+  int (*derive)(const struct egw__key_client *c, const char *id, const uint8_t *raw,
+                size_t raw_len, uint8_t out[32]);
 };
 
 /* One provider's client. |site|, |spec|, |url| and |timeout_ms| are set by the provider;
