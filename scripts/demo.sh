@@ -11,6 +11,8 @@
 #   there is authenticated but not allowed (403); a certificate from another CA and a
 #   revoked one are refused in the handshake;
 #   an EEC over EDGE-1-psk (TLS-PSK) is identified by its PSK identity; a wrong key fails;
+#   an EEC with TLS-PSK from primary authentication (`edgegw eec call --auth psk`): the
+#   ECS fetches Kedge from the simulated AUSF, the EEC connects with its Kedge-ID;
 #   an EES gets an access token from the ECS (EDGE-6) and calls the EES over EDGE-9 with
 #   it; without it, or with it revoked, the call is refused.
 # Every outcome is checked; the script exits non-zero if any differs. The site is then
@@ -178,6 +180,26 @@ echo "   $(echo "$out" | tail -1)"
 expect "the EEC is identified by its PSK identity" "\"id\":\"$identity\"" "$out"
 out=$(psk_get "00${key:2}")
 expect "a wrong PSK fails the handshake" 'alert' "$out"
+
+step "EEC with TLS-PSK from primary authentication (edgegw eec call --auth psk)"
+# The EEC derives Kedge and its Kedge-ID from SUPI and KAUSF, asks the ECS to fetch Kedge
+# from the (simulated) AUSF over server-certificate TLS (EDGE-4-psk-auth, 8445), then
+# opens TLS 1.2 PSK with Kedge at 8448 and GETs /whoami.
+read -r supi kausf < <(grep -v '^#' $certs/demo-subscribers | head -1)
+kedge_id=$("$bin" kdf kedge --kausf "$kausf" --supi "$supi" | sed -n 's/^kedge-id: //p')
+kedge=$("$bin" kdf kedge --kausf "$kausf" --supi "$supi" | sed -n 's/^kedge: //p')
+rc=0
+out=$("$bin" eec call --auth psk --json --ecs https://127.0.0.1:8445 \
+  --psk-url https://127.0.0.1:8448 --supi "$supi" --kausf "$kausf" 2>&1) || rc=$?
+sed 's/^/   /' <<<"$out"
+if [[ $rc -eq 0 ]]; then ok "psk-auth and psk-call answered 200"; else bad "edgegw eec --auth psk exited $rc"; fi
+expect "the ECS fetched Kedge for the EEC's Kedge-ID" "{\"step\":\"psk-auth\",\"status\":200" "$out"
+expect "the PSK listener names the EEC by its Kedge-ID" "\"peer\":{\"kind\":\"psk\",\"id\":\"$kedge_id\"}" "$out"
+if grep -q "$kedge\|$kausf" "$log" || [[ $out == *"$kedge"* || $out == *"$kausf"* ]]; then
+  bad "Kedge or KAUSF appears in the log or the EEC's output"
+else
+  ok "neither Kedge nor KAUSF appears in the log or the EEC's output"
+fi
 
 step "EES -> ECS: access token (OAuth 2.0 client credentials over mTLS), EES -> EES over EDGE-9"
 ees1=(--cert $certs/ees1-client.pem --key $certs/ees1-client.key)
