@@ -50,7 +50,12 @@ static void usage(FILE *out) {
         "  --supi DIGITS        --auth psk: the SUPI (IMSI digits; MCC, MNC from its start)\n"
         "  --kausf HEX          --auth psk: KAUSF, 64 hex digits (never printed)\n"
         "  --rid R              --auth psk: the routing indicator (default 0)\n"
-        "  --psk-url URL        --auth psk: the PSK listener (default https://127.0.0.1:8446)\n"
+        "  --psk-url URL        --auth psk|kecs: the PSK listener (default https://127.0.0.1:8446)\n"
+        "  --auth kecs          KECS-PSK (TR 33.839 sol. 4; commands provision and call): ask\n"
+        "                       the ECS for a counter over mutual TLS (kecs-counter, --cert),\n"
+        "                       derive KECS-PSK from --msk, the ECS id and the counter, then\n"
+        "                       for call GET --path over TLS 1.2 PSK as kecs:<eecId>:<counter>\n"
+        "  --msk HEX            --auth kecs: the MSK, 64 to 128 hex digits (never printed)\n"
         "\n"
         "Tokens travel as \"Authorization: Bearer\". A request of a single-step command that is\n"
         "answered 401 gets a fresh token (re-provision for EDGE-1, re-discover for an EAS) and\n"
@@ -97,11 +102,14 @@ static int parse(int argc, char **argv, struct egw__eec_options *o) {
                         : strcmp(a, "--kausf") == 0        ? &o->kausf_hex
                         : strcmp(a, "--rid") == 0          ? &o->rid
                         : strcmp(a, "--psk-url") == 0      ? &o->psk_url
+                        : strcmp(a, "--msk") == 0          ? &o->msk_hex
                                                            : NULL;
     if (strcmp(a, "--json") == 0) {
       o->json = 1;
-    } else if (strcmp(a, "--auth") == 0 && v && (strcmp(v, "psk") == 0 || strcmp(v, "cert") == 0)) {
+    } else if (strcmp(a, "--auth") == 0 && v &&
+               (strcmp(v, "psk") == 0 || strcmp(v, "cert") == 0 || strcmp(v, "kecs") == 0)) {
       o->auth_psk = strcmp(v, "psk") == 0;
+      o->auth_kecs = strcmp(v, "kecs") == 0;
       i++;
     } else if (slot && v && v[0] != '\0') {
       *slot = v;
@@ -128,8 +136,21 @@ static int parse(int argc, char **argv, struct egw__eec_options *o) {
                     "--kausf\n");
     return -1;
   }
-  if (!o->auth_psk && (o->supi || o->kausf_hex || o->rid || o->psk_url)) {
-    fprintf(stderr, "edgegw eec: --supi, --kausf, --rid and --psk-url go with --auth psk\n");
+  if (!o->auth_psk && (o->supi || o->kausf_hex || o->rid)) {
+    fprintf(stderr, "edgegw eec: --supi, --kausf and --rid go with --auth psk\n");
+    return -1;
+  }
+  if (o->auth_kecs && (o->msk_hex == NULL ||
+                       (o->command != EGW__EEC_PROVISION && o->command != EGW__EEC_CALL))) {
+    fprintf(stderr, "edgegw eec: --auth kecs goes with provision or call, and needs --msk\n");
+    return -1;
+  }
+  if (!o->auth_kecs && o->msk_hex) {
+    fprintf(stderr, "edgegw eec: --msk goes with --auth kecs\n");
+    return -1;
+  }
+  if (!o->auth_psk && !o->auth_kecs && o->psk_url) {
+    fprintf(stderr, "edgegw eec: --psk-url goes with --auth psk or --auth kecs\n");
     return -1;
   }
   if (o->command == EGW__EEC_DEREGISTER && o->registration == NULL) {
@@ -168,7 +189,8 @@ static int run(const struct egw__eec_options *o) {
     fprintf(stderr, "edgegw eec: %s\n", err ? err : "cannot create the HTTPS client");
     goto end;
   }
-  rc = o->auth_psk ? egw__eec_psk_run(&loop, http, o) : egw__eec_run(&loop, http, o);
+  rc = o->auth_psk || o->auth_kecs ? egw__eec_psk_run(&loop, http, o)
+                                    : egw__eec_run(&loop, http, o);
   /* both free |http| */
 end:
   free(err);
@@ -215,9 +237,9 @@ int egw_cli_eec(int argc, char **argv) {
     fputs("run 'edgegw eec --help' for the options\n", stderr);
     return 2;
   }
-  if (o.path == NULL && !o.auth_psk)
+  if (o.path == NULL && !o.auth_psk && !o.auth_kecs)
     o.path = "/";
-  if (o.auth_psk && o.psk_url == NULL)
+  if ((o.auth_psk || o.auth_kecs) && o.psk_url == NULL)
     o.psk_url = "https://127.0.0.1:8446";
   return run(&o);
 }

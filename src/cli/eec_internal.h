@@ -44,6 +44,9 @@ struct egw__eec_options {
   int auth_psk;
   const char *supi, *kausf_hex, *rid;
   const char *psk_url; /* the PSK listener's base URL */
+  /* --auth kecs (eec_psk.c): KECS-PSK; the counter is asked for over mutual TLS. */
+  int auth_kecs;
+  const char *msk_hex; /* the MSK of the secondary authentication, 32 to 64 bytes */
 };
 
 /* egw__eec_grant is what an answer hands the EEC for the next server: its id, its base

@@ -1,5 +1,7 @@
-/* edgegw eec --auth psk: the EEC side of the TLS-PSK proposal (SPEC-NOTES "Keys for
- * TLS-PSK"). From the SUPI and KAUSF the EEC derives Kedge and the Kedge-ID (keys/kdf.h),
+/* edgegw eec --auth psk|kecs: the EEC side of the TLS-PSK proposal (SPEC-NOTES "Keys for
+ * TLS-PSK"), and of KECS-PSK (--auth kecs: kecs-counter POST {ecs}/edgegw-psk/v1/
+ * kecs-counters {eecId} over mutual TLS, then KECS-PSK = KDF(--msk, 0xE2, ecsId, counter)
+ * and psk-call as "kecs:<eecId>:<counter>"; the MSK is never printed and wiped). From the SUPI and KAUSF the EEC derives Kedge and the Kedge-ID (keys/kdf.h),
  * then:
  *   psk-auth  POST {ecs}/edgegw-psk/v1/authentications {eecId, kedgeId} over
  *             server-certificate TLS (the loop's HTTPS client, no client certificate):
@@ -26,14 +28,20 @@
 #include "util/format.h"
 
 #define AUTH_PATH "/edgegw-psk/v1/authentications"
+#define KECS_PATH "/edgegw-psk/v1/kecs-counters"
+#define MSK_MAX 64
 #define MAX_ANSWER (256 * 1024)
 #define PSK_CIPHERS "ECDHE-PSK-CHACHA20-POLY1305:ECDHE-PSK-AES128-CBC-SHA:PSK-AES128-CBC-SHA"
 
+/* The PSK and its identity: Kedge and the Kedge-ID (--auth psk), or KECS-PSK and
+ * "kecs:<eecId>:<counter>" (--auth kecs). */
 struct psk_flow {
   const struct egw__eec_options *o;
   struct egw_http_client *http;
   uint8_t kedge[EGW_KDF_LEN];
   char kedge_id[EGW_KDF_ID_MAX];
+  uint8_t msk[MSK_MAX]; /* --auth kecs */
+  size_t msk_len;
   char *url;
   int auth_ok;
 };
@@ -105,6 +113,73 @@ static void on_auth(void *arg, const struct egw_http_client_response *resp) {
       .error = resp->error ? resp->error : why,
       .body = body,
       .expected = 200,
+      .ok = ok,
+      .note = note,
+  };
+  egw__eec_print_step(stdout, f->o->json, &r);
+  free(note);
+  json_decref(body);
+  f->auth_ok = ok;
+  egw_http_client_free(f->http);
+  f->http = NULL;
+}
+
+/* ---- --auth kecs: kecs-counter, on the loop --------------------------------------------- */
+
+/* parse_msk reads --msk (32 to 64 bytes in hex); -1 after a message. */
+static int parse_msk(struct psk_flow *f) {
+  const char *hex = f->o->msk_hex;
+  size_t n = strlen(hex);
+  if (n % 2 != 0 || n < 2 * EGW_KDF_LEN || n > 2 * MSK_MAX) {
+    fprintf(stderr, "edgegw eec: --msk must be 64 to 128 hex digits\n");
+    return -1;
+  }
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = egw_hex_digit(hex[2 * i]), lo = egw_hex_digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      fprintf(stderr, "edgegw eec: --msk must be 64 to 128 hex digits\n");
+      return -1;
+    }
+    f->msk[i] = (uint8_t)(hi << 4 | lo);
+  }
+  f->msk_len = n / 2;
+  return 0;
+}
+
+/* kecs_key derives KECS-PSK and the identity from the ECS's answer; NULL or why not. */
+static const char *kecs_key(struct psk_flow *f, const json_t *body) {
+  const char *eec = json_string_value(json_object_get(body, "eecId"));
+  const char *ecs_id = json_string_value(json_object_get(body, "ecsId"));
+  const json_t *c = json_object_get(body, "kecsCounter");
+  if (eec == NULL || strcmp(eec, f->o->eec_id) != 0)
+    return "the answer does not name our eecId";
+  if (ecs_id == NULL || ecs_id[0] == '\0' || !json_is_integer(c) || json_integer_value(c) < 0 ||
+      json_integer_value(c) > 0xffffffffLL)
+    return "the answer has no ecsId or kecsCounter (0 to 2^32-1)";
+  uint32_t counter = (uint32_t)json_integer_value(c);
+  int n = snprintf(f->kedge_id, sizeof(f->kedge_id), "kecs:%s:%u", eec, counter);
+  if (n < 0 || (size_t)n >= sizeof(f->kedge_id))
+    return "the PSK identity would be too long";
+  if (!egw_kdf_kecs_psk(f->kedge, f->msk, f->msk_len, ecs_id, counter))
+    return "cannot derive KECS-PSK";
+  return NULL;
+}
+
+static void on_counter(void *arg, const struct egw_http_client_response *resp) {
+  struct psk_flow *f = arg;
+  json_t *body = resp->error ? NULL : parse_body(resp->body, resp->body_len);
+  int ok = resp->error == NULL && resp->status == 201;
+  const char *why = ok ? kecs_key(f, body) : NULL;
+  ok = ok && why == NULL;
+  char *note = ok ? egw_format("KECS-PSK derived for %s", f->kedge_id) : NULL;
+  struct egw__eec_step_report r = {
+      .step = "kecs-counter",
+      .method = "POST",
+      .url = f->url,
+      .status = resp->status,
+      .error = resp->error ? resp->error : why,
+      .body = body,
+      .expected = 201,
       .ok = ok,
       .note = note,
   };
@@ -288,13 +363,15 @@ int egw__eec_psk_run(uv_loop_t *loop, struct egw_http_client *http,
   int rc = 1;
   json_t *doc = NULL;
   char *text = NULL;
-  if (derive(&f) != 0) {
+  if (o->auth_kecs ? parse_msk(&f) != 0 : derive(&f) != 0) {
     egw_http_client_free(http);
     rc = 2;
     goto end;
   }
-  f.url = egw__eec_join(o->ecs_url, AUTH_PATH);
-  doc = json_pack("{s:s, s:s}", "eecId", o->eec_id, "kedgeId", f.kedge_id);
+  const char *step = o->auth_kecs ? "kecs-counter" : "psk-auth";
+  f.url = egw__eec_join(o->ecs_url, o->auth_kecs ? KECS_PATH : AUTH_PATH);
+  doc = o->auth_kecs ? json_pack("{s:s}", "eecId", o->eec_id)
+                     : json_pack("{s:s, s:s}", "eecId", o->eec_id, "kedgeId", f.kedge_id);
   text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   if (f.url == NULL || text == NULL) {
     egw_http_client_free(http);
@@ -307,9 +384,10 @@ int egw__eec_psk_run(uv_loop_t *loop, struct egw_http_client *http,
       .body_len = strlen(text),
       .content_type = "application/json",
   };
-  if (egw_http_client_request(http, &req, on_auth, &f, NULL) != 0) {
-    struct egw__eec_step_report r = {.step = "psk-auth", .method = "POST", .url = f.url,
-                                     .error = "not an https:// URL", .expected = 200};
+  if (egw_http_client_request(http, &req, o->auth_kecs ? on_counter : on_auth, &f, NULL) != 0) {
+    struct egw__eec_step_report r = {.step = step, .method = "POST", .url = f.url,
+                                     .error = "not an https:// URL",
+                                     .expected = o->auth_kecs ? 201 : 200};
     egw__eec_print_step(stdout, o->json, &r);
     egw_http_client_free(http);
     goto end;
@@ -320,6 +398,7 @@ int egw__eec_psk_run(uv_loop_t *loop, struct egw_http_client *http,
   rc = o->command == EGW__EEC_CALL ? psk_call(&f) : 0;
 end:
   OPENSSL_cleanse(f.kedge, sizeof(f.kedge));
+  OPENSSL_cleanse(f.msk, sizeof(f.msk));
   json_decref(doc);
   free(text);
   free(f.url);
