@@ -22,10 +22,12 @@
 
 #include <openssl/rand.h>
 
+#include "auth/token_verify.h"
 #include "core/site.h"
 #include "keys/kdf.h"
 #include "keys/psk_resolver.h"
 #include "roles/api.h"
+#include "roles/ecs/edge.h"
 #include "roles/ecs/key_call.h"
 #include "roles/key_providers.h"
 #include "util/errors.h"
@@ -41,10 +43,11 @@
 struct issued {
   char eec_id[EEC_ID_MAX + 1];
   uint32_t counter;
+  int64_t expires_s; /* the counter is valid as long as the provisioning it came with */
 };
 
 /* The counters issued so far (a ring: the oldest are forgotten first). */
-struct counters {
+struct egw__kecs_counters {
   struct issued items[EGW_KECS_ISSUED_MAX];
   size_t n, next;
   uint32_t last;
@@ -52,7 +55,7 @@ struct counters {
 
 static void *counters_new(struct egw_site *site, char **out_err) {
   (void)site;
-  struct counters *c = calloc(1, sizeof(*c));
+  struct egw__kecs_counters *c = calloc(1, sizeof(*c));
   if (c == NULL) {
     *out_err = egw_format("out of memory");
     return NULL;
@@ -66,11 +69,11 @@ static void *counters_new(struct egw_site *site, char **out_err) {
   return c;
 }
 
-static struct counters *counters_get(struct egw_site *site, char **out_err) {
+static struct egw__kecs_counters *counters_get(struct egw_site *site, char **out_err) {
   return egw_site_shared(site, SHARED_NAME, counters_new, free, out_err);
 }
 
-static uint32_t counters_issue(struct counters *c, const char *eec_id) {
+static uint32_t counters_issue(struct egw__kecs_counters *c, const char *eec_id, int64_t expires_s) {
   struct issued *it = &c->items[c->next];
   c->next = (c->next + 1) % EGW_KECS_ISSUED_MAX;
   if (c->n < EGW_KECS_ISSUED_MAX)
@@ -79,14 +82,15 @@ static uint32_t counters_issue(struct counters *c, const char *eec_id) {
     c->last = 1;
   snprintf(it->eec_id, sizeof(it->eec_id), "%s", eec_id);
   it->counter = c->last;
+  it->expires_s = expires_s;
   return c->last;
 }
 
-static int counters_has(const struct counters *c, const char *eec_id, size_t eec_len,
-                        uint32_t counter) {
+static int counters_has(const struct egw__kecs_counters *c, const char *eec_id, size_t eec_len,
+                        uint32_t counter, int64_t now_s) {
   for (size_t i = 0; i < c->n; i++) {
     const struct issued *it = &c->items[i];
-    if (it->counter == counter && strlen(it->eec_id) == eec_len &&
+    if (it->counter == counter && it->expires_s > now_s && strlen(it->eec_id) == eec_len &&
         memcmp(it->eec_id, eec_id, eec_len) == 0)
       return 1;
   }
@@ -119,7 +123,7 @@ static int parse_identity(const char *id, const char **eec, size_t *eec_len, uin
 
 struct kecs {
   struct egw__key_client c; /* first: the key_call helpers take it */
-  struct counters *counters;
+  struct egw__kecs_counters *counters;
 };
 
 static int kecs_derive(const struct egw__key_client *c, const char *id, const uint8_t *raw,
@@ -148,7 +152,7 @@ static int kecs_claims(void *state, const struct egw_psk_query *q) {
   size_t eec_len;
   uint32_t counter;
   return parse_identity(q->identity, &eec, &eec_len, &counter) == 0 &&
-         counters_has(k->counters, eec, eec_len, counter);
+         counters_has(k->counters, eec, eec_len, counter, egw_token_now_s());
 }
 
 static int kecs_start(void *state, struct egw_psk_fetch *f, const struct egw_psk_query *q) {
@@ -198,7 +202,7 @@ int egw__key_provider_kecs_add(struct egw_site *site, char **out_err) {
     *out_err = egw_format("%s:%d: ecs.kecs %s", site->policy->site_file, ecs->kecs->line, why);
     return EGW_ERR_POLICY;
   }
-  struct counters *counters = counters_get(site, out_err);
+  struct egw__kecs_counters *counters = counters_get(site, out_err);
   if (counters == NULL)
     return EGW_ERR_NOMEM;
   struct kecs *k = calloc(1, sizeof(*k));
@@ -223,6 +227,18 @@ int egw__key_provider_kecs_add(struct egw_site *site, char **out_err) {
   return rc;
 }
 
+struct egw__kecs_counters *egw__ecs_kecs_counters(struct egw_site *site, char **out_err) {
+  return counters_get(site, out_err);
+}
+
+int egw__ecs_kecs_issue(struct egw__kecs_counters *c, const struct egw_ecs_policy *ecs,
+                        const char *eec_id, uint32_t *out_counter) {
+  if (strlen(eec_id) > EEC_ID_MAX)
+    return -1;
+  *out_counter = counters_issue(c, eec_id, egw_token_now_s() + egw__ecs_lifetime_s(ecs));
+  return 0;
+}
+
 /* ---- the module: counters for EECs that proved their eecId ---------------------------- */
 
 static const struct egw_route kecs_routes[] = {
@@ -232,7 +248,7 @@ static const struct egw_route kecs_routes[] = {
 
 struct kecs_module {
   struct egw_site *site;
-  struct counters *counters;
+  struct egw__kecs_counters *counters;
 };
 
 static int kecs_init(struct egw_site *site, void **out_state, char **out_err) {
@@ -284,7 +300,9 @@ static enum egw_handler_result kecs_on_request(void *state, struct egw_exchange 
     res = egw__roles_problem(x, 403, "the client certificate does not prove this eecId",
                              "REQUEST_NOT_AUTHORIZED", NULL, 0);
   } else {
-    uint32_t counter = counters_issue(m->counters, eec_id);
+    uint32_t counter = counters_issue(m->counters, eec_id,
+                                      egw_token_now_s() +
+                                          egw__ecs_lifetime_s(m->site->policy->ecs));
     char *identity = egw_format(PREFIX "%s:%u", eec_id, counter);
     answer = identity ? json_pack("{s:s, s:s, s:I, s:s}", "eecId", eec_id, "ecsId",
                                   m->site->policy->ecs->id, "kecsCounter", (json_int_t)counter,
