@@ -13,6 +13,8 @@
 #   an EEC over EDGE-1-psk (TLS-PSK) is identified by its PSK identity; a wrong key fails;
 #   an EEC with TLS-PSK from primary authentication (`edgegw eec call --auth psk`): the
 #   ECS fetches Kedge from the simulated AUSF, the EEC connects with its Kedge-ID;
+#   an EEC gets a token from the simulated entitlement server with its secret and EDGE-1
+#   accepts it (a wrong secret: 401);
 #   an EES gets an access token from the ECS (EDGE-6) and calls the EES over EDGE-9 with
 #   it; without it, or with it revoked, the call is refused.
 # Every outcome is checked; the script exits non-zero if any differs. The site is then
@@ -199,6 +201,35 @@ if grep -q "$kedge\|$kausf" "$log" || [[ $out == *"$kedge"* || $out == *"$kausf"
   bad "Kedge or KAUSF appears in the log or the EEC's output"
 else
   ok "neither Kedge nor KAUSF appears in the log or the EEC's output"
+fi
+
+step "EEC: a token from the entitlement server (sim-entitlement, 8451), accepted at EDGE-1"
+# The EEC authenticates with its secret (certs/out/demo-eec-secrets) and gets a JWT signed
+# by the entitlement server; EDGE-1 checks it with that server's certificate (tokens.issuers)
+# and that its sub is the EEC of the connection.
+read -r ent_eec ent_secret < <(grep -v '^#' $certs/demo-eec-secrets | head -1)
+ent_ask() { # secret
+  curl_json -w ' %{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"eecId\":\"$ent_eec\",\"secret\":\"$1\"}" https://localhost:8451/entitlement/v1/tokens
+}
+out=$(ent_ask "$ent_secret")
+ent_token=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$out")
+if [[ -n $ent_token && $out == *" 200" ]]; then
+  ok "the entitlement server issued a token (${#ent_token} bytes)"
+else
+  bad "no entitlement token: ${out:0:300}"
+fi
+eec1=(--cert $certs/eec1.pem --key $certs/eec1.key)
+out=$(curl_json "${eec1[@]}" -H "Authorization: Bearer $ent_token" https://localhost:8441/whoami)
+echo "   $out"
+expect "EDGE-1 accepts the entitlement token for the EEC it names" "\"id\":\"$ent_eec\"" "$out"
+out=$(ent_ask "not-the-secret")
+expect "a wrong secret is refused" "UNAUTHENTICATED" "$out"
+expect "... with 401" " 401" "$out"
+if grep -qF -e "$ent_secret" -e "${ent_token:-$ent_secret}" "$log"; then
+  bad "the secret or the token appears in the log"
+else
+  ok "neither the secret nor the token appears in the log"
 fi
 
 step "EES -> ECS: access token (OAuth 2.0 client credentials over mTLS), EES -> EES over EDGE-9"
