@@ -10,7 +10,7 @@ import jwt
 import pytest
 from cryptography import x509
 
-from conftest import BIN, CERTS, free_port, request, site_block, tls_client
+from conftest import BIN, CERTS, Site, free_port, request, site_block, tls_client
 
 ENT = "https://entitlement.example"
 AUD = "ees1.site1.example"
@@ -131,3 +131,21 @@ def test_bad_secrets_file_refuses_to_start(site):
         out = (p.stdout + p.stderr).decode()
         assert expected in out, out
         assert SECRET not in out
+
+
+def test_memcheck_clean_through_tokens_401_and_400(tmp_path):
+    site = Site(tmp_path / "policies", valgrind=True)
+    ports = start(site, run=False)
+    site.start(timeout=30)
+    try:
+        status, _, body = ask(ports["ent"], {"eecId": EEC, "secret": SECRET})
+        assert status == 200, body
+        assert whoami(ports["ees"], json.loads(body)["access_token"])[0] == 200
+        assert ask(ports["ent"], {"eecId": EEC, "secret": "wrong-secret"})[0] == 401
+        assert ask(ports["ent"], {"eecId": 1})[0] == 400
+        assert ask(ports["ent"], None, raw=b"{not json")[0] == 400
+    finally:
+        rc = site.stop(timeout=30)
+    report = (site.dir / "valgrind.txt").read_text()
+    assert rc == 0, report
+    assert report.strip() == "", report
