@@ -104,3 +104,27 @@ def test_kecs_psk(site):
     assert status == 400, doc
     log = site.log_path.read_text()
     assert MSK.hex() not in log and kecs_psk(counter).hex() not in log
+
+
+def test_memcheck_kecs(tmp_path):
+    """Under valgrind: a counter, a KECS-PSK handshake (MSK fetched, KECS-PSK derived), an
+    unissued counter (refused without a fetch): clean, no leak."""
+    from conftest import Site
+
+    site = Site(tmp_path / "policies", valgrind=True)
+    ports = start(site)
+    try:
+        status, doc = get_counter(ports["edge4"], "eec1", EEC_ID)
+        assert status == 201, doc
+        c = doc["kecsCounter"]
+        rc, out = psk_whoami(ports["psk"], f"kecs:{EEC_ID}:{c}", kecs_psk(c), timeout=60)
+        assert "HTTP/1.1 200" in out, out
+        rc, out = psk_whoami(ports["psk"], f"kecs:{EEC_ID}:{c + 5}", kecs_psk(c), timeout=60)
+        assert re.search(r"unknown.psk.identity", out, re.I), out
+        rc = site.stop(timeout=60)
+    finally:
+        if site.proc and site.proc.poll() is None:
+            site.proc.kill()
+    report = (site.dir / "valgrind.txt").read_text()
+    assert rc == 0, f"exit {rc}\n{report}\n{site.log_path.read_text()}"
+    assert report.strip() == "", report

@@ -198,3 +198,57 @@ ecs:
     out = (p.stdout + p.stderr).decode()
     assert p.returncode == 2, out
     assert re.search(r"site\.yaml:\d+: ecs\.nef: ecs\.ausf \(line \d+\) is set too", out), out
+
+
+def test_memcheck_nef_path(tmp_path):
+    """Under valgrind: a handshake through the NEF, an unknown id, a refused afId at the NEF,
+    the AUSF down (502), a NEF request whose client leaves while the AUSF is slow, and one
+    still in flight at SIGTERM: no invalid access, no leak, clean exit."""
+    import socket
+    import ssl
+
+    from conftest import CA, Site
+
+    site = Site(tmp_path / "policies", valgrind=True)
+    ports, relay = start(site, nef_timeout_ms=20000, ecs_timeout_ms=30000)
+    try:
+        _, _, kedge, kedge_id = subscriber(1)
+        rc, out = psk_whoami(ports["psk"], kedge_id, kedge, timeout=60)
+        assert "HTTP/1.1 200" in out, out
+        rc, out = psk_whoami(ports["psk"], UNKNOWN, kedge, timeout=60)
+        assert re.search(r"unknown.psk.identity", out, re.I), out
+        status, doc = nef_call(ports["nef"], {"kedgeId": kedge_id, "afId": "other-af"})
+        assert status == 403, doc
+        relay.down()
+        _, _, _, id2 = subscriber(2)
+        status, doc = nef_call(ports["nef"], {"kedgeId": id2, "afId": AF_ID})
+        assert status == 502, doc
+        relay.slow()
+
+        def hanging_call():
+            ctx = ssl.create_default_context(cafile=CA)
+            ctx.load_cert_chain(CERTS / "ecs1.pem", CERTS / "ecs1.key")
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", ports["nef"]), timeout=30),
+                                server_hostname="localhost")
+            body = json.dumps({"kedgeId": id2, "afId": AF_ID}).encode()
+            s.sendall(b"POST /3gpp-edge-key/v1/retrieve HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\n"
+                      + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            return s
+
+        s = hanging_call()
+        time.sleep(2)  # relayed; the AUSF never answers
+        s.close()  # the client leaves: the AUSF call is cancelled
+        s = hanging_call()
+        time.sleep(2)
+        rc = site.stop(timeout=60)  # SIGTERM with a relay in flight
+        s.close()
+    finally:
+        relay.close()
+        if site.proc and site.proc.poll() is None:
+            site.proc.kill()
+    report = (site.dir / "valgrind.txt").read_text()
+    assert rc == 0, f"exit {rc}\n{report}\n{site.log_path.read_text()}"
+    assert report.strip() == "", report
+    # The relay in flight at SIGTERM was answered 503 as the NEF stopped.
+    assert site.events("nef_key_request")[-1]["status"] == 503
