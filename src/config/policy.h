@@ -352,6 +352,17 @@ struct egw_sim_dnaaa_policy {
   int line;
 };
 
+/* sim.entitlement (module sim-entitlement): a simulated entitlement server (TR 33.739
+ * solution 25) issuing JWTs to EECs that authenticate with their certificate. */
+struct egw_sim_entitlement_policy {
+  char *issuer;         /* "iss" */
+  char *key_file;       /* PEM private key (ES256/ES384/RS256) */
+  char *kid;            /* "kid" of the header */
+  char *audience;       /* "aud" */
+  uint32_t token_ttl_s; /* default 300, 60..86400 */
+  int line;
+};
+
 struct egw_site_policy {
   char *dir;       /* the policy directory */
   char *site_file; /* path of site.yaml */
@@ -380,6 +391,7 @@ struct egw_site_policy {
   struct egw_sim_nef_policy *sim_nef;   /* NULL when site.yaml has no "sim.nef" */
   struct egw_sim_aanf_policy *sim_aanf; /* NULL when site.yaml has no "sim.aanf" */
   struct egw_sim_dnaaa_policy *sim_dnaaa; /* NULL when site.yaml has no "sim.dnaaa" */
+  struct egw_sim_entitlement_policy *sim_entitlement; /* "sim.entitlement" or NULL */
 };
 
 /* egw_policy_load_dir parses |dir|/site.yaml and every other *.yaml / *.yml file in

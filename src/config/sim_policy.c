@@ -129,11 +129,59 @@ static int set_sim_dnaaa(struct egw__cfg_file *f, const struct egw__cfg_at *at, 
   return egw__cfg_walk(f, at->path, at->value, sim_dnaaa_keys, ARRAY_LEN(sim_dnaaa_keys), d);
 }
 
+/* ---- sim.entitlement ------------------------------------------------------------------- */
+
+static int set_ent_issuer(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw_sim_entitlement_policy *e = obj;
+  return egw__cfg_string(f, at->path, at->value, &e->issuer);
+}
+
+static int set_ent_key(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw_sim_entitlement_policy *e = obj;
+  return egw__cfg_path(f, at->path, at->value, &e->key_file);
+}
+
+static int set_ent_kid(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw_sim_entitlement_policy *e = obj;
+  return egw__cfg_string(f, at->path, at->value, &e->kid);
+}
+
+static int set_ent_audience(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  struct egw_sim_entitlement_policy *e = obj;
+  return egw__cfg_string(f, at->path, at->value, &e->audience);
+}
+
+static const struct egw__cfg_key sim_entitlement_keys[] = {
+    {.name = "issuer", .set = set_ent_issuer, .required = 1},
+    {.name = "key", .set = set_ent_key, .required = 1},
+    {.name = "kid", .set = set_ent_kid, .required = 1},
+    {.name = "audience", .set = set_ent_audience, .required = 1},
+    {.name = "token_ttl_s",
+     .set = egw__cfg_set_u32,
+     .offset = offsetof(struct egw_sim_entitlement_policy, token_ttl_s),
+     .min = 60,
+     .max = 86400},
+};
+
+static int set_sim_entitlement(struct egw__cfg_file *f, const struct egw__cfg_at *at,
+                               void *obj) {
+  struct egw__site_parse *sx = obj;
+  struct egw_sim_entitlement_policy *e = calloc(1, sizeof(*e));
+  if (e == NULL)
+    return egw__cfg_nomem(f);
+  sx->p->sim_entitlement = e;
+  e->token_ttl_s = 300;
+  e->line = at->line;
+  return egw__cfg_walk(f, at->path, at->value, sim_entitlement_keys,
+                       ARRAY_LEN(sim_entitlement_keys), e);
+}
+
 static const struct egw__cfg_key sim_keys[] = {
     {.name = "ausf", .set = set_sim_ausf},
     {.name = "nef", .set = set_sim_nef},
     {.name = "aanf", .set = set_sim_aanf},
     {.name = "dnaaa", .set = set_sim_dnaaa},
+    {.name = "entitlement", .set = set_sim_entitlement},
 };
 
 int egw__sim_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
@@ -303,6 +351,14 @@ void egw__sim_cleanup(struct egw_site_policy *p) {
     free(p->sim_aanf->subscribers_file);
     free(p->sim_aanf);
     p->sim_aanf = NULL;
+  }
+  if (p->sim_entitlement != NULL) {
+    free(p->sim_entitlement->issuer);
+    free(p->sim_entitlement->key_file);
+    free(p->sim_entitlement->kid);
+    free(p->sim_entitlement->audience);
+    free(p->sim_entitlement);
+    p->sim_entitlement = NULL;
   }
   if (p->sim_dnaaa != NULL) {
     free(p->sim_dnaaa->msk_file);

@@ -16,6 +16,7 @@ extern const struct egw_role_ops egw_role_health;
 extern const struct egw_role_ops egw_role_sim_aanf;
 extern const struct egw_role_ops egw_role_sim_ausf;
 extern const struct egw_role_ops egw_role_sim_dnaaa;
+extern const struct egw_role_ops egw_role_sim_entitlement;
 extern const struct egw_role_ops egw_role_sim_nef;
 extern const struct egw_role_ops egw_role_whoami;
 
@@ -33,6 +34,7 @@ static const struct egw_role_ops *const builtin_roles[] = {
     &egw_role_sim_aanf,
     &egw_role_sim_ausf,
     &egw_role_sim_dnaaa,
+    &egw_role_sim_entitlement,
     &egw_role_sim_nef,
     &egw_role_whoami,
 };
