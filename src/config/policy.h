@@ -296,14 +296,15 @@ struct egw_sim_ausf_policy {
 };
 
 /* sim.entitlement (module sim-entitlement): a simulated entitlement server that issues
- * ES256 JWTs to EECs which present their per-EEC secret (src/config/sim_entitlement.c). */
+ * ES256 JWTs to EECs that present their secret or prove their eecId with their client
+ * certificate (src/config/sim_entitlement.c). */
 struct egw_sim_entitlement_policy {
   char *issuer;       /* "iss" of the tokens it issues; required */
   char *key_file;     /* PEM private key (EC P-256) signing them; required */
   char *kid;          /* "kid" of the JWS header; NULL: the key's thumbprint */
-  char *secrets_file; /* lines "<eecId> <secret>", '#' comments; required */
+  char *secrets_file; /* lines "<eecId> <secret>", '#' comments; NULL: certificates only */
   char *audience;     /* "aud" of the tokens; required */
-  char *scope;        /* "scope" of the tokens (space-separated); NULL: none */
+  char *scope; /* scopes it may grant (space-separated); NULL: what the EEC asks for */
   uint32_t token_ttl_s; /* lifetime of a token; default 300, 30..86400 */
   int line;
 };
@@ -364,6 +365,7 @@ struct egw_sim_dnaaa_policy {
   uint32_t msk_ttl_s; /* default 3600, 60..86400 */
   int line;
 };
+
 
 struct egw_site_policy {
   char *dir;       /* the policy directory */

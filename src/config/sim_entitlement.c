@@ -66,7 +66,7 @@ static const struct egw__cfg_key entitlement_keys[] = {
     {.name = "issuer", .set = set_issuer, .required = 1},
     {.name = "key", .set = set_key, .required = 1},
     {.name = "kid", .set = set_kid},
-    {.name = "secrets", .set = set_secrets, .required = 1},
+    {.name = "secrets", .set = set_secrets},
     {.name = "audience", .set = set_audience, .required = 1},
     {.name = "scope", .set = set_scope},
     {.name = "token_ttl_s",

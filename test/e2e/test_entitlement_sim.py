@@ -108,9 +108,10 @@ def test_wrong_secret_or_unknown_eec_gets_401(site):
 
 
 @pytest.mark.parametrize("doc,param", [({"secret": SECRET}, "eecId"),
-                                       ({"eecId": EEC}, "secret"),
+                                       ({"eecId": EEC, "secret": 7}, "secret"),
                                        ({"eecId": 7, "secret": SECRET}, "eecId"),
-                                       ({"eecId": EEC, "secret": "x" * 257}, "secret")])
+                                       ({"eecId": EEC, "secret": "x" * 257}, "secret"),
+                                       ({"eecId": EEC, "secret": SECRET, "scope": ""}, "scope")])
 def test_malformed_requests_get_400(site, doc, param):
     ports = start(site)
     status, _, body = ask(ports["ent"], doc)
@@ -149,3 +150,17 @@ def test_memcheck_clean_through_tokens_401_and_400(tmp_path):
     report = (site.dir / "valgrind.txt").read_text()
     assert rc == 0, report
     assert report.strip() == "", report
+
+
+def test_without_a_secret_or_certificate_403_and_scopes_are_bounded(site):
+    ports = start(site)
+    # No secret, no client certificate: 403.
+    status, _, body = ask(ports["ent"], {"eecId": EEC})
+    assert status == 403 and json.loads(body)["cause"] == "REQUEST_NOT_AUTHORIZED", body
+    # (With a client certificate proving the eecId: test_sim_entitlement.py.)
+    # A scope beyond sim.entitlement.scope: 403 INVALID_SCOPE; within it: granted.
+    status, _, body = ask(ports["ent"], {"eecId": EEC, "secret": SECRET,
+                                         "scope": "eees-whoami eees-eeccontextreloc"})
+    assert status == 403 and json.loads(body)["cause"] == "INVALID_SCOPE", body
+    status, _, body = ask(ports["ent"], {"eecId": EEC, "secret": SECRET, "scope": "eees-whoami"})
+    assert status == 200, body

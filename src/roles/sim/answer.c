@@ -21,6 +21,13 @@ int egw__sim_answer_key(struct egw_exchange *x, json_t *answer) {
   if (answer == NULL)
     return EGW_FAILED;
   char *text = json_dumps(answer, JSON_COMPACT);
+  /* The document's own copy of the key is wiped too before it goes. */
+  const char *name;
+  json_t *v;
+  json_object_foreach(answer, name, v) {
+    if (json_is_string(v))
+      OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+  }
   json_decref(answer);
   if (text == NULL)
     return EGW_FAILED;

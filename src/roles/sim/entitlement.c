@@ -1,11 +1,15 @@
 /* sim-entitlement: a simulated entitlement server (TR 33.739 solution 25) issuing access
  * tokens to EECs after a simple authentication. Project wire shape (policies/README.md):
- *   POST /entitlement/v1/tokens {"eecId", "secret"}
- *   -> 200 {"access_token": JWT ES256, "token_type": "Bearer", "expires_in": s}
- *   -> 401 ProblemDetails cause UNAUTHENTICATED (unknown eecId or wrong secret, alike)
- * The token: iss/aud/scope from site.yaml "sim.entitlement", sub = eecId, iat, exp, jti.
- * Secrets come from a file "<eecId> <secret>" per line and are kept only as SHA-256
- * digests, compared in constant time. For labs and tests. */
+ *   POST /entitlement/v1/tokens {"eecId", "secret"?, "scope"?}
+ *   -> 200 {"access_token": JWT, "token_type": "Bearer", "expires_in": s}
+ *   -> 401 ProblemDetails cause UNAUTHENTICATED: a secret was sent and the eecId is
+ *      unknown or the secret wrong (alike);
+ *   -> 403 REQUEST_NOT_AUTHORIZED: no secret and the client certificate does not prove
+ *      the eecId; 403 INVALID_SCOPE: a scope beyond sim.entitlement.scope.
+ * The token: iss/aud from site.yaml "sim.entitlement", sub = eecId, scope (the one asked
+ * for, else the policy's), iat, exp, jti. Secrets come from a file "<eecId> <secret>"
+ * per line and are kept only as SHA-256 digests, compared in constant time. For labs and
+ * tests. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -172,12 +176,12 @@ static int ent_init(struct egw_site *site, void **out_state, char **out_err) {
   e->key = egw_jwk_from_pem_file(p->key_file, p->kid, out_err);
   if (e->key == NULL)
     goto fail;
-  if (!egw_jwk_is_private(e->key) || egw_jwk_alg(e->key) != EGW_JWS_ES256) {
-    *out_err = egw_format("%s:%d: sim.entitlement.key: %s must be an EC P-256 private key",
+  if (!egw_jwk_is_private(e->key)) {
+    *out_err = egw_format("%s:%d: sim.entitlement.key: %s is not a private key",
                           site->policy->site_file, p->line, p->key_file);
     goto fail;
   }
-  if (load_secrets(e, p->secrets_file, out_err) != 0)
+  if (p->secrets_file != NULL && load_secrets(e, p->secrets_file, out_err) != 0)
     goto fail;
   *out_state = e;
   return 0;
@@ -206,7 +210,32 @@ static int authenticate(const struct ent *e, const char *eec_id, const char *sec
   return known & same;
 }
 
-static char *issue(const struct ent *e, const char *eec_id, int64_t now) {
+/* Whether every scope of |asked| (space-separated) is one of |allowed|. */
+static int scope_allowed(const char *allowed, const char *asked) {
+  size_t al = strlen(allowed);
+  for (const char *t = asked; *t;) {
+    size_t n = strcspn(t, " ");
+    int found = 0;
+    for (const char *a = allowed; a < allowed + al && !found;) {
+      size_t m = strcspn(a, " ");
+      found = m == n && memcmp(a, t, n) == 0;
+      a += m + (a[m] == ' ');
+    }
+    if (!found || n == 0)
+      return 0;
+    t += n + (t[n] == ' ');
+  }
+  return 1;
+}
+
+/* The certificate of the connection proves |eec_id| (not a PSK name, not a token). */
+static int cert_proves(const struct egw_request *req, const char *eec_id) {
+  const struct egw_peer *peer = req->peer;
+  return peer != NULL && peer->id != NULL && peer->kind != EGW_PEER_PSK &&
+         peer->has_cert_sha256 && strcmp(peer->id, eec_id) == 0;
+}
+
+static char *issue(const struct ent *e, const char *eec_id, const char *scope, int64_t now) {
   uint8_t rnd[16];
   char jti[2 * sizeof(rnd) + 1];
   RAND_bytes(rnd, sizeof(rnd));
@@ -218,7 +247,7 @@ static char *issue(const struct ent *e, const char *eec_id, int64_t now) {
                              (json_int_t)(now + p->token_ttl_s), "jti", jti);
   if (claims == NULL)
     return NULL;
-  if (p->scope != NULL && json_object_set_new(claims, "scope", json_string(p->scope)) != 0) {
+  if (scope != NULL && json_object_set_new(claims, "scope", json_string(scope)) != 0) {
     json_decref(claims);
     return NULL;
   }
@@ -249,27 +278,44 @@ static enum egw_handler_result ent_on_request(void *state, struct egw_exchange *
     return res;
   const json_t *id = json_object_get(body, "eecId");
   const json_t *secret = json_object_get(body, "secret");
+  const json_t *scope_v = json_object_get(body, "scope");
   int id_ok = json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) <= MAX_ID;
-  int secret_ok = json_is_string(secret) && json_string_length(secret) <= MAX_SECRET;
-  if (!id_ok || !secret_ok) {
+  int secret_ok = secret == NULL || (json_is_string(secret) && json_string_length(secret) <= MAX_SECRET);
+  int scope_ok = scope_v == NULL || (json_is_string(scope_v) && json_string_length(scope_v) > 0 &&
+                                     json_string_length(scope_v) <= 1024);
+  if (!id_ok || !secret_ok || !scope_ok) {
     json_decref(body);
     log_answer(req, NULL, 400);
     struct egw_invalid_param bad[] = {
-        {.param = !id_ok ? "eecId" : "secret",
-         .reason = !id_ok ? "must be a string of 1 to 255 characters"
-                          : "must be a string of at most 256 characters"}};
-    return egw__roles_problem(x, 400, "eecId and secret are required strings",
+        {.param = !id_ok ? "eecId" : !secret_ok ? "secret" : "scope",
+         .reason = !id_ok       ? "must be a string of 1 to 255 characters"
+                   : !secret_ok ? "must be a string of at most 256 characters"
+                                : "must be a string of 1 to 1024 characters"}};
+    return egw__roles_problem(x, 400, "eecId is a required string; secret and scope strings",
                               "MANDATORY_IE_INCORRECT", bad, 1);
   }
   const char *eec_id = json_string_value(id);
-  int ok = authenticate(e, eec_id, json_string_value(secret), json_string_length(secret));
-  if (!ok) {
-    log_answer(req, eec_id, 401);
+  if (secret != NULL ? !authenticate(e, eec_id, json_string_value(secret),
+                                     json_string_length(secret))
+                     : !cert_proves(req, eec_id)) {
+    int status = secret != NULL ? 401 : 403;
+    log_answer(req, eec_id, status);
     json_decref(body);
-    return egw__roles_problem(x, 401, "unknown eecId or wrong secret", "UNAUTHENTICATED", NULL,
-                              0);
+    return status == 401 ? egw__roles_problem(x, 401, "unknown eecId or wrong secret",
+                                              "UNAUTHENTICATED", NULL, 0)
+                         : egw__roles_problem(x, 403,
+                                              "send the secret, or a client certificate that "
+                                              "proves this eecId",
+                                              "REQUEST_NOT_AUTHORIZED", NULL, 0);
   }
-  char *tok = issue(e, eec_id, (int64_t)time(NULL));
+  const char *scope = scope_v != NULL ? json_string_value(scope_v) : e->policy->scope;
+  if (scope_v != NULL && e->policy->scope != NULL && !scope_allowed(e->policy->scope, scope)) {
+    log_answer(req, eec_id, 403);
+    json_decref(body);
+    return egw__roles_problem(x, 403, "a scope this entitlement server does not grant",
+                              "INVALID_SCOPE", NULL, 0);
+  }
+  char *tok = issue(e, eec_id, scope, (int64_t)time(NULL));
   log_answer(req, eec_id, tok != NULL ? 200 : 500);
   json_decref(body);
   if (tok == NULL)

@@ -136,3 +136,25 @@ Test(config_sim, ecs_nef_and_aanf) {
   fx_site_error(ECS_SITE "  aanf: {url: 'https://a.example', af_fqdn: 'a:b'}\n",
                 "D/site.yaml:14: ecs.aanf.af_fqdn: must be an FQDN of 1 to 255 characters");
 }
+
+Test(config_sim, kecs_dnaaa_entitlement) {
+  fx_write("a.yaml", FX_EDGE4);
+  fx_write("site.yaml", ECS_SITE "  kecs: {dnaaa_url: 'https://127.0.0.1:9453/'}\n"
+                                 "sim:\n  dnaaa: {msk_file: certs/demo.psk}\n"
+                                 "  entitlement: {issuer: 'https://e.example', key: certs/srv.key, "
+                                 "kid: e1, audience: ees1}\n");
+  struct egw_site_policy *p = fx_load();
+  cr_assert_not_null(p->ecs->kecs);
+  cr_expect_str_eq(p->ecs->kecs->dnaaa_url, "https://127.0.0.1:9453");
+  cr_expect_eq(p->ecs->kecs->timeout_ms, 2000);
+  cr_assert_not_null(p->sim_dnaaa);
+  cr_expect_eq(p->sim_dnaaa->msk_ttl_s, 3600);
+  cr_assert_not_null(p->sim_entitlement);
+  cr_expect_str_eq(p->sim_entitlement->kid, "e1");
+  cr_expect_eq(p->sim_entitlement->token_ttl_s, 300);
+  egw_site_policy_free(p);
+  fx_site_error(ECS_SITE "  kecs: {timeout_ms: 300}\n",
+                "D/site.yaml:14: ecs.kecs.dnaaa_url: required key 'dnaaa_url' missing");
+  fx_site_error(FX_SITE "sim:\n  entitlement: {issuer: x, key: certs/srv.key, kid: k}\n",
+                "D/site.yaml:7: sim.entitlement.audience: required key 'audience' missing");
+}
