@@ -85,7 +85,8 @@ static int parse_secrets(struct ent *e, char *text, const char *path, char **out
     char *f[3] = {NULL, NULL, NULL};
     size_t n = 0;
     char *save = NULL;
-    for (char *t = strtok_r(l, " \t\r", &save); t != NULL && n < 3; t = strtok_r(NULL, " \t\r", &save))
+    for (char *t = strtok_r(l, " \t\r", &save); t != NULL && n < 3;
+         t = strtok_r(NULL, " \t\r", &save))
       f[n++] = t;
     if (n == 0 || f[0][0] == '#')
       continue;
@@ -94,8 +95,8 @@ static int parse_secrets(struct ent *e, char *text, const char *path, char **out
       return -1;
     }
     if (!printable_token(f[0], 1, MAX_ID)) {
-      *out_err = egw_format("%s:%d: eecId must be 1 to %d printable characters", path, line,
-                            MAX_ID);
+      *out_err =
+          egw_format("%s:%d: eecId must be 1 to %d printable characters", path, line, MAX_ID);
       return -1;
     }
     if (!printable_token(f[1], MIN_SECRET, MAX_SECRET)) {
@@ -231,8 +232,8 @@ static int scope_allowed(const char *allowed, const char *asked) {
 /* The certificate of the connection proves |eec_id| (not a PSK name, not a token). */
 static int cert_proves(const struct egw_request *req, const char *eec_id) {
   const struct egw_peer *peer = req->peer;
-  return peer != NULL && peer->id != NULL && peer->kind != EGW_PEER_PSK &&
-         peer->has_cert_sha256 && strcmp(peer->id, eec_id) == 0;
+  return peer != NULL && peer->id != NULL && peer->kind != EGW_PEER_PSK && peer->has_cert_sha256 &&
+         strcmp(peer->id, eec_id) == 0;
 }
 
 static char *issue(const struct ent *e, const char *eec_id, const char *scope, int64_t now) {
@@ -280,24 +281,27 @@ static enum egw_handler_result ent_on_request(void *state, struct egw_exchange *
   const json_t *secret = json_object_get(body, "secret");
   const json_t *scope_v = json_object_get(body, "scope");
   int id_ok = json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) <= MAX_ID;
-  int secret_ok = secret == NULL || (json_is_string(secret) && json_string_length(secret) <= MAX_SECRET);
+  int secret_ok =
+      secret == NULL || (json_is_string(secret) && json_string_length(secret) <= MAX_SECRET);
   int scope_ok = scope_v == NULL || (json_is_string(scope_v) && json_string_length(scope_v) > 0 &&
                                      json_string_length(scope_v) <= 1024);
   if (!id_ok || !secret_ok || !scope_ok) {
     json_decref(body);
     log_answer(req, NULL, 400);
-    struct egw_invalid_param bad[] = {
-        {.param = !id_ok ? "eecId" : !secret_ok ? "secret" : "scope",
-         .reason = !id_ok       ? "must be a string of 1 to 255 characters"
-                   : !secret_ok ? "must be a string of at most 256 characters"
-                                : "must be a string of 1 to 1024 characters"}};
+    struct egw_invalid_param bad[] = {{.param = !id_ok       ? "eecId"
+                                                : !secret_ok ? "secret"
+                                                             : "scope",
+                                       .reason = !id_ok ? "must be a string of 1 to 255 characters"
+                                                 : !secret_ok
+                                                     ? "must be a string of at most 256 characters"
+                                                     : "must be a string of 1 to 1024 characters"}};
     return egw__roles_problem(x, 400, "eecId is a required string; secret and scope strings",
                               "MANDATORY_IE_INCORRECT", bad, 1);
   }
   const char *eec_id = json_string_value(id);
-  if (secret != NULL ? !authenticate(e, eec_id, json_string_value(secret),
-                                     json_string_length(secret))
-                     : !cert_proves(req, eec_id)) {
+  if (secret != NULL
+          ? !authenticate(e, eec_id, json_string_value(secret), json_string_length(secret))
+          : !cert_proves(req, eec_id)) {
     int status = secret != NULL ? 401 : 403;
     log_answer(req, eec_id, status);
     json_decref(body);

@@ -8,7 +8,7 @@
 TestSuite(config_sim_entitlement, .init = fx_init, .fini = fx_fini);
 
 #define ENT_HEAD                                                                                   \
-  FX_SITE "sim:\n  entitlement:\n    issuer: https://ent.example\n    key: certs/srv.key\n"       \
+  FX_SITE "sim:\n  entitlement:\n    issuer: https://ent.example\n    key: certs/srv.key\n"        \
           "    secrets: certs/demo.psk\n    audience: ees1\n"
 
 Test(config_sim_entitlement, defaults_and_values) {
@@ -46,5 +46,6 @@ Test(config_sim_entitlement, errors) {
                         "    key: nope.key\n",
                 "D/site.yaml:9: sim.entitlement.key: cannot read 'D/nope.key': No such file or "
                 "directory");
-  fx_site_error(ENT_HEAD "    colour: red\n", "D/site.yaml:12: sim.entitlement.colour: unknown key");
+  fx_site_error(ENT_HEAD "    colour: red\n",
+                "D/site.yaml:12: sim.entitlement.colour: unknown key");
 }
