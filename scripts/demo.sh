@@ -13,6 +13,8 @@
 #   an EEC over EDGE-1-psk (TLS-PSK) is identified by its PSK identity; a wrong key fails;
 #   an EEC with TLS-PSK from primary authentication (`edgegw eec call --auth psk`): the
 #   ECS fetches Kedge from the simulated AUSF, the EEC connects with its Kedge-ID;
+#   an EEC with KECS-PSK (`edgegw eec call --auth kecs`): a counter from the ECS over
+#   mutual TLS, the MSK from the simulated DN-AAA, TLS-PSK as kecs:<eecId>:<counter>;
 #   an EEC gets a token from the simulated entitlement server with its secret and EDGE-1
 #   accepts it (a wrong secret: 401);
 #   an EES gets an access token from the ECS (EDGE-6) and calls the EES over EDGE-9 with
@@ -201,6 +203,24 @@ if grep -q "$kedge\|$kausf" "$log" || [[ $out == *"$kedge"* || $out == *"$kausf"
   bad "Kedge or KAUSF appears in the log or the EEC's output"
 else
   ok "neither Kedge nor KAUSF appears in the log or the EEC's output"
+fi
+
+step "EEC with KECS-PSK (edgegw eec call --auth kecs)"
+# The EEC asks the ECS for a counter over mutual TLS (EDGE-4, 8443), derives KECS-PSK from
+# its MSK (secondary authentication; certs/out/demo-msk), then opens TLS 1.2 PSK at 8448 as
+# kecs:<eecId>:<counter>; the ECS fetches the MSK from the simulated DN-AAA (8452).
+read -r _ msk < <(grep -v '^#' $certs/demo-msk | head -1)
+rc=0
+out=$("$bin" eec call --auth kecs --json --ecs https://127.0.0.1:8443 \
+  --psk-url https://127.0.0.1:8448 --msk "$msk" 2>&1) || rc=$?
+sed 's/^/   /' <<<"$out"
+if [[ $rc -eq 0 ]]; then ok "kecs-counter and psk-call answered"; else bad "edgegw eec --auth kecs exited $rc"; fi
+expect "the ECS issued a counter to the EEC that proved its eecId" "{\"step\":\"kecs-counter\",\"status\":201" "$out"
+expect "the PSK listener names the EEC by its KECS identity" "\"peer\":{\"kind\":\"psk\",\"id\":\"kecs:$eec_id:" "$out"
+if grep -qF "$msk" "$log" || [[ $out == *"$msk"* ]]; then
+  bad "the MSK appears in the log or the EEC's output"
+else
+  ok "the MSK appears neither in the log nor in the EEC's output"
 fi
 
 step "EEC: a token from the entitlement server (sim-entitlement, 8451), accepted at EDGE-1"
