@@ -8,7 +8,7 @@ succeeds. A counter never issued is refused."""
 import json
 import re
 
-from conftest import CA, CERTS, free_port, site_block
+from conftest import CA, CERTS, Site, free_port, site_block
 from edgeapp_http import api
 from test_psk_direct import ECS_ID, kdf, listener, psk_whoami
 from test_psk_kecs import EEC_ID, MSK
@@ -94,3 +94,20 @@ def test_no_counter_without_ecs_kecs(site):
     ports = start(site, kecs=False)
     doc = provision(ports["edge4"])
     assert "kecsCounter" not in doc and doc["ednCnfgInfo"], doc
+
+
+def test_memcheck_clean_through_counters_and_kecs_handshakes(tmp_path):
+    site = Site(tmp_path / "policies", valgrind=True)
+    try:
+        ports = start(site)
+        counter = provision(ports["edge4"])["kecsCounter"]
+        rc, out = psk_whoami(ports["psk"], f"kecs:{EEC_ID}:{counter}", kecs_psk(counter))
+        assert "HTTP/1.1 200" in out, out
+        bad = (counter + 7) % 2**32 or 1
+        rc, out = psk_whoami(ports["psk"], f"kecs:{EEC_ID}:{bad}", kecs_psk(bad))
+        assert rc != 0, out
+    finally:
+        rc = site.stop(timeout=30)
+    report = (site.dir / "valgrind.txt").read_text()
+    assert rc == 0, report
+    assert report.strip() == "", report
