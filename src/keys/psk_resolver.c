@@ -17,6 +17,7 @@
 #include "keys/keystore.h"
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #define N_BUCKETS 1024u
 /* An AKMA store name is the identity plus "#" and 4 hex digits of the suite. */
@@ -44,7 +45,8 @@ struct egw_psk_fetch {
   struct provider *p;
   enum entry_state state;
   enum egw_psk_failure failure;
-  uint64_t until_ms; /* NEGATIVE: forgotten then */
+  uint64_t until_ms;   /* NEGATIVE: forgotten then */
+  uint64_t started_ms; /* FETCHING: for the fetch duration metric */
   uv_timer_t timer;  /* FETCHING: the timeout; closed when the entry goes */
   int timer_live;    /* uv_timer_init ran (the entry is freed in its close callback) */
   struct egw_psk_query q;
@@ -229,12 +231,23 @@ static void fail_now(struct egw_psk_resolver *r, enum egw_psk_failure why,
   r->last_provider = p ? p->ops->name : NULL;
 }
 
+static const char *metric_result(enum egw_psk_result res, enum egw_psk_failure why) {
+  if (res == EGW_PSK_READY)
+    return "ok";
+  if (res == EGW_PSK_UNKNOWN)
+    return "unknown";
+  return why == EGW_PSK_FAIL_TIMEOUT ? "timeout" : "error";
+}
+
 /* finish ends fetch |f| with |res|, turns it into a negative entry or drops it, and calls
  * every waiter. A waiter's callback may resolve again or cancel other waiters. */
 static void finish(struct egw_psk_fetch *f, enum egw_psk_result res) {
   struct egw_psk_resolver *r = f->r;
   uint64_t now = uv_now(r->loop);
   uv_timer_stop(&f->timer);
+  if (!r->stopping)
+    egw_metrics_key_fetch(f->p->ops->name, metric_result(res, f->failure),
+                          (double)(now - f->started_ms));
   uint64_t ttl = f->p->limits.negative_ttl_ms;
   if (res == EGW_PSK_UNKNOWN && ttl > 0 && !r->stopping) {
     f->state = NEGATIVE;
@@ -389,6 +402,7 @@ static struct egw_psk_fetch *start_fetch(struct egw_psk_resolver *r, struct prov
   uv_timer_init(r->loop, &f->timer);
   f->timer.data = f;
   f->timer_live = 1;
+  f->started_ms = uv_now(r->loop);
   uv_timer_start(&f->timer, on_fetch_timeout, p->limits.timeout_ms ? p->limits.timeout_ms : 1, 0);
   int rc = p->ops->start(p->state, f, &f->q);
   if (rc != 0) {
