@@ -11,6 +11,12 @@
 #   there is authenticated but not allowed (403); a certificate from another CA and a
 #   revoked one are refused in the handshake;
 #   an EEC over EDGE-1-psk (TLS-PSK) is identified by its PSK identity; a wrong key fails;
+#   an EEC with TLS-PSK from primary authentication (`edgegw eec call --auth psk`): the
+#   ECS fetches Kedge from the simulated AUSF, the EEC connects with its Kedge-ID;
+#   an EEC with KECS-PSK (`edgegw eec call --auth kecs`): a counter from the ECS over
+#   mutual TLS, the MSK from the simulated DN-AAA, TLS-PSK as kecs:<eecId>:<counter>;
+#   an EEC gets a token from the simulated entitlement server with its secret and EDGE-1
+#   accepts it (a wrong secret: 401);
 #   an EES gets an access token from the ECS (EDGE-6) and calls the EES over EDGE-9 with
 #   it; without it, or with it revoked, the call is refused.
 # Every outcome is checked; the script exits non-zero if any differs. The site is then
@@ -178,6 +184,73 @@ echo "   $(echo "$out" | tail -1)"
 expect "the EEC is identified by its PSK identity" "\"id\":\"$identity\"" "$out"
 out=$(psk_get "00${key:2}")
 expect "a wrong PSK fails the handshake" 'alert' "$out"
+
+step "EEC with TLS-PSK from primary authentication (edgegw eec call --auth psk)"
+# The EEC derives Kedge and its Kedge-ID from SUPI and KAUSF, asks the ECS to fetch Kedge
+# from the (simulated) AUSF over server-certificate TLS (EDGE-4-psk-auth, 8445), then
+# opens TLS 1.2 PSK with Kedge at 8448 and GETs /whoami.
+read -r supi kausf < <(grep -v '^#' $certs/demo-subscribers | head -1)
+kedge_id=$("$bin" kdf kedge --kausf "$kausf" --supi "$supi" | sed -n 's/^kedge-id: //p')
+kedge=$("$bin" kdf kedge --kausf "$kausf" --supi "$supi" | sed -n 's/^kedge: //p')
+rc=0
+out=$("$bin" eec call --auth psk --json --ecs https://127.0.0.1:8445 \
+  --psk-url https://127.0.0.1:8448 --supi "$supi" --kausf "$kausf" 2>&1) || rc=$?
+sed 's/^/   /' <<<"$out"
+if [[ $rc -eq 0 ]]; then ok "psk-auth and psk-call answered 200"; else bad "edgegw eec --auth psk exited $rc"; fi
+expect "the ECS fetched Kedge for the EEC's Kedge-ID" "{\"step\":\"psk-auth\",\"status\":200" "$out"
+expect "the PSK listener names the EEC by its Kedge-ID" "\"peer\":{\"kind\":\"psk\",\"id\":\"$kedge_id\"}" "$out"
+if grep -q "$kedge\|$kausf" "$log" || [[ $out == *"$kedge"* || $out == *"$kausf"* ]]; then
+  bad "Kedge or KAUSF appears in the log or the EEC's output"
+else
+  ok "neither Kedge nor KAUSF appears in the log or the EEC's output"
+fi
+
+step "EEC with KECS-PSK (edgegw eec call --auth kecs)"
+# The EEC asks the ECS for a counter over mutual TLS (EDGE-4, 8443), derives KECS-PSK from
+# its MSK (secondary authentication; certs/out/demo-msk), then opens TLS 1.2 PSK at 8448 as
+# kecs:<eecId>:<counter>; the ECS fetches the MSK from the simulated DN-AAA (8452).
+read -r _ msk < <(grep -v '^#' $certs/demo-msk | head -1)
+rc=0
+out=$("$bin" eec call --auth kecs --json --ecs https://127.0.0.1:8443 \
+  --psk-url https://127.0.0.1:8448 --msk "$msk" 2>&1) || rc=$?
+sed 's/^/   /' <<<"$out"
+if [[ $rc -eq 0 ]]; then ok "kecs-counter and psk-call answered"; else bad "edgegw eec --auth kecs exited $rc"; fi
+expect "the ECS issued a counter to the EEC that proved its eecId" "{\"step\":\"kecs-counter\",\"status\":201" "$out"
+expect "the PSK listener names the EEC by its KECS identity" "\"peer\":{\"kind\":\"psk\",\"id\":\"kecs:$eec_id:" "$out"
+if grep -qF "$msk" "$log" || [[ $out == *"$msk"* ]]; then
+  bad "the MSK appears in the log or the EEC's output"
+else
+  ok "the MSK appears neither in the log nor in the EEC's output"
+fi
+
+step "EEC: a token from the entitlement server (sim-entitlement, 8451), accepted at EDGE-1"
+# The EEC authenticates with its secret (certs/out/demo-eec-secrets) and gets a JWT signed
+# by the entitlement server; EDGE-1 checks it with that server's certificate (tokens.issuers)
+# and that its sub is the EEC of the connection.
+read -r ent_eec ent_secret < <(grep -v '^#' $certs/demo-eec-secrets | head -1)
+ent_ask() { # secret
+  curl_json -w ' %{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"eecId\":\"$ent_eec\",\"secret\":\"$1\"}" https://localhost:8451/entitlement/v1/tokens
+}
+out=$(ent_ask "$ent_secret")
+ent_token=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$out")
+if [[ -n $ent_token && $out == *" 200" ]]; then
+  ok "the entitlement server issued a token (${#ent_token} bytes)"
+else
+  bad "no entitlement token: ${out:0:300}"
+fi
+eec1=(--cert $certs/eec1.pem --key $certs/eec1.key)
+out=$(curl_json "${eec1[@]}" -H "Authorization: Bearer $ent_token" https://localhost:8441/whoami)
+echo "   $out"
+expect "EDGE-1 accepts the entitlement token for the EEC it names" "\"id\":\"$ent_eec\"" "$out"
+out=$(ent_ask "not-the-secret")
+expect "a wrong secret is refused" "UNAUTHENTICATED" "$out"
+expect "... with 401" " 401" "$out"
+if grep -qF -e "$ent_secret" -e "${ent_token:-$ent_secret}" "$log"; then
+  bad "the secret or the token appears in the log"
+else
+  ok "neither the secret nor the token appears in the log"
+fi
 
 step "EES -> ECS: access token (OAuth 2.0 client credentials over mTLS), EES -> EES over EDGE-9"
 ees1=(--cert $certs/ees1-client.pem --key $certs/ees1-client.key)

@@ -42,6 +42,20 @@ static void usage(FILE *out) {
         "  --registration URL   deregister: the registration to delete\n"
         "  --timeout-ms N       deadline of each request (default 5000)\n"
         "  --max-wait-s N       demo: longest wait for the EAS token to expire (default 30)\n"
+        "  --auth psk           the TLS-PSK proposal instead of the EEC certificate (commands\n"
+        "                       provision and call): derive Kedge and the Kedge-ID from --supi\n"
+        "                       and --kausf, send the authentication request to the ECS\n"
+        "                       (psk-auth, server-certificate TLS), then for call GET --path\n"
+        "                       (default /whoami) over TLS 1.2 PSK at --psk-url (psk-call)\n"
+        "  --supi DIGITS        --auth psk: the SUPI (IMSI digits; MCC, MNC from its start)\n"
+        "  --kausf HEX          --auth psk: KAUSF, 64 hex digits (never printed)\n"
+        "  --rid R              --auth psk: the routing indicator (default 0)\n"
+        "  --psk-url URL        --auth psk|kecs: the PSK listener (default https://127.0.0.1:8446)\n"
+        "  --auth kecs          KECS-PSK (TR 33.839 sol. 4; commands provision and call): ask\n"
+        "                       the ECS for a counter over mutual TLS (kecs-counter, --cert),\n"
+        "                       derive KECS-PSK from --msk, the ECS id and the counter, then\n"
+        "                       for call GET --path over TLS 1.2 PSK as kecs:<eecId>:<counter>\n"
+        "  --msk HEX            --auth kecs: the MSK, 64 to 128 hex digits (never printed)\n"
         "\n"
         "Tokens travel as \"Authorization: Bearer\". A request of a single-step command that is\n"
         "answered 401 gets a fresh token (re-provision for EDGE-1, re-discover for an EAS) and\n"
@@ -84,9 +98,19 @@ static int parse(int argc, char **argv, struct egw__eec_options *o) {
                         : strcmp(a, "--eas-id") == 0       ? &o->eas_id
                         : strcmp(a, "--path") == 0         ? &o->path
                         : strcmp(a, "--registration") == 0 ? &o->registration
+                        : strcmp(a, "--supi") == 0         ? &o->supi
+                        : strcmp(a, "--kausf") == 0        ? &o->kausf_hex
+                        : strcmp(a, "--rid") == 0          ? &o->rid
+                        : strcmp(a, "--psk-url") == 0      ? &o->psk_url
+                        : strcmp(a, "--msk") == 0          ? &o->msk_hex
                                                            : NULL;
     if (strcmp(a, "--json") == 0) {
       o->json = 1;
+    } else if (strcmp(a, "--auth") == 0 && v &&
+               (strcmp(v, "psk") == 0 || strcmp(v, "cert") == 0 || strcmp(v, "kecs") == 0)) {
+      o->auth_psk = strcmp(v, "psk") == 0;
+      o->auth_kecs = strcmp(v, "kecs") == 0;
+      i++;
     } else if (slot && v && v[0] != '\0') {
       *slot = v;
       i++;
@@ -105,6 +129,29 @@ static int parse(int argc, char **argv, struct egw__eec_options *o) {
               a);
       return -1;
     }
+  }
+  if (o->auth_psk && (o->supi == NULL || o->kausf_hex == NULL ||
+                      (o->command != EGW__EEC_PROVISION && o->command != EGW__EEC_CALL))) {
+    fprintf(stderr, "edgegw eec: --auth psk goes with provision or call, and needs --supi and "
+                    "--kausf\n");
+    return -1;
+  }
+  if (!o->auth_psk && (o->supi || o->kausf_hex || o->rid)) {
+    fprintf(stderr, "edgegw eec: --supi, --kausf and --rid go with --auth psk\n");
+    return -1;
+  }
+  if (o->auth_kecs && (o->msk_hex == NULL ||
+                       (o->command != EGW__EEC_PROVISION && o->command != EGW__EEC_CALL))) {
+    fprintf(stderr, "edgegw eec: --auth kecs goes with provision or call, and needs --msk\n");
+    return -1;
+  }
+  if (!o->auth_kecs && o->msk_hex) {
+    fprintf(stderr, "edgegw eec: --msk goes with --auth kecs\n");
+    return -1;
+  }
+  if (!o->auth_psk && !o->auth_kecs && o->psk_url) {
+    fprintf(stderr, "edgegw eec: --psk-url goes with --auth psk or --auth kecs\n");
+    return -1;
   }
   if (o->command == EGW__EEC_DEREGISTER && o->registration == NULL) {
     fprintf(stderr, "edgegw eec deregister: --registration URL is required\n");
@@ -132,8 +179,9 @@ static int run(const struct egw__eec_options *o) {
   }
   struct egw_http_client_config cfg = {
       .trust = egw_truststore_get0_store(trust),
-      .client_cert_file = o->cert_file,
-      .client_key_file = o->key_file,
+      /* --auth psk: server-certificate TLS only, the EEC proves itself with Kedge. */
+      .client_cert_file = o->auth_psk ? NULL : o->cert_file,
+      .client_key_file = o->auth_psk ? NULL : o->key_file,
       .timeout_ms = o->timeout_ms,
   };
   http = egw_http_client_new(&loop, &cfg, &err);
@@ -141,7 +189,9 @@ static int run(const struct egw__eec_options *o) {
     fprintf(stderr, "edgegw eec: %s\n", err ? err : "cannot create the HTTPS client");
     goto end;
   }
-  rc = egw__eec_run(&loop, http, o); /* frees |http| */
+  rc = o->auth_psk || o->auth_kecs ? egw__eec_psk_run(&loop, http, o)
+                                    : egw__eec_run(&loop, http, o);
+  /* both free |http| */
 end:
   free(err);
   uv_run(&loop, UV_RUN_DEFAULT); /* the client's handles finish closing */
@@ -163,7 +213,8 @@ int egw_cli_eec(int argc, char **argv) {
       .cert_file = "certs/out/eec1.pem",
       .key_file = "certs/out/eec1.key",
       .ca_file = "certs/out/ca.pem",
-      .path = "/",
+      .path = NULL, /* "/" (cert) or "/whoami" (psk) */
+      .psk_url = NULL,
       .timeout_ms = 5000,
       .max_wait_s = 30,
   };
@@ -186,5 +237,9 @@ int egw_cli_eec(int argc, char **argv) {
     fputs("run 'edgegw eec --help' for the options\n", stderr);
     return 2;
   }
+  if (o.path == NULL && !o.auth_psk && !o.auth_kecs)
+    o.path = "/";
+  if ((o.auth_psk || o.auth_kecs) && o.psk_url == NULL)
+    o.psk_url = "https://127.0.0.1:8446";
   return run(&o);
 }

@@ -40,6 +40,13 @@ struct egw__eec_options {
   const char *registration; /* deregister: the registration's URL */
   uint32_t timeout_ms;
   uint32_t max_wait_s; /* demo: longest wait for the EAS token to expire */
+  /* --auth psk (eec_psk.c): the TLS-PSK proposal instead of the EEC certificate. */
+  int auth_psk;
+  const char *supi, *kausf_hex, *rid;
+  const char *psk_url; /* the PSK listener's base URL */
+  /* --auth kecs (eec_psk.c): KECS-PSK; the counter is asked for over mutual TLS. */
+  int auth_kecs;
+  const char *msk_hex; /* the MSK of the secondary authentication, 32 to 64 bytes */
 };
 
 /* egw__eec_grant is what an answer hands the EEC for the next server: its id, its base
@@ -109,5 +116,11 @@ void egw__eec_token_hint(const char *token, char *buf, size_t size);
 /* egw__eec_run runs the plan of |o->command| on |loop| with |http| (which it frees at the
  * end) and returns the exit code: 0 when every step answered as expected, else 1. */
 int egw__eec_run(uv_loop_t *loop, struct egw_http_client *http, const struct egw__eec_options *o);
+
+/* egw__eec_psk_run runs the --auth psk plan (eec_psk.c): psk-auth at the ECS, then for
+ * the call command psk-call over TLS-PSK. Frees |http|. Returns 0, 1 (a step failed) or
+ * 2 (bad --supi / --kausf / --rid). */
+int egw__eec_psk_run(uv_loop_t *loop, struct egw_http_client *http,
+                     const struct egw__eec_options *o);
 
 #endif

@@ -193,6 +193,9 @@ void egw__edge_cleanup(struct egw_site_policy *p);
  * p->sim_ausf and p->ecs->ausf (call it before egw__tokens_cleanup). */
 int egw__sim_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
 int egw__ecs_ausf_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__ecs_nef_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__ecs_aanf_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
+int egw__ecs_kecs_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj);
 void egw__sim_cleanup(struct egw_site_policy *p);
 
 /* Where an interface file's keys are, for the checks that span files. */

@@ -231,6 +231,10 @@ struct egw_ecs_policy {
   /* ecs.ausf: where the ECS fetches Kedge (sim_policy.c); NULL when absent. */
   struct egw_ecs_ausf_policy *ausf;
   int line;
+  /* ecs.nef / ecs.aanf: the other key providers (sim_policy.c); NULL when absent. */
+  struct egw_ecs_nef_policy *nef;
+  struct egw_ecs_aanf_policy *aanf;
+  struct egw_ecs_kecs_policy *kecs; /* ecs.kecs: KECS-PSK (sim_policy.c); NULL when absent */
 };
 
 /* ees.peers[]: another EES for EDGE-9. */
@@ -303,6 +307,78 @@ struct egw_sim_ausf_policy {
   int line;
 };
 
+/* sim.entitlement (module sim-entitlement): a simulated entitlement server that issues
+ * ES256 JWTs to EECs that present their secret or prove their eecId with their client
+ * certificate (src/config/sim_entitlement.c). */
+struct egw_sim_entitlement_policy {
+  char *issuer;       /* "iss" of the tokens it issues; required */
+  char *key_file;     /* PEM private key (EC P-256) signing them; required */
+  char *kid;          /* "kid" of the JWS header; NULL: the key's thumbprint */
+  char *secrets_file; /* lines "<eecId> <secret>", '#' comments; NULL: certificates only */
+  char *audience;     /* "aud" of the tokens; required */
+  char *scope; /* scopes it may grant (space-separated); NULL: what the EEC asks for */
+  uint32_t token_ttl_s; /* lifetime of a token; default 300, 30..86400 */
+  int line;
+};
+
+/* ecs.nef (key provider "nef"): outside the MNO domain the ECS asks the NEF for Kedge,
+ * POST {url}/3gpp-edge-key/v1/retrieve {"kedgeId", "afId"}, over mutual TLS with
+ * ecs.client. Exclusive with ecs.ausf (both serve Kedge-IDs). */
+struct egw_ecs_nef_policy {
+  char *url;                /* base URL https://host:port */
+  char *af_id;              /* the afId this ECS presents to the NEF */
+  uint32_t timeout_ms;      /* default 2000, 100..60000 */
+  uint32_t negative_ttl_ms; /* default 5000, 0..600000 */
+  int line;
+};
+
+/* ecs.aanf (key provider "aanf"): K_AF for "3GPP-AKMA" + A-KID identities from the AAnF,
+ * POST {url}/naanf-akma/v1/retrieve-applicationkey {"afId", "aKId"}. */
+struct egw_ecs_aanf_policy {
+  char *url;
+  char *af_fqdn;            /* the FQDN part of AF_ID */
+  uint32_t timeout_ms;      /* default 2000, 100..60000 */
+  uint32_t negative_ttl_ms; /* default 5000, 0..600000 */
+  int line;
+};
+
+/* sim.nef (module sim-nef): relays key requests of allowed AFs to an AUSF. */
+struct egw_sim_nef_policy {
+  char *ausf_url;    /* base URL of the AUSF */
+  char *client_cert; /* presented to the AUSF (mutual TLS) */
+  char *client_key;
+  char **allowed_af_ids;
+  size_t n_allowed_af_ids;
+  uint32_t timeout_ms; /* one AUSF call; default 2000, 100..60000; over: 504 */
+  int line;
+};
+
+/* sim.aanf (module sim-aanf): a simulated AAnF (subscribers file as sim.ausf). */
+struct egw_sim_aanf_policy {
+  char *subscribers_file;
+  uint32_t kaf_ttl_s; /* default 3600, 60..86400 */
+  int line;
+};
+
+/* ecs.kecs (module ecs-kecs, key provider "kecs"): KECS-PSK (TR 33.839 sol. 4). The ECS
+ * issues counters to EECs that proved their eecId; identities "kecs:<eecId>:<counter>"
+ * get KECS-PSK = KDF(MSK, 0xE2, ecs.id, counter) with the MSK from the DN-AAA,
+ * POST {dnaaa_url}/dnaaa/v1/msk-requests {"eecId"}. */
+struct egw_ecs_kecs_policy {
+  char *dnaaa_url;
+  uint32_t timeout_ms;      /* default 2000, 100..60000 */
+  uint32_t negative_ttl_ms; /* default 5000, 0..600000 */
+  int line;
+};
+
+/* sim.dnaaa (module sim-dnaaa): a simulated DN-AAA holding one MSK per eecId. */
+struct egw_sim_dnaaa_policy {
+  char *msk_file;     /* lines "<eecId> <MSK hex, 32 to 64 bytes>", '#' comments */
+  uint32_t msk_ttl_s; /* default 3600, 60..86400 */
+  int line;
+};
+
+
 struct egw_site_policy {
   char *dir;       /* the policy directory */
   char *site_file; /* path of site.yaml */
@@ -326,8 +402,12 @@ struct egw_site_policy {
   struct egw_ees_policy *ees;           /* NULL when site.yaml has no "ees" */
   struct egw_eas_policy *eas;           /* NULL when site.yaml has no "eas" */
   struct egw_sim_ausf_policy *sim_ausf; /* NULL when site.yaml has no "sim.ausf" */
+  struct egw_sim_entitlement_policy *sim_entitlement; /* NULL without "sim.entitlement" */
   struct egw_listener_policy *listeners;
   size_t n_listeners;
+  struct egw_sim_nef_policy *sim_nef;   /* NULL when site.yaml has no "sim.nef" */
+  struct egw_sim_aanf_policy *sim_aanf; /* NULL when site.yaml has no "sim.aanf" */
+  struct egw_sim_dnaaa_policy *sim_dnaaa; /* NULL when site.yaml has no "sim.dnaaa" */
   struct egw_audit_policy audit; /* site.audit: the listeners' default */
 };
 

@@ -374,6 +374,9 @@ static const struct egw__cfg_key ecs_keys[] = {
     {.name = "peers", .set = egw__ecs_peers_set},
     {.name = "max_hops", .set = egw__ecs_max_hops_set},
     {.name = "ausf", .set = egw__ecs_ausf_set},
+    {.name = "nef", .set = egw__ecs_nef_set},
+    {.name = "aanf", .set = egw__ecs_aanf_set},
+    {.name = "kecs", .set = egw__ecs_kecs_set},
 };
 
 int egw__ecs_set(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {

@@ -11,6 +11,9 @@
 
 static const struct egw_key_provider_factory factories[] = {
     {.name = "ausf", .add = egw__key_provider_ausf_add},
+    {.name = "nef", .add = egw__key_provider_nef_add},
+    {.name = "aanf", .add = egw__key_provider_aanf_add},
+    {.name = "kecs", .add = egw__key_provider_kecs_add},
 };
 
 int egw_key_providers_add(struct egw_site *site, char **out_err) {
@@ -29,7 +32,7 @@ int egw_key_providers_add(struct egw_site *site, char **out_err) {
       if (strcmp(lp->mount[m], "ecs-psk-auth") == 0 &&
           !egw_psk_resolver_claims(site->psk, &kedge)) {
         *out_err = egw_format("%s:%d: listener.mount: ecs-psk-auth needs a key provider for "
-                              "Kedge-IDs (\"ecs.ausf\" in %s)",
+                              "Kedge-IDs (\"ecs.ausf\" or \"ecs.nef\" in %s)",
                               lp->file, lp->mount_line, p->site_file);
         return EGW_ERR_POLICY;
       }

@@ -27,5 +27,8 @@ int egw_key_provider_is_kedge_id(const char *id);
 
 /* The factories (one file each). */
 int egw__key_provider_ausf_add(struct egw_site *site, char **out_err);
+int egw__key_provider_nef_add(struct egw_site *site, char **out_err);
+int egw__key_provider_aanf_add(struct egw_site *site, char **out_err);
+int egw__key_provider_kecs_add(struct egw_site *site, char **out_err);
 
 #endif

@@ -7,13 +7,18 @@ extern const struct egw_role_ops egw_role_admin;
 extern const struct egw_role_ops egw_role_eas;
 extern const struct egw_role_ops egw_role_ecs;
 extern const struct egw_role_ops egw_role_ecs_provisioning;
+extern const struct egw_role_ops egw_role_ecs_kecs;
 extern const struct egw_role_ops egw_role_ecs_psk_auth;
 extern const struct egw_role_ops egw_role_ecs_registration;
 extern const struct egw_role_ops egw_role_ees_eas;
 extern const struct egw_role_ops egw_role_ees_eec;
 extern const struct egw_role_ops egw_role_ees_reloc;
 extern const struct egw_role_ops egw_role_health;
+extern const struct egw_role_ops egw_role_sim_aanf;
 extern const struct egw_role_ops egw_role_sim_ausf;
+extern const struct egw_role_ops egw_role_sim_dnaaa;
+extern const struct egw_role_ops egw_role_sim_entitlement;
+extern const struct egw_role_ops egw_role_sim_nef;
 extern const struct egw_role_ops egw_role_whoami;
 
 static const struct egw_role_ops *const builtin_roles[] = {
@@ -21,13 +26,18 @@ static const struct egw_role_ops *const builtin_roles[] = {
     &egw_role_eas,
     &egw_role_ecs,
     &egw_role_ecs_provisioning,
+    &egw_role_ecs_kecs,
     &egw_role_ecs_psk_auth,
     &egw_role_ecs_registration,
     &egw_role_ees_eas,
     &egw_role_ees_eec,
     &egw_role_ees_reloc,
     &egw_role_health,
+    &egw_role_sim_aanf,
     &egw_role_sim_ausf,
+    &egw_role_sim_dnaaa,
+    &egw_role_sim_entitlement,
+    &egw_role_sim_nef,
     &egw_role_whoami,
 };
 

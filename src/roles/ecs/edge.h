@@ -132,4 +132,14 @@ enum egw_handler_result egw__ecs_target_discovery(struct egw_records *t,
                                                   const struct egw_ecs_policy *p,
                                                   struct egw_exchange *x);
 
+/* KECS-PSK counters (kecs_provider.c), shared by ecs-kecs, the kecs provider and
+ * ecs-provisioning. egw__ecs_kecs_counters returns the site's table (call it from init
+ * only; NULL with *out_err when out of memory). egw__ecs_kecs_issue issues a counter to
+ * |eec_id| (which the caller has seen proven by a certificate), valid for
+ * ecs.provisioning.lifetime_s; -1 when the eecId is too long (> 96 bytes). */
+struct egw__kecs_counters;
+struct egw__kecs_counters *egw__ecs_kecs_counters(struct egw_site *site, char **out_err);
+int egw__ecs_kecs_issue(struct egw__kecs_counters *c, const struct egw_ecs_policy *ecs,
+                        const char *eec_id, uint32_t *out_counter);
+
 #endif

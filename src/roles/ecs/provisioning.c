@@ -15,7 +15,11 @@
  * anonymous request (server-cert TLS) or one whose only identity is a PSK name (Kedge-ID,
  * A-KID: a key name, not an EEC id) proves no eecId, so it gets the EDN configuration
  * without eesAccessToken — otherwise anyone could obtain EDGE-1 tokens for any eecId and
- * act as that EEC at the EES and, through its EAS tokens, at the application. */
+ * act as that EEC at the EES and, through its EAS tokens, at the application.
+ *
+ * With ecs.kecs, an EEC that proved its eecId with its certificate also gets
+ * "kecsCounter" (extension member of ECSServProvResp; SPEC-NOTES "Keys for TLS-PSK"): the
+ * counter of KECS-PSK, valid for ecs.provisioning.lifetime_s (kecs_provider.c). */
 #include <openssl/mem.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +49,7 @@ struct ecs_provisioning {
   struct egw_records *table;
   struct egw_ecs_subs *subs;
   char *scope; /* of the EDGE-1 tokens */
+  struct egw__kecs_counters *kecs; /* with ecs.kecs: counters for provisioned EECs */
 };
 
 const char *egw__ecs_eec_identity(const struct egw_request *req) {
@@ -80,6 +85,13 @@ static int provisioning_init(struct egw_site *site, void **out_state, char **out
   m->scope = egw__ecs_eec_scope(m->policy);
   m->table = m->scope ? egw__ecs_ees_table(site, out_err) : NULL;
   m->subs = m->table ? egw__ecs_subs_new(site, m->table, out_err) : NULL;
+  if (m->subs != NULL && m->policy->kecs != NULL) {
+    m->kecs = egw__ecs_kecs_counters(site, out_err);
+    if (m->kecs == NULL) {
+      provisioning_dispose(m);
+      return -1;
+    }
+  }
   if (m->subs == NULL) {
     if (*out_err == NULL)
       *out_err = egw_format("out of memory");
@@ -168,6 +180,20 @@ static enum egw_handler_result answer_with_tokens(struct egw_exchange *x, const 
   return rc == 0 ? EGW_DONE : EGW_FAILED;
 }
 
+/* Adds kecsCounter to |body| for an EEC whose certificate is |eec_id| when ecs.kecs is
+ * set (a token or a PSK name is not enough: the counter is keying material). */
+static int add_kecs_counter(struct ecs_provisioning *m, const struct egw_request *req,
+                            const char *eec_id, json_t *body) {
+  const struct egw_peer *peer = req->peer;
+  if (m->kecs == NULL || peer == NULL || peer->id == NULL ||
+      peer->kind == EGW_PEER_PSK || !peer->has_cert_sha256 || strcmp(peer->id, eec_id) != 0)
+    return 0;
+  uint32_t counter;
+  if (egw__ecs_kecs_issue(m->kecs, m->policy, eec_id, &counter) != 0)
+    return 0; /* an eecId too long for a KECS identity: provisioned without a counter */
+  return json_object_set_new(body, "kecsCounter", json_integer((json_int_t)counter));
+}
+
 static enum egw_handler_result provision(struct ecs_provisioning *m, struct egw_exchange *x) {
   const struct egw_request *req = egw_exchange_request(x);
   enum egw_handler_result result;
@@ -205,6 +231,10 @@ static enum egw_handler_result provision(struct ecs_provisioning *m, struct egw_
     goto end;
   }
   json_t *body = json_pack("{s:o}", "ednCnfgInfo", edn);
+  if (body != NULL && add_kecs_counter(m, req, eec_id, body) != 0) {
+    json_decref(body);
+    body = NULL;
+  }
   result = body ? answer_with_tokens(x, body) : EGW_FAILED;
   json_decref(body);
   log_provisioned(eec_id, 200, c.n_tokens);

@@ -51,12 +51,7 @@ int egw__sim_ausf_answer(const struct egw__sim_subscribers *s, const json_t *bod
     return 404;
   }
   char hex[2 * EGW_KDF_LEN + 1];
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < EGW_KDF_LEN; i++) {
-    hex[2 * i] = digits[sub->kedge[i] >> 4];
-    hex[2 * i + 1] = digits[sub->kedge[i] & 15];
-  }
-  hex[2 * EGW_KDF_LEN] = '\0';
+  egw__sim_hex(hex, sub->kedge, EGW_KDF_LEN);
   char expiry[EGW_DATETIME_LEN + 1];
   egw__roles_datetime_format(now_s + ttl_s, expiry);
   *out_body = json_pack("{s:s, s:s}", "kedge", hex, "expiry", expiry);
@@ -117,18 +112,7 @@ static enum egw_handler_result ausf_on_request(void *state, struct egw_exchange 
     return egw__roles_problem(x, status, detail, cause, NULL, 0);
   if (answer == NULL)
     return EGW_FAILED;
-  /* The body carries a key: serialized, sent, and its copies wiped. */
-  char *text = json_dumps(answer, JSON_COMPACT);
-  json_decref(answer);
-  if (text == NULL)
-    return EGW_FAILED;
-  struct egw_response *resp = egw_exchange_response(x);
-  int rc = egw_response_json(resp, 200, text);
-  OPENSSL_cleanse(text, strlen(text));
-  free(text);
-  if (rc == 0)
-    rc = egw_response_add_header(resp, "Cache-Control", "no-store");
-  return rc == 0 ? EGW_DONE : EGW_FAILED;
+  return (enum egw_handler_result)egw__sim_answer_key(x, answer);
 }
 
 const struct egw_role_ops egw_role_sim_ausf = {

@@ -14,6 +14,8 @@ struct egw__sim_subscriber {
   char supi[16];
   char kedge_id[EGW_KDF_ID_MAX];
   uint8_t kedge[EGW_KDF_LEN];
+  char a_kid[EGW_KDF_ID_MAX]; /* AKMA (sim-aanf): A-KID and K_AKMA */
+  uint8_t k_akma[EGW_KDF_LEN];
 };
 
 struct egw__sim_subscribers {
@@ -40,6 +42,10 @@ void egw__sim_subscribers_free(struct egw__sim_subscribers *s);
 const struct egw__sim_subscriber *egw__sim_subscriber_find(const struct egw__sim_subscribers *s,
                                                            const char *kedge_id);
 
+/* egw__sim_subscriber_find_akid returns the subscriber whose A-KID is |a_kid|, or NULL. */
+const struct egw__sim_subscriber *egw__sim_subscriber_find_akid(
+    const struct egw__sim_subscribers *s, const char *a_kid);
+
 /* egw__sim_ausf_answer is the AUSF's key request (SPEC-NOTES "Keys for TLS-PSK") without
  * HTTP: |body| is the parsed request body (NULL when it was not a JSON object). It
  * returns the status (200, 400, 404) and sets *out_body to a new reference: on 200
@@ -49,5 +55,15 @@ const struct egw__sim_subscriber *egw__sim_subscriber_find(const struct egw__sim
 int egw__sim_ausf_answer(const struct egw__sim_subscribers *s, const json_t *body, int64_t now_s,
                          uint32_t ttl_s, json_t **out_body, const char **out_cause,
                          const char **out_detail);
+
+struct egw_exchange;
+
+/* egw__sim_answer_key answers |x| 200 with |answer| (a document carrying a key, taken:
+ * released here), Cache-Control: no-store, and wipes the serialized copy. Returns
+ * EGW_DONE or EGW_FAILED (as an int: enum egw_handler_result). */
+int egw__sim_answer_key(struct egw_exchange *x, json_t *answer);
+
+/* egw__sim_hex writes |len| bytes as lowercase hex and a NUL to |out| (2 * len + 1). */
+void egw__sim_hex(char *out, const uint8_t *in, size_t len);
 
 #endif

@@ -24,6 +24,15 @@ void egw__sim_subscribers_free(struct egw__sim_subscribers *s) {
   free(s);
 }
 
+const struct egw__sim_subscriber *egw__sim_subscriber_find_akid(
+    const struct egw__sim_subscribers *s, const char *a_kid) {
+  for (size_t i = 0; i < s->n; i++) {
+    if (strcmp(s->items[i].a_kid, a_kid) == 0)
+      return &s->items[i];
+  }
+  return NULL;
+}
+
 const struct egw__sim_subscriber *egw__sim_subscriber_find(const struct egw__sim_subscribers *s,
                                                            const char *kedge_id) {
   for (size_t i = 0; i < s->n; i++) {
@@ -76,7 +85,11 @@ static const char *add(struct egw__sim_subscribers *s, const char *supi, const c
   char mcc[4] = {supi[0], supi[1], supi[2], 0}, mnc[3] = {supi[3], supi[4], 0};
   int ok = egw_kdf_kedge(sub->kedge, kausf, sizeof(kausf), supi) &&
            egw_kdf_kedge_id(sub->kedge_id, sizeof(sub->kedge_id), kausf, sizeof(kausf), supi, NULL,
-                            mcc, mnc);
+                            mcc, mnc) &&
+           /* The AKMA keys too (sim-aanf): the AAnF keeps K_AKMA per A-KID. */
+           egw_kdf_k_akma(sub->k_akma, kausf, sizeof(kausf), supi) &&
+           egw_kdf_a_kid(sub->a_kid, sizeof(sub->a_kid), kausf, sizeof(kausf), supi, NULL, mcc,
+                         mnc);
   OPENSSL_cleanse(kausf, sizeof(kausf));
   if (!ok) {
     OPENSSL_cleanse(sub, sizeof(*sub));
