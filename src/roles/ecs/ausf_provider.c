@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/mem.h>
@@ -99,7 +100,23 @@ static uint64_t wall_ms(void) {
 /* Hands the key of a 200 answer to the resolver; returns NULL or why the answer is not
  * usable. The expiry is placed on the monotonic clock so that it maps back to the same
  * whole second of wall time (the authentication request's answer shows it). */
+/* is_json says whether the answer's Content-Type is application/json (parameters
+ * allowed): a key is only taken from what the AUSF says is its JSON answer. */
+static int is_json(const struct egw_http_client_response *r) {
+  static const char type[] = "application/json";
+  const size_t tl = sizeof(type) - 1;
+  for (size_t i = 0; i < r->n_headers; i++) {
+    const struct egw_header *h = &r->headers[i];
+    if (h->name_len == 12 && memcmp(h->name, "content-type", 12) == 0)
+      return h->value_len >= tl && strncasecmp(h->value, type, tl) == 0 &&
+             (h->value_len == tl || h->value[tl] == ';' || h->value[tl] == ' ');
+  }
+  return 0;
+}
+
 static const char *take_key(struct ausf_fetch *af, const struct egw_http_client_response *r) {
+  if (!is_json(r))
+    return "the answer is not application/json";
   json_error_t jerr;
   json_t *doc = r->body ? json_loadb((const char *)r->body, r->body_len, 0, &jerr) : NULL;
   const char *why = NULL;
