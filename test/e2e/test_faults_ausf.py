@@ -27,13 +27,13 @@ def answer(status_line, ctype, body, length=None):
 
 
 class FakeAusf:
-    """A mutual-TLS server with the AUSF's certificate that answers every request with
-    |reply| and closes."""
+    """A mutual-TLS server with the AUSF's certificate (or |cert|) that answers every
+    request with |reply| and closes."""
 
-    def __init__(self, reply):
+    def __init__(self, reply, cert="ees"):
         self.reply = reply
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(CERTS / "ees.pem", CERTS / "ees.key")
+        self.ctx.load_cert_chain(CERTS / f"{cert}.pem", CERTS / f"{cert}.key")
         self.ctx.load_verify_locations(CA)
         self.ctx.verify_mode = ssl.CERT_REQUIRED
         self.sock = socket.socket()
