@@ -57,6 +57,8 @@ def test_sqlite_busy_during_a_registration_is_503_and_leaves_nothing(tmp_path):
         lock.execute("ROLLBACK")
         lock.close()
     problem = is_problem(result["r"], 503)
+    failed = s.site.wait_log(lambda e: e.get("event") == "store_write_failed")
+    assert "lock" in failed["error"].lower() or "busy" in failed["error"].lower(), failed
     assert problem.get("detail"), problem
     assert result["s"] < 15
     # Once the lock is gone, the same registration works.
