@@ -65,6 +65,23 @@ pub fn build(b: *std.Build) !void {
     psk_load.addRPath(.{ .cwd_relative = boringssl_lib });
     b.installArtifact(psk_load);
 
+    // The load generator (bench/loadgen): a client on libuv + BoringSSL (+ jansson for
+    // the EEC flow's answers), linked like edgegw; no code from src/.
+    const bench_exe = b.addExecutable(.{
+        .name = "edgegw-bench",
+        .target = target,
+        .optimize = optimize,
+        .link_libc = true,
+    });
+    try addDirSources(b, bench_exe, "bench/loadgen");
+    bench_exe.addIncludePath(.{ .cwd_relative = boringssl_include });
+    bench_exe.addObjectFile(.{ .cwd_relative = boringssl_lib ++ "/libssl.so" });
+    bench_exe.addObjectFile(.{ .cwd_relative = boringssl_lib ++ "/libcrypto.so" });
+    bench_exe.addRPath(.{ .cwd_relative = boringssl_lib });
+    bench_exe.linkSystemLibrary("uv");
+    bench_exe.linkSystemLibrary("jansson");
+    b.installArtifact(bench_exe);
+
     // The dev PKI, generated once before any suite needs it (certs/gen.sh is idempotent).
     const certs = b.addSystemCommand(&.{ "bash", "certs/gen.sh" });
     certs.setCwd(b.path("."));
@@ -145,6 +162,14 @@ pub fn build(b: *std.Build) !void {
     bench_issue.has_side_effects = true;
     const bench_issue_step = b.step("bench-token-issue", "Benchmark POST /oauth2/token over kept-alive mTLS against bssl-tool's ES256 sign rate");
     bench_issue_step.dependOn(&bench_issue.step);
+
+    // bench/compare builds its own ReleaseSafe edgegw and edgegw-bench (like run.sh).
+    const bench_cmp = b.addSystemCommand(&.{ "python3", "bench/compare" });
+    bench_cmp.setCwd(b.path("."));
+    if (b.args) |args| bench_cmp.addArgs(args);
+    bench_cmp.has_side_effects = true;
+    const bench_cmp_step = b.step("bench-compare", "Benchmark edgegw side by side with HAProxy, NGINX and stunnel (bench/compare; pass -- --quick)");
+    bench_cmp_step.dependOn(&bench_cmp.step);
 }
 
 fn defaultTarget() std.Target.Query {

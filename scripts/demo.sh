@@ -202,6 +202,9 @@ grep -E '"event":"(tls_handshake_failed|authz)"' "$log" | sed 's/^/   /'
 if grep -q "$key" "$log"; then bad "the PSK appears in the log"; else ok "no key material in the log"; fi
 if grep -q 'eyJ' "$log"; then bad "a token appears in the log"; else ok "no token in the log"; fi
 
+out=$(curl_json https://localhost:8490/metrics | grep -E '^edgegw_authz_decisions_total.*"deny"' || true)
+expect "the admin listener's /metrics counts the refusals" 'edgegw_authz_decisions_total{' "$out"
+
 step "SIGTERM: drain and stop"
 kill -TERM $pid
 rc=0

@@ -19,6 +19,9 @@ static const struct command commands[] = {
      .run = egw_cli_eec,
      .help = "an edge enabler client: provision, register, discover, call an EAS"},
     {.name = "kdf", .run = egw_cli_kdf, .help = "derive Kedge, AKMA or KECS-PSK keys (TLS-PSK)"},
+    {.name = "sidecar",
+     .run = egw_cli_sidecar,
+     .help = "an EAS in front of one application, from flags or environment alone"},
 };
 
 static void usage(FILE *out) {

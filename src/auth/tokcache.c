@@ -27,6 +27,7 @@
 
 #include "auth/tokcache.h"
 #include "util/errors.h"
+#include "util/metrics.h"
 
 #define NIL UINT32_MAX
 #define INITIAL_CAP 1024
@@ -244,8 +245,10 @@ static void drop_soonest(struct egw_tokcache *tc, int64_t now_s) {
   uint32_t slot = tc->heap[0];
   if (tc->table[slot].exp < now_s)
     tc->expirations++;
-  else
+  else {
     tc->evictions++;
+    egw_metrics_token_cache_eviction();
+  }
   entry_remove(tc, slot);
 }
 
@@ -452,6 +455,7 @@ enum egw_tokcache_result egw_tokcache_get(struct egw_tokcache *tc, const char *t
       entry_remove(tc, slot);
       tc->expirations++;
       tc->misses++;
+      egw_metrics_token_cache_miss();
       return EGW_TOKCACHE_MISS;
     }
     if (e->state == ENTRY_REVOKED)
@@ -459,6 +463,7 @@ enum egw_tokcache_result egw_tokcache_get(struct egw_tokcache *tc, const char *t
     if (e->jti_hash != 0 && deny_check(tc, e->claims->jti, e->jti_hash, now_s))
       return EGW_TOKCACHE_REVOKED;
     tc->hits++;
+    egw_metrics_token_cache_hit();
     egw_token_claims_up_ref(e->claims);
     *out_claims = e->claims;
     return EGW_TOKCACHE_HIT;
@@ -473,6 +478,7 @@ enum egw_tokcache_result egw_tokcache_get(struct egw_tokcache *tc, const char *t
     }
   }
   tc->misses++;
+  egw_metrics_token_cache_miss();
   return EGW_TOKCACHE_MISS;
 }
 
@@ -608,4 +614,15 @@ void egw_tokcache_stats(const struct egw_tokcache *tc, struct egw_tokcache_stats
       .evictions = tc->evictions,
       .expirations = tc->expirations,
   };
+}
+
+void egw_tokcache_forget_verified(struct egw_tokcache *tc) {
+  while (tc->heap != NULL && tc->heap_len > 0)
+    entry_remove(tc, tc->heap[0]);
+  for (uint32_t i = 0; tc->ring != NULL && i < tc->ring_len; i++) {
+    uint32_t idx = (tc->ring_head + tc->ring_cap - tc->ring_len + i) % tc->ring_cap;
+    if (tc->ring[idx].live)
+      neg_delete(tc, idx);
+  }
+  tc->ring_len = 0;
 }

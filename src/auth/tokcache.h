@@ -63,6 +63,11 @@ int egw_tokcache_revoke(struct egw_tokcache *tc, const char *jti, int64_t exp_s)
 /* egw_tokcache_is_revoked says whether |jti| is on the deny-list at |now_s|. */
 int egw_tokcache_is_revoked(struct egw_tokcache *tc, const char *jti, int64_t now_s);
 
+/* egw_tokcache_forget_verified drops every cached verification, positive and negative,
+ * and keeps the deny-list: after a reload changed the issuers' keys, a token is checked
+ * again (once) against the new keys, while a revoked jti stays refused. */
+void egw_tokcache_forget_verified(struct egw_tokcache *tc);
+
 /* Counters for tests, logs and metrics: entries counts those holding claims (not the
  * revoked ones); hits and misses count HIT and MISS answers; expirations count entries
  * dropped past their exp, evictions those dropped to make room. */

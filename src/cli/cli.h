@@ -7,5 +7,6 @@ int egw_cli_serve(int argc, char **argv);
 int egw_cli_token(int argc, char **argv);
 int egw_cli_eec(int argc, char **argv);
 int egw_cli_kdf(int argc, char **argv);
+int egw_cli_sidecar(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /* edgegw serve [--policies DIR]: load the site and run it. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,9 @@ int egw_cli_serve(int argc, char **argv) {
       return 2;
     }
   }
+  /* SIGHUP reloads once the server is up (core/reload.c); until then it must not kill a
+   * gateway that is still reading its policies. */
+  signal(SIGHUP, SIG_IGN);
   char *err = NULL;
   struct egw_site_policy *policy = egw_policy_load_dir(dir, &err);
   if (policy == NULL) {

@@ -213,4 +213,9 @@ int egw__listener_parse(struct egw__cfg_file *f, yaml_node_t *root,
                         struct egw__listener_places *places);
 void egw__listener_cleanup(struct egw_listener_policy *lp);
 
+/* egw__cfg_audit reads an audit mapping ({file: PATH} or {stream: log|stderr|off}) at
+ * |at| into |out| (config/audit_policy.c). The file need not exist; its directory must. */
+int egw__cfg_audit(struct egw__cfg_file *f, const struct egw__cfg_at *at,
+                   struct egw_audit_policy *out);
+
 #endif

@@ -637,6 +637,10 @@ static int set_limits(struct egw__cfg_file *f, const struct egw__cfg_at *at, voi
   return egw__cfg_walk(f, at->path, at->value, limit_keys, ARRAY_LEN(limit_keys), &lx->lp->limits);
 }
 
+static int set_audit(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  return egw__cfg_audit(f, at, &((struct lparse *)obj)->lp->audit);
+}
+
 static const struct egw__cfg_key listener_keys[] = {
     {.name = "interface", .set = set_interface, .required = 1},
     {.name = "role", .set = set_role, .required = 1},
@@ -645,6 +649,7 @@ static const struct egw__cfg_key listener_keys[] = {
     {.name = "tls", .set = set_tls, .required = 1},
     {.name = "authz", .set = set_authz, .required = 1},
     {.name = "limits", .set = set_limits},
+    {.name = "audit", .set = set_audit},
 };
 
 static int set_listener(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
@@ -708,6 +713,7 @@ void egw__listener_cleanup(struct egw_listener_policy *lp) {
   free(lp->tls.psk_identity_hint);
   free(lp->tls.psk_file);
   free(lp->tls.ciphers);
+  free(lp->audit.file);
   for (size_t i = 0; i < lp->authz.n_rules; i++) {
     free(lp->authz.rules[i].path_prefix);
     egw__cfg_free_strings(lp->authz.rules[i].patterns, lp->authz.rules[i].n_patterns);

@@ -95,6 +95,17 @@ struct egw_authz_policy {
   int line;                            /* line of the authz key */
 };
 
+/* audit: where the authorization decisions of a listener go (site.audit is the default
+ * of every listener; listener.audit overrides it). EGW_AUDIT_LOG (the default): the
+ * process log, event "authz"; EGW_AUDIT_FILE: one JSON line per decision appended to
+ * |file| (opened once, written in batches off the loop); stderr likewise; off: nothing. */
+enum egw_audit_stream { EGW_AUDIT_LOG = 0, EGW_AUDIT_STDERR, EGW_AUDIT_OFF, EGW_AUDIT_FILE };
+struct egw_audit_policy {
+  enum egw_audit_stream stream;
+  char *file; /* EGW_AUDIT_FILE only: resolved against the policy directory */
+  int line;   /* line of the audit key; 0 when the file does not set it */
+};
+
 struct egw_listener_policy {
   char *file;           /* the policy file this listener came from */
   int line;             /* line of the listener's first key */
@@ -108,6 +119,7 @@ struct egw_listener_policy {
   struct egw_tls_policy tls;
   struct egw_authz_policy authz;
   struct egw_limits limits;
+  struct egw_audit_policy audit; /* line 0: the site's applies */
 };
 
 /* A token issuer trusted by the site (site.yaml "tokens.issuers"). At most one source
@@ -316,6 +328,7 @@ struct egw_site_policy {
   struct egw_sim_ausf_policy *sim_ausf; /* NULL when site.yaml has no "sim.ausf" */
   struct egw_listener_policy *listeners;
   size_t n_listeners;
+  struct egw_audit_policy audit; /* site.audit: the listeners' default */
 };
 
 /* egw_policy_load_dir parses |dir|/site.yaml and every other *.yaml / *.yml file in

@@ -64,6 +64,10 @@ static int set_trust(struct egw__cfg_file *f, const struct egw__cfg_at *at, void
   return 0;
 }
 
+static int set_audit(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
+  return egw__cfg_audit(f, at, &((struct egw_site_policy *)obj)->audit);
+}
+
 static const struct egw__cfg_key site_keys[] = {
     {.name = "id", .set = set_site_id, .required = 1},
     {.name = "state_dir", .set = set_state_dir},
@@ -73,6 +77,7 @@ static const struct egw__cfg_key site_keys[] = {
      .min = 100,
      .max = 600000},
     {.name = "trust", .set = set_trust},
+    {.name = "audit", .set = set_audit},
 };
 
 static int set_site(struct egw__cfg_file *f, const struct egw__cfg_at *at, void *obj) {
@@ -436,6 +441,7 @@ void egw_site_policy_free(struct egw_site_policy *p) {
   egw__cfg_free_strings(p->ca_files, p->n_ca_files);
   egw__cfg_free_strings(p->crl_files, p->n_crl_files);
   free(p->state_dir);
+  free(p->audit.file);
   egw__sim_cleanup(p);
   egw__tokens_cleanup(p);
   egw__edge_cleanup(p);

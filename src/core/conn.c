@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/audit.h"
 #include "core/conn_psk.h"
 #include "core/internal.h"
 #include "http/exchange.h"
@@ -18,6 +19,7 @@
 #include "util/buf.h"
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 /* How long a closing connection waits for the client to go away. */
 #define LINGER_MS 2000
@@ -109,6 +111,7 @@ static void conn_free(struct egw_conn *c) {
   if (c->next)
     c->next->prev = c->prev;
   c->listener->n_conns--;
+  egw_metrics_connections(c->cfg->policy->interface_name, -1);
   s->n_conns--;
   egw_site_unref(c->site);
   free(c);
@@ -315,8 +318,11 @@ void egw__conn_run_deferred(struct egw_server *s) {
 
 /* ---- dispatch: route, authorize, run the role ------------------------------------- */
 
-static void audit(const struct egw_conn *c, const struct egw_request *req,
+/* One line per decision (core/audit.h): to the listener's audit sink, else the log. */
+static void audit(struct egw_conn *c, const struct egw_request *req, const char *route,
                   enum egw_authz_decision decision, const struct egw_authz_verdict *v) {
+  if (c->cfg->audit_off)
+    return;
   struct egw_log_record rec;
   egw_log_begin(&rec, EGW_LOG_INFO, "authz");
   egw_log_str(&rec, "decision", decision == EGW_AUTHZ_ALLOW ? "allow" : "deny");
@@ -330,7 +336,13 @@ static void audit(const struct egw_conn *c, const struct egw_request *req,
   if (decision != EGW_AUTHZ_ALLOW)
     egw_log_int(&rec, "status", v->status);
   egw_log_str(&rec, "peer_addr", c->peer_addr);
-  egw_log_end(&rec);
+  egw_log_str(&rec, "route", route);
+  if (v->token_sub)
+    egw_log_str(&rec, "subject", v->token_sub);
+  if (c->cfg->audit)
+    egw_audit_append(c->cfg->audit, &c->server->loop, &rec);
+  else
+    egw_log_end(&rec);
 }
 
 static void answer_problem(struct egw_exchange *x, int status, const char *detail,
@@ -402,6 +414,7 @@ static void conn_on_request(void *owner, struct egw_exchange *x) {
   case EGW_ROUTE_FOUND:
     break;
   }
+  x->owner_data = (void *)target.prefix; /* the route label of the request metrics */
 
   c->authz_rounds = 0;
   authorize_and_run(c, x, &target);
@@ -447,7 +460,10 @@ static void authorize_and_run(struct egw_conn *c, struct egw_exchange *x,
     return;
   }
   if (lp->authz.mode != EGW_AUTHZ_NONE)
-    audit(c, req, decision, &verdict);
+    audit(c, req, target.prefix, decision, &verdict);
+  egw_metrics_authz(lp->interface_name, c->cfg->authz->name,
+                    decision == EGW_AUTHZ_ALLOW ? "allow" : "deny",
+                    decision == EGW_AUTHZ_ALLOW ? "ok" : verdict.cause);
   if (decision == EGW_AUTHZ_DENY) {
     answer_problem(x, verdict.status, verdict.reason, verdict.cause);
     if (verdict.www_authenticate)
@@ -483,6 +499,8 @@ static void authorize_and_run(struct egw_conn *c, struct egw_exchange *x,
 static void log_handshake_failure(const struct egw_conn *c) {
   const char *reason = NULL, *alert = NULL, *psk_identity = NULL;
   egw_tls_conn_failure(c->tls, &reason, &alert, &psk_identity);
+  egw_metrics_tls_handshake(c->cfg->policy->interface_name,
+                            egw_tls_mode_name(c->cfg->policy->tls.mode), "failed");
   struct egw_log_record rec;
   egw_log_begin(&rec, EGW_LOG_WARN, "tls_handshake_failed");
   egw_log_str(&rec, "interface", c->cfg->policy->interface_name);
@@ -515,6 +533,8 @@ static int start_http(struct egw_conn *c) {
     return EGW_ERR_NOMEM;
   c->phase = PHASE_HTTP;
   c->last_state = EGW_H1_IDLE;
+  egw_metrics_tls_handshake(c->cfg->policy->interface_name,
+                            egw_tls_mode_name(c->cfg->policy->tls.mode), "ok");
   return 0;
 }
 
@@ -611,6 +631,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 static void on_timer(uv_timer_t *t) {
   struct egw_conn *c = t->data;
   if (c->phase == PHASE_HANDSHAKE) {
+    egw_metrics_tls_handshake(c->cfg->policy->interface_name,
+                              egw_tls_mode_name(c->cfg->policy->tls.mode), "timeout");
     close_handles(c);
     return;
   }
@@ -752,6 +774,7 @@ void egw__conn_accept(struct egw_listener *l) {
   s->conns = c;
   s->n_conns++;
   l->n_conns++;
+  egw_metrics_connections(l->cfg->policy->interface_name, 1);
   if (uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&c->tcp) != 0) {
     close_handles(c);
     return;

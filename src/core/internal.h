@@ -40,6 +40,8 @@ struct egw_server {
   /* Outbound calls of the site's services (an issuer's JWKS); NULL when none are
    * configured. Freed when the server drains, before the loop ends. */
   struct egw_http_client *http;
+  /* Reload on SIGHUP (core/reload.c); NULL until the server is up. */
+  struct egw_reload *reload;
   /* One read buffer for the whole loop: reads are processed synchronously, so no
    * connection needs its own (this keeps idle connections small). */
   char read_buf[64 * 1024];
@@ -59,6 +61,12 @@ void egw__conn_run_deferred(struct egw_server *s);
  * logging why. egw__outbound_stop cancels what is in flight and frees the client. */
 int egw__outbound_start(struct egw_server *s);
 void egw__outbound_stop(struct egw_server *s);
+/* egw__outbound_adopt does the same for a snapshot a reload swapped in: the running
+ * client (or a new one when the site needs one now) fetches the new issuer set's keys. */
+int egw__outbound_adopt(struct egw_server *s);
+/* egw__server_bind_listener binds and listens on |l|'s address (l->cfg, l->tcp set up,
+ * uv_tcp_init done) and logs "listening", or logs "listen_failed" and returns the error. */
+int egw__server_bind_listener(struct egw_server *s, struct egw_listener *l);
 /* egw__server_conn_closed is called by a connection when it is freed. */
 void egw__server_conn_closed(struct egw_server *s);
 

@@ -126,6 +126,14 @@ int egw__outbound_start(struct egw_server *s) {
   return 0;
 }
 
+int egw__outbound_adopt(struct egw_server *s) {
+  if (s->http == NULL)
+    return egw__outbound_start(s);
+  egw_issuers_set_fetcher(s->site->tokens.issuers, fetch_jwks, s);
+  egw_issuers_fetch_all(s->site->tokens.issuers, egw_token_now_ms());
+  return 0;
+}
+
 void egw__outbound_stop(struct egw_server *s) {
   if (s->http == NULL)
     return;

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/audit.h"
 #include "core/internal.h"
+#include "core/notify.h"
+#include "core/reload.h"
 #include "util/log.h"
 
 static void on_connection(uv_stream_t *stream, int status) {
@@ -31,7 +34,7 @@ static void log_listening(const struct egw_listener *l) {
   egw_log_end(&rec);
 }
 
-static int bind_listener(struct egw_server *s, struct egw_listener *l) {
+int egw__server_bind_listener(struct egw_server *s, struct egw_listener *l) {
   const struct egw_listener_policy *lp = l->cfg->policy;
   struct sockaddr_storage ss;
   int v6 = strchr(lp->listen_host, ':') != NULL;
@@ -69,6 +72,7 @@ static void stop_when_empty(struct egw_server *s) {
     signal(SIGINT, SIG_IGN);
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->deferred, NULL);
+    egw_audit_stop(&s->loop); /* the last audit lines are written before the loop ends */
   }
 }
 
@@ -84,6 +88,7 @@ static void start_drain(struct egw_server *s, const char *why) {
   if (s->draining)
     return;
   s->draining = 1;
+  egw_notify("STOPPING=1");
   struct egw_log_record rec;
   egw_log_begin(&rec, EGW_LOG_INFO, "draining");
   egw_log_str(&rec, "signal", why);
@@ -93,6 +98,7 @@ static void start_drain(struct egw_server *s, const char *why) {
     if (!uv_is_closing((uv_handle_t *)&s->listeners[i].tcp))
       uv_close((uv_handle_t *)&s->listeners[i].tcp, NULL);
   }
+  egw__reload_stop(s);
   egw__outbound_stop(s);
   egw_site_roles_stop(s->site);
   egw__conns_drain_all(s);
@@ -129,7 +135,7 @@ int egw_server_run(struct egw_site *site) {
     l->cfg = &site->listeners[i];
     l->tcp.data = l;
     uv_tcp_init(&s->loop, &l->tcp);
-    if (bind_listener(s, l) != 0) {
+    if (egw__server_bind_listener(s, l) != 0) {
       exit_code = 1;
       break;
     }
@@ -149,12 +155,15 @@ int egw_server_run(struct egw_site *site) {
   if (exit_code == 0) {
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
+    if (egw__reload_init(s) != 0)
+      egw_log_msg(EGW_LOG_WARN, "reload_unavailable", "SIGHUP will not reload the policies");
     site->ready = 1;
     struct egw_log_record rec;
     egw_log_begin(&rec, EGW_LOG_INFO, "ready");
     egw_log_str(&rec, "site", site->policy->site_id);
     egw_log_int(&rec, "listeners", (int64_t)s->n_listening);
     egw_log_end(&rec);
+    egw_notify("READY=1"); /* systemd Type=notify: every listener is up */
   } else {
     s->draining = 1; /* nothing was accepted; close everything below */
     egw__outbound_stop(s);
@@ -181,7 +190,8 @@ int egw_server_run(struct egw_site *site) {
     egw_log_str(&rec, "site", site->policy->site_id);
     egw_log_end(&rec);
   }
-  egw_site_unref(site);
+  egw__reload_free(s);
+  egw_site_unref(s->site); /* the snapshot running last: the first one, or a reload's */
   free(s->listeners);
   free(s);
   return exit_code;

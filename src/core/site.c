@@ -1,3 +1,4 @@
+#include "core/audit.h"
 #include "core/site.h"
 
 #include <stdio.h>
@@ -35,6 +36,8 @@ static struct egw_truststore *listener_trust(struct egw_site *site,
   }
   if (!learns || site->trust == NULL)
     return site->trust;
+  if (site->learned_trust == NULL && site->base && site->base->learned_trust)
+    site->learned_trust = site->base->learned_trust;
   if (site->learned_trust == NULL) {
     const struct egw_site_policy *p = site->policy;
     site->learned_trust =
@@ -99,6 +102,13 @@ static struct egw_role_instance *role_instance(struct egw_site *site,
     if (site->roles[i].ops == ops)
       return &site->roles[i];
   }
+  if (site->base && (ops->start || ops->stop)) {
+    /* A reload carries the running modules over; it does not start one (a module with
+     * start/stop holds timers, calls or registrations). A module without is made here. */
+    *out_err =
+        egw_format("module '%s' is not running; mounting a new module needs a restart", ops->name);
+    return NULL;
+  }
   struct egw_role_instance *inst = &site->roles[site->n_roles];
   inst->ops = ops;
   inst->state = NULL;
@@ -144,6 +154,10 @@ static int build_listener(struct egw_site *site, const struct egw_listener_polic
   cfg->authz = egw_authz_provider_for(lp->authz.mode);
   if (cfg->authz->init && cfg->authz->init(lp, &site->tokens, &cfg->authz_state, out_err) != 0)
     return EGW_ERR_POLICY;
+  if (egw_audit_sink_get(lp->audit.line ? &lp->audit : &site->policy->audit,
+                         lp->audit.line ? lp->file : site->policy->site_file, &cfg->audit,
+                         &cfg->audit_off, out_err) != 0)
+    return EGW_ERR_POLICY;
   if (lp->tls.mode == EGW_TLS_MTLS && site->trust == NULL) {
     *out_err = egw_format("%s:%d: listener.tls.mode: mtls needs CA certificates in %s "
                           "(site.trust.ca)",
@@ -175,7 +189,7 @@ static int load_psk_files(struct egw_site *site, char **out_err) {
       seen = p->listeners[k].tls.psk_file && strcmp(p->listeners[k].tls.psk_file, file) == 0;
     if (seen)
       continue;
-    int rc = egw_keystore_load_file(site->keys, file, out_err);
+    int rc = egw_keystore_load_file(site->psk_files ? site->psk_files : site->keys, file, out_err);
     if (rc != 0)
       return rc;
   }
@@ -190,7 +204,9 @@ static void on_stored_revocation(void *arg, const char *jti, int64_t exp_s) {
  * (loaded into the cache before the first request). */
 static int build_token_services(struct egw_site *site, char **out_err) {
   const struct egw_site_policy *p = site->policy;
-  site->tokens.cache = egw_tokcache_new(p->token_cache_entries, p->token_negative_ttl_ms);
+  site->tokens.cache = site->base
+                           ? site->base->tokens.cache
+                           : egw_tokcache_new(p->token_cache_entries, p->token_negative_ttl_ms);
   if (site->tokens.cache == NULL) {
     *out_err = egw_format("%s: out of memory for the token cache", p->site_file);
     return EGW_ERR_NOMEM;
@@ -206,7 +222,15 @@ static int build_token_services(struct egw_site *site, char **out_err) {
     }
     introspected |= ip->introspection_uri != NULL;
   }
-  if (introspected) {
+  if (introspected && site->base) {
+    site->tokens.introspection = site->base->tokens.introspection;
+    if (site->tokens.introspection == NULL) {
+      *out_err = egw_format("%s: tokens.issuers: introspection_uri was not configured at start; "
+                            "adding it needs a restart",
+                            p->site_file);
+      return EGW_ERR_POLICY;
+    }
+  } else if (introspected) {
     site->tokens.introspection =
         egw_introspection_new(p->token_cache_entries, p->token_negative_ttl_ms);
     if (site->tokens.introspection == NULL) {
@@ -218,9 +242,16 @@ static int build_token_services(struct egw_site *site, char **out_err) {
     site->tokens.issuers = egw_issuers_new(p, out_err);
     if (site->tokens.issuers == NULL)
       return EGW_ERR_POLICY;
+    site->issuers_owned = site->tokens.issuers;
   }
   if (p->ecs == NULL && p->ees == NULL)
     return 0;
+  if (site->base) {
+    /* Same state_dir (checked by the reload): the durable state and the revocations
+     * already in the shared cache carry over. */
+    site->store = site->base->store;
+    return 0;
+  }
   site->store = egw_store_open(p->state_dir, out_err);
   if (site->store == NULL)
     return EGW_ERR_IO;
@@ -232,7 +263,8 @@ static int build_token_services(struct egw_site *site, char **out_err) {
   return 0;
 }
 
-struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err) {
+static struct egw_site *site_build(struct egw_site_policy *policy, struct egw_site *base,
+                                   char **out_err) {
   struct egw_site *site = calloc(1, sizeof(*site));
   if (site == NULL) {
     egw_site_policy_free(policy);
@@ -241,15 +273,31 @@ struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err) {
   }
   site->refs = 1;
   site->policy = policy;
+  if (base) {
+    egw_site_up_ref(base);
+    site->base = base;
+    site->n_roles = site->n_base_roles = base->n_roles;
+    site->shared = base->shared;
+    site->keys = base->keys;
+    site->psk = base->psk;
+    site->psk_files = egw_keystore_new();
+  }
   size_t n = policy->n_listeners;
   size_t max_roles = 0;
   for (size_t i = 0; i < n; i++)
     max_roles += policy->listeners[i].n_mount;
   site->listeners = calloc(n ? n : 1, sizeof(*site->listeners));
-  site->roles = calloc(max_roles ? max_roles : 1, sizeof(*site->roles));
-  site->keys = egw_keystore_new();
-  site->psk = site->keys ? egw_psk_resolver_new(site->keys) : NULL;
-  if (site->listeners == NULL || site->roles == NULL || site->keys == NULL || site->psk == NULL) {
+  size_t n_base_roles = base ? base->n_roles : 0;
+  site->roles =
+      calloc(max_roles + n_base_roles ? max_roles + n_base_roles : 1, sizeof(*site->roles));
+  if (base && site->roles)
+    memcpy(site->roles, base->roles, n_base_roles * sizeof(*site->roles));
+  if (base == NULL) {
+    site->keys = egw_keystore_new();
+    site->psk = site->keys ? egw_psk_resolver_new(site->keys) : NULL;
+  }
+  if (site->listeners == NULL || site->roles == NULL || site->keys == NULL || site->psk == NULL ||
+      (base && site->psk_files == NULL)) {
     *out_err = strdup("out of memory");
     goto fail;
   }
@@ -268,12 +316,22 @@ struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err) {
     if (build_listener(site, &policy->listeners[i], &site->listeners[i], out_err) != 0)
       goto fail;
   }
-  if (egw_key_providers_add(site, out_err) != 0)
+  /* The providers of a reload's base keep running (the role sections are unchanged). */
+  if (base == NULL && egw_key_providers_add(site, out_err) != 0)
     goto fail;
   return site;
 fail:
   egw_site_unref(site);
   return NULL;
+}
+
+struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err) {
+  return site_build(policy, NULL, out_err);
+}
+
+struct egw_site *egw__site_new_reload(struct egw_site_policy *policy, struct egw_site *base,
+                                      char **out_err) {
+  return site_build(policy, base, out_err);
 }
 
 void egw_site_up_ref(struct egw_site *site) { site->refs++; }
@@ -289,6 +347,34 @@ void egw_site_unref(struct egw_site *site) {
       if (cfg->authz && cfg->authz->dispose)
         cfg->authz->dispose(cfg->authz_state);
     }
+  }
+  if (site->base) {
+    /* Borrowed from the base (see site.h); the base frees them after its own roles. */
+    struct egw_site *base = site->base;
+    if (base->tokens.issuers == site->issuers_owned)
+      base->tokens.issuers = base->issuers_owned;
+    egw_issuers_free(site->issuers_owned);
+    egw_keystore_free(site->psk_files);
+    egw_truststore_free(site->trust);
+    if (site->learned_trust != base->learned_trust)
+      egw_truststore_free(site->learned_trust);
+    for (size_t i = site->n_base_roles; i < site->n_roles; i++) {
+      if (site->roles[i].ops->dispose)
+        site->roles[i].ops->dispose(site->roles[i].state);
+    }
+    free(site->roles);
+    while (site->shared != base->shared) { /* made by modules this reload initialised */
+      struct egw_site_shared *sh = site->shared;
+      site->shared = sh->next;
+      if (sh->destroy)
+        sh->destroy(sh->obj);
+      free(sh);
+    }
+    egw_site_policy_free(site->policy);
+    free(site->listeners);
+    free(site);
+    egw_site_unref(base);
+    return;
   }
   for (size_t i = 0; i < site->n_roles; i++) {
     if (site->roles[i].ops->dispose)
@@ -306,7 +392,7 @@ void egw_site_unref(struct egw_site *site) {
   egw_psk_resolver_free(site->psk);
   egw_keystore_free(site->keys);
   egw_store_close(site->store);
-  egw_issuers_free(site->tokens.issuers);
+  egw_issuers_free(site->issuers_owned);
   egw_tokcache_free(site->tokens.cache);
   egw_introspection_free(site->tokens.introspection);
   egw_truststore_free(site->trust);

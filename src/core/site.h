@@ -21,6 +21,7 @@ struct egw_psk_resolver;
 struct egw_issuer_set;
 struct egw_tokcache;
 struct egw_store;
+struct egw_audit_sink;
 
 /* One object shared by the modules of a role (include/edgegw/role.h). */
 struct egw_site_shared {
@@ -37,6 +38,8 @@ struct egw_listener_cfg {
   struct egw_router *router;
   const struct egw_authz_provider *authz;
   void *authz_state;
+  struct egw_audit_sink *audit; /* core/audit.h; NULL: the log (or nothing: audit_off) */
+  int audit_off;
 };
 
 /* A mounted role module and its state; one per module name per site. */
@@ -65,6 +68,21 @@ struct egw_site {
   struct egw_role_instance *roles;
   size_t n_roles;
   struct egw_site_shared *shared; /* egw_site_shared objects, newest first */
+  /* Reload (core/reload.c): a snapshot built by a reload borrows the long-lived services
+   * of |base|, the snapshot the server started with (roles, shared objects, store, token
+   * cache, key store, PSK resolver, introspection cache, learned trust): a field equal to
+   * the base's is borrowed, not owned. NULL for the first snapshot. */
+  struct egw_site *base;
+  /* roles[0 .. n_base_roles) are the base's instances (borrowed); the others are modules
+   * without start or stop hooks (health, whoami) first mounted by this reload. */
+  size_t n_base_roles;
+  /* The issuer set this snapshot built and frees. tokens.issuers is the same pointer,
+   * except on a base whose roles must sign with the newest keys: a reload points the
+   * base's tokens.issuers at the new snapshot's set. */
+  struct egw_issuer_set *issuers_owned;
+  /* The keys of the static PSK files, read by a reload and moved into |keys| when the
+   * new snapshot is committed (egw_keystore_replace_scoped); NULL otherwise. */
+  struct egw_keystore *psk_files;
   int ready;       /* set by the server once every listener is bound */
   uv_loop_t *loop; /* set by the server before the first request; for asynchronous work */
 };
@@ -72,6 +90,12 @@ struct egw_site {
 /* egw_site_new builds a site from |policy| and takes ownership of it (freed on failure
  * too). On failure returns NULL with *out_err (malloc'd, "file:line: key: message"). */
 struct egw_site *egw_site_new(struct egw_site_policy *policy, char **out_err);
+
+/* egw__site_new_reload builds a snapshot from |policy| (taken, freed on failure) that
+ * carries over the long-lived services of |base| (see egw_site.base); core/reload.c
+ * checks first that the role sections did not change. NULL with *out_err on failure. */
+struct egw_site *egw__site_new_reload(struct egw_site_policy *policy, struct egw_site *base,
+                                      char **out_err);
 
 /* egw_site_roles_start runs every module's start hook (role.h); returns 0 or the first
  * failure. egw_site_roles_stop runs every stop hook. */

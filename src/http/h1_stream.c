@@ -11,6 +11,7 @@
 
 #include "http/h1_internal.h"
 #include "util/errors.h"
+#include "util/metrics.h"
 
 /* ---- response heads (also of the whole responses of h1.c) ----------------------- */
 
@@ -44,6 +45,7 @@ int egw__h1_send_head(struct egw_h1 *h, const struct egw_response *resp, int clo
     rc = h->cb.send(h->owner, (const uint8_t *)fallback_500, sizeof(fallback_500) - 1);
   }
   egw__h1_release_big(&h->out);
+  egw_metrics_http_request(h->interface_name, h->x.owner_data, resp->status);
   h->served++;
   return rc;
 }

@@ -68,7 +68,7 @@ int egw_router_add(struct egw_router *r, const struct egw_role_ops *ops, void *s
         .prefix = ops->routes[i].prefix,
         .prefix_len = strlen(ops->routes[i].prefix),
         .methods = ops->routes[i].methods,
-        .target = {.ops = ops, .state = state},
+        .target = {.ops = ops, .state = state, .prefix = ops->routes[i].prefix},
     };
   }
   return 0;

@@ -12,7 +12,8 @@ struct egw_router;
 /* egw_route_target is what a route leads to. */
 struct egw_route_target {
   const struct egw_role_ops *ops;
-  void *state; /* the role's state from init */
+  void *state;        /* the role's state from init */
+  const char *prefix; /* the matched route prefix (static, from the role's table) */
 };
 
 struct egw_router *egw_router_new(void);

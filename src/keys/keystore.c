@@ -165,3 +165,41 @@ int egw_keystore_get_expiry(struct egw_keystore *ks, const char *realm, const ch
   *out_expires_at_ms = hit->expires_at_ms;
   return 1;
 }
+
+int egw_keystore_replace_scoped(struct egw_keystore *ks, struct egw_keystore *from) {
+  size_t kept = 0, moved = 0;
+  for (size_t i = 0; i < ks->n; i++)
+    kept += ks->entries[i].realm == NULL;
+  for (size_t i = 0; i < from->n; i++)
+    moved += from->entries[i].realm != NULL;
+  /* A new array first, so that running out of memory leaves |ks| as it was. */
+  size_t cap = kept + moved > 16 ? kept + moved : 16;
+  struct entry *next = calloc(cap, sizeof(*next));
+  if (next == NULL)
+    return EGW_ERR_NOMEM;
+  size_t n = 0;
+  for (size_t i = 0; i < ks->n; i++) {
+    if (ks->entries[i].realm == NULL)
+      next[n++] = ks->entries[i]; /* moved: the old slot is cleansed below, not wiped */
+    else
+      entry_wipe(&ks->entries[i]);
+  }
+  for (size_t i = 0; i < from->n;) {
+    if (from->entries[i].realm != NULL) {
+      next[n++] = from->entries[i];
+      from->n--;
+      from->entries[i] = from->entries[from->n];
+      memset(&from->entries[from->n], 0, sizeof(from->entries[from->n]));
+    } else {
+      i++;
+    }
+  }
+  if (ks->entries) {
+    OPENSSL_cleanse(ks->entries, ks->cap * sizeof(*ks->entries));
+    free(ks->entries);
+  }
+  ks->entries = next;
+  ks->n = n;
+  ks->cap = cap;
+  return 0;
+}

@@ -49,4 +49,13 @@ int egw_keystore_load_file(struct egw_keystore *ks, const char *path, char **out
  * next lookup drops them). */
 size_t egw_keystore_size(const struct egw_keystore *ks);
 
+/* egw_keystore_replace_scoped makes the realm-scoped keys of |ks| (static PSK files) exactly
+ * those of |from|: every scoped key of |ks| is wiped and removed, then every scoped key of
+ * |from| is moved in (and removed from |from|). Site-wide keys (realm NULL: keys fetched by
+ * providers) of |ks| are kept, those of |from| stay in |from|. A reload builds |from| from
+ * the new files and calls this only once the whole new site is built, so an identity
+ * removed from a file stops working and a failed reload changes nothing. Returns 0 or
+ * EGW_ERR_NOMEM (then |ks| is unchanged). */
+int egw_keystore_replace_scoped(struct egw_keystore *ks, struct egw_keystore *from);
+
 #endif

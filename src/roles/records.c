@@ -11,6 +11,7 @@
 #include "util/errors.h"
 #include "util/format.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 static void record_free(struct egw_record *rec) {
   if (rec == NULL)
@@ -31,6 +32,7 @@ static void unlink_record(struct egw_records *r, struct egw_record *rec) {
   for (struct egw_record **p = &r->head; *p; p = &(*p)->next) {
     if (*p == rec) {
       *p = rec->next;
+      egw_metrics_registrations(r->kind, -1);
       return;
     }
   }
@@ -56,6 +58,7 @@ struct egw_record *egw__records_insert(struct egw_records *r, const char *id, js
   while (*tail)
     tail = &(*tail)->next;
   *tail = rec;
+  egw_metrics_registrations(r->kind, 1);
   return rec;
 }
 
@@ -105,6 +108,7 @@ void egw__records_cleanup(struct egw_records *r) {
   while (r->head) {
     struct egw_record *rec = r->head;
     r->head = rec->next;
+    egw_metrics_registrations(r->kind, -1);
     record_free(rec);
   }
 }
@@ -389,6 +393,7 @@ size_t egw__records_purge(struct egw_records *r, int64_t now) {
     }
     *p = rec->next;
     n++;
+    egw_metrics_registrations(r->kind, -1);
     struct egw_log_record lr;
     egw_log_begin(&lr, EGW_LOG_INFO, "record_expired");
     egw_log_str(&lr, "kind", r->kind);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+extern const struct egw_role_ops egw_role_admin;
 extern const struct egw_role_ops egw_role_eas;
 extern const struct egw_role_ops egw_role_ecs;
 extern const struct egw_role_ops egw_role_ecs_provisioning;
@@ -16,6 +17,7 @@ extern const struct egw_role_ops egw_role_sim_ausf;
 extern const struct egw_role_ops egw_role_whoami;
 
 static const struct egw_role_ops *const builtin_roles[] = {
+    &egw_role_admin, /* operations: /metrics, /healthz, /readyz */
     &egw_role_eas,
     &egw_role_ecs,
     &egw_role_ecs_provisioning,

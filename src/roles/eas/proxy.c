@@ -21,6 +21,7 @@
 #include "util/arena.h"
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 /* What one exchange keeps while its upstream call runs; exchange arena memory. */
 struct proxied {
@@ -57,6 +58,7 @@ static void answer_failure(const struct eas *eas, struct egw_exchange *x, int st
   const struct egw_request *req = egw_exchange_request(x);
   struct egw_response *resp = egw_exchange_response(x);
   log_upstream_error(eas, req, status, reason, elapsed_ms);
+  egw_metrics_upstream_error(req->interface_name, status == 504 ? "timeout" : "bad_gateway");
   resp->n_headers = 0;
   const char *detail = status == 504 ? "the application did not answer in time"
                                      : "the application could not be reached or answered badly";
@@ -152,6 +154,7 @@ static void on_upstream_done(void *arg, const struct egw__eas_upstream_response 
     /* Too late for a status: the client sees the body cut short. */
     log_upstream_error(eas, egw_exchange_request(x), egw_exchange_response(x)->status,
                        up->reason ? up->reason : "the client connection failed", elapsed);
+    egw_metrics_upstream_error(egw_exchange_request(x)->interface_name, "cut");
     egw_exchange_stream_abort(x);
     return;
   }

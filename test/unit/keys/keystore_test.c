@@ -186,3 +186,48 @@ Test(keystore_file, missing_file) {
   free(err);
   egw_keystore_free(ks);
 }
+
+/* A reload: the file realms become exactly the new files' keys; fetched keys stay. */
+Test(keystore_reload, replace_scoped_keeps_fetched_keys) {
+  struct egw_keystore *ks = egw_keystore_new();
+  cr_assert_eq(egw_keystore_put(ks, NULL, "kedge-1", k1, sizeof(k1), 0), 0);
+  cr_assert_eq(egw_keystore_put(ks, "a.psk", "alice", k1, sizeof(k1), 0), 0);
+  cr_assert_eq(egw_keystore_put(ks, "a.psk", "bob", k1, sizeof(k1), 0), 0);
+  cr_assert_eq(egw_keystore_put(ks, "old.psk", "olga", k1, sizeof(k1), 0), 0);
+  struct egw_keystore *next = egw_keystore_new();
+  cr_assert_eq(egw_keystore_put(next, "a.psk", "alice", k2, sizeof(k2), 0), 0);
+  cr_assert_eq(egw_keystore_put(next, "a.psk", "carol", k2, sizeof(k2), 0), 0);
+  cr_assert_eq(egw_keystore_put(next, NULL, "stray", k2, sizeof(k2), 0), 0);
+  cr_assert_eq(egw_keystore_replace_scoped(ks, next), 0);
+
+  uint8_t out[EGW_PSK_MAX_LEN];
+  cr_assert_eq(egw_keystore_get(ks, NULL, "kedge-1", out, sizeof(out), 0), sizeof(k1),
+               "a fetched key survives the reload");
+  cr_assert_eq(egw_keystore_get(ks, "a.psk", "alice", out, sizeof(out), 0), sizeof(k2),
+               "a changed key takes the new value");
+  cr_assert_eq(out[0], 9);
+  cr_assert_eq(egw_keystore_get(ks, "a.psk", "carol", out, sizeof(out), 0), sizeof(k2),
+               "a new identity works");
+  cr_assert_eq(egw_keystore_get(ks, "a.psk", "bob", out, sizeof(out), 0), 0,
+               "an identity removed from the file stops working");
+  cr_assert_eq(egw_keystore_get(ks, "old.psk", "olga", out, sizeof(out), 0), 0,
+               "a file no longer named loses its keys");
+  cr_assert_eq(egw_keystore_get(ks, NULL, "stray", out, sizeof(out), 0), 0,
+               "site-wide keys of the new store are not moved");
+  cr_assert_eq(egw_keystore_size(ks), 3);
+  cr_assert_eq(egw_keystore_size(next), 1);
+  egw_keystore_free(next);
+  egw_keystore_free(ks);
+}
+
+Test(keystore_reload, replace_scoped_with_nothing) {
+  struct egw_keystore *ks = egw_keystore_new();
+  struct egw_keystore *next = egw_keystore_new();
+  cr_assert_eq(egw_keystore_put(ks, "a.psk", "alice", k1, sizeof(k1), 0), 0);
+  cr_assert_eq(egw_keystore_replace_scoped(ks, next), 0);
+  cr_assert_eq(egw_keystore_size(ks), 0);
+  uint8_t out[EGW_PSK_MAX_LEN];
+  cr_assert_eq(egw_keystore_get(ks, "a.psk", "alice", out, sizeof(out), 0), 0);
+  egw_keystore_free(next);
+  egw_keystore_free(ks);
+}
