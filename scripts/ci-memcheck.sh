@@ -31,7 +31,10 @@ done
 mapfile -t objs < <(find "$OUT/obj" -name '*.o' | sort)
 $CC -fsanitize=address,undefined -o "$OUT/edgegw" "$BSSL_LIB/libssl.so" "$BSSL_LIB/libcrypto.so" "${objs[@]}" \
   -Wl,-rpath,"$BSSL_LIB" -luv -ljansson -ljwt-gnutls -lsqlite3 -lyaml -lpthread -lm
-ln -sf "$PWD/zig-out/bin/egw-psk-load" "$OUT/egw-psk-load"
+# The other tools the tests find beside the binary (egw-psk-load, edgegw-bench): Zig's.
+for tool in zig-out/bin/*; do
+  [[ "$(basename "$tool")" == edgegw ]] || ln -sf "$PWD/$tool" "$OUT/$(basename "$tool")"
+done
 built=$(date +%s)
 echo "ci-memcheck: ASan+UBSan edgegw built in $((built - start)) s" >&2
 
