@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from test_ees import AC, EEC1, EECREG, EesSite, api, is_problem, register_eec
-from test_faults_store import present
+from test_ees import AC, EEC1, EECREG, api, is_problem, register_eec
+from test_faults_store import ees, present  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -40,8 +40,8 @@ def fill(path):
     return filler
 
 
-def test_disk_full_during_a_registration_is_503_and_leaves_nothing(tmp_path, small_state):
-    s = EesSite(tmp_path / "s1").start()
+def test_disk_full_during_a_registration_is_503_and_leaves_nothing(small_state, ees):
+    s = ees
     try:
         token = s.eec_token()
         _, before = register_eec(s.port["edge1"], token, ueId="before")

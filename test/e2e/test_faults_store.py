@@ -8,8 +8,20 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 from conftest import read_response, request, tls_client
 from test_ees import AC, EEC1, EECREG, EesSite, Resp, api, is_problem, register_eec
+
+
+@pytest.fixture
+def ees(tmp_path):
+    """A started EES site, killed at teardown if a failed test left it running."""
+    s = EesSite(tmp_path / "s1").start()
+    yield s
+    if s.site.proc and s.site.proc.poll() is None:
+        s.site.proc.kill()
+        s.site.proc.wait()
 
 
 def db_path(s):
@@ -23,8 +35,8 @@ def present(s, token, reg):
                content_type="application/merge-patch+json")
 
 
-def test_sqlite_busy_during_a_registration_is_503_and_leaves_nothing(tmp_path):
-    s = EesSite(tmp_path / "s1").start()
+def test_sqlite_busy_during_a_registration_is_503_and_leaves_nothing(ees):
+    s = ees
     token = s.eec_token()
     _, kept = register_eec(s.port["edge1"], token, ueId="before")
     lock = sqlite3.connect(str(db_path(s)), timeout=1, isolation_level=None)
@@ -74,8 +86,8 @@ def test_sqlite_busy_during_a_registration_is_503_and_leaves_nothing(tmp_path):
         assert s.stop() == 0
 
 
-def test_kill_9_during_a_burst_of_registrations_keeps_every_answered_one(tmp_path):
-    s = EesSite(tmp_path / "s1").start()
+def test_kill_9_during_a_burst_of_registrations_keeps_every_answered_one(ees):
+    s = ees
     token = s.eec_token()
     created, lock = [], threading.Lock()
     stop = threading.Event()
