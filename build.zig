@@ -135,6 +135,20 @@ pub fn build(b: *std.Build) !void {
     // Unit failures are cheaper to read first.
     e2e.step.dependOn(unit_step);
 
+    // Fuzzing (test/fuzz/run: clang libFuzzer + ASan/UBSan), briefly, after the e2e suite
+    // so that it does not compete with its timing-sensitive tests for the two cores.
+    const fuzz_secs = b.option([]const u8, "fuzz-seconds", "Seconds per fuzz target (default 15)") orelse "15";
+    const fuzz_step = b.step("fuzz", "Build and run every fuzz target briefly (test/fuzz/run)");
+    for ([_]bool{ false, true }) |after_e2e| {
+        const fuzz = b.addSystemCommand(&.{ "bash", "test/fuzz/run", "--seconds", fuzz_secs });
+        fuzz.setCwd(b.path("."));
+        fuzz.has_side_effects = true;
+        if (after_e2e) {
+            fuzz.step.dependOn(&e2e.step);
+            test_step.dependOn(&fuzz.step);
+        } else fuzz_step.dependOn(&fuzz.step);
+    }
+
     const demo = b.addSystemCommand(&.{ "bash", "scripts/demo.sh" });
     demo.setCwd(b.path("."));
     demo.setEnvironmentVariable("EDGEGW_BIN", b.getInstallPath(.bin, "edgegw"));

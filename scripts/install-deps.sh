@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   libuv1-dev node-llhttp android-libboringssl-dev android-boringssl
   libjwt-gnutls-dev libjansson-dev libsqlite3-dev libyaml-dev libcriterion-dev
   openssl curl valgrind clang-format
+  clang libclang-rt-14-dev
   python3 python3-venv python3-pytest python3-yaml python3-requests python3-jwt python3-cryptography python3-jsonschema
 )
 

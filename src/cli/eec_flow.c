@@ -137,15 +137,6 @@ static json_t *parse_body(const struct egw_http_client_response *resp) {
   return v;
 }
 
-static const char *header(const struct egw_http_client_response *resp, const char *name) {
-  for (size_t i = 0; i < resp->n_headers; i++) {
-    if (strlen(name) == resp->headers[i].name_len &&
-        memcmp(resp->headers[i].name, name, resp->headers[i].name_len) == 0)
-      return resp->headers[i].value;
-  }
-  return NULL;
-}
-
 static char *grant_note(const char *what, const struct egw__eec_grant *g, const char *token_kind) {
   char hint[48];
   egw__eec_token_hint(g->token, hint, sizeof(hint));
@@ -173,7 +164,8 @@ static int take(struct flow *f, const struct egw_http_client_response *resp, con
     *out_note = grant_note("EAS", &f->eas, "EAS");
     return 0;
   case K_REGISTER: {
-    const char *location = header(resp, "location");
+    size_t location_len = 0;
+    const char *location = egw_http_client_response_header(resp, "location", &location_len);
     if (location == NULL) {
       *out_why = "the registration answer has no Location header";
       return -1;

@@ -24,6 +24,10 @@
 /* How long a closing connection waits for the client to go away. */
 #define LINGER_MS 2000
 
+/* Bytes of request body that re-arm its timer (idle_timeout_ms): below this rate (1 KiB
+ * per idle_timeout_ms) a body is cut off with 408. */
+#define BODY_PROGRESS_BYTES 1024
+
 enum conn_phase {
   PHASE_HANDSHAKE, /* TLS handshake in progress: header timeout applies */
   PHASE_HTTP,      /* requests flow */
@@ -45,6 +49,7 @@ struct egw_conn {
   size_t queued;        /* bytes handed to uv_write and not yet written */
   enum conn_phase phase;
   enum egw_h1_state last_state; /* to arm the header timer once per request */
+  size_t body_progress; /* plaintext fed since the body timer was last armed */
   int handles_open;
   int pending_writes;
   int in_read;     /* inside on_read: output is flushed once at its end */
@@ -300,6 +305,7 @@ void egw__conn_run_deferred(struct egw_server *s) {
     if (c->pump && !c->closing && c->h1) {
       c->pump = 0;
       c->in_read = 1; /* output of the role's callbacks is flushed once, below */
+      c->body_progress = BODY_PROGRESS_BYTES; /* the role took body: that is progress */
       egw_h1_pump(c->h1);
       c->in_read = 0;
       flush(c);
@@ -586,6 +592,7 @@ static void on_tls_status(struct egw_conn *c, enum egw_tls_status st) {
   if (c->h1 && c->plain.len > 0) {
     size_t len = c->plain.len;
     c->plain.len = 0; /* framing keeps what it cannot parse yet */
+    c->body_progress += len;
     egw_h1_feed(c->h1, c->plain.data, len);
   }
   if (st == EGW_TLS_CLOSED) {
@@ -680,7 +687,13 @@ static void after_io(struct egw_conn *c) {
       uv_timer_start(&c->timer, on_timer, lim->header_timeout_ms, 0);
     return;
   case EGW_H1_READING_BODY:
-    uv_timer_start(&c->timer, on_timer, lim->idle_timeout_ms, 0);
+    /* Re-armed when the body starts and then only after BODY_PROGRESS_BYTES more came
+     * in: a client that trickles a byte now and then (a slow body) still runs out of
+     * time instead of holding the connection for as long as it likes. */
+    if (was != EGW_H1_READING_BODY || c->body_progress >= BODY_PROGRESS_BYTES) {
+      c->body_progress = 0;
+      uv_timer_start(&c->timer, on_timer, lim->idle_timeout_ms, 0);
+    }
     return;
   case EGW_H1_BUSY:
     uv_timer_stop(&c->timer);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http/client_internal.h"
 #include "util/errors.h"
@@ -292,6 +293,28 @@ void egw_http_client_shutdown(struct egw_http_client *c) {
   c->shut = 1;
   while (c->idle)
     egw__client_conn_close(c->idle);
+}
+
+const char *egw_http_client_response_header(const struct egw_http_client_response *r,
+                                            const char *name, size_t *out_len) {
+  size_t name_len = strlen(name);
+  for (size_t i = 0; i < r->n_headers; i++) {
+    const struct egw_header *h = &r->headers[i];
+    if (h->name_len == name_len && memcmp(h->name, name, name_len) == 0) {
+      *out_len = h->value_len;
+      return h->value;
+    }
+  }
+  return NULL;
+}
+
+int egw_http_client_response_is_json(const struct egw_http_client_response *r) {
+  static const char json[] = "application/json";
+  const size_t json_len = sizeof(json) - 1;
+  size_t len = 0;
+  const char *type = egw_http_client_response_header(r, "content-type", &len);
+  return type != NULL && len >= json_len && strncasecmp(type, json, json_len) == 0 &&
+         (len == json_len || type[json_len] == ';' || type[json_len] == ' ');
 }
 
 void egw_http_client_free(struct egw_http_client *c) {

@@ -174,6 +174,16 @@ struct egw_http_client_response {
   size_t body_len;
 };
 
+/* egw_http_client_response_header returns the value of the first header named |name|
+ * (give it in lower case) and its length in |*out_len|, or NULL when there is none. */
+const char *egw_http_client_response_header(const struct egw_http_client_response *r,
+                                            const char *name, size_t *out_len);
+
+/* egw_http_client_response_is_json says whether the response's Content-Type is
+ * application/json (parameters allowed): an answer is only parsed as JSON when the
+ * peer says it is. */
+int egw_http_client_response_is_json(const struct egw_http_client_response *r);
+
 /* egw_http_client_done_fn is a call's completion callback. It may start new requests,
  * cancel other calls, or free the client. */
 typedef void (*egw_http_client_done_fn)(void *arg, const struct egw_http_client_response *resp);

@@ -57,6 +57,12 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   return collect(m, at, len);
 }
 
+/* is_tchar: a byte of a token (RFC 9110 5.6.2), what a field name is made of. */
+static int is_tchar(uint8_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
 static int on_header_field_complete(llhttp_t *p) {
   struct egw__client_msg *m = p->data;
   if (m->head_done)
@@ -64,8 +70,14 @@ static int on_header_field_complete(llhttp_t *p) {
   struct egw__client_field *f = &m->fields[m->n_fields];
   m->in_name = 0;
   f->name_len = m->head.len - f->name_off;
+  /* A name that is not a token ("Bad Name: x", "x-a : v") is refused, not passed on to
+   * whoever reads the response next (the EAS proxy's client). */
+  if (f->name_len == 0)
+    return refuse(m, EGW_HTTP_CLIENT_MALFORMED, "malformed response");
   for (size_t i = 0; i < f->name_len; i++) {
     uint8_t *ch = &m->head.data[f->name_off + i];
+    if (!is_tchar(*ch))
+      return refuse(m, EGW_HTTP_CLIENT_MALFORMED, "malformed response");
     if (*ch >= 'A' && *ch <= 'Z')
       *ch = (uint8_t)(*ch - 'A' + 'a');
   }
@@ -106,7 +118,9 @@ static int on_header_value_complete(llhttp_t *p) {
 static int on_headers_complete(llhttp_t *p) {
   struct egw__client_msg *m = p->data;
   m->head_done = 1;
-  if (p->http_major != 1 || p->status_code == 101 || p->upgrade)
+  /* RFC 9110 15: status codes are 100..599; anything else is not passed on. */
+  if (p->http_major != 1 || p->status_code == 101 || p->upgrade || p->status_code < 100 ||
+      p->status_code > 599)
     return refuse(m, EGW_HTTP_CLIENT_MALFORMED, "malformed response"), -1;
   if (p->status_code < 200) {
     m->interim = 1;

@@ -54,7 +54,8 @@ enum egw_form_result egw_form_parse(const struct egw_request *req, struct egw_fo
   out->n_fields = 0;
   if (out->fields == NULL)
     return EGW_FORM_NOMEM;
-  const char *p = (const char *)req->body, *end = p + req->body_len;
+  /* An empty body is NULL: NULL + 0 is undefined behaviour, so no end is computed. */
+  const char *p = (const char *)req->body, *end = p ? p + req->body_len : NULL;
   while (p && p < end) {
     const char *amp = memchr(p, '&', (size_t)(end - p));
     const char *stop = amp ? amp : end;

@@ -123,12 +123,26 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   return collect(of(p), at, len);
 }
 
+/* is_tchar: a byte of a token (RFC 9110 5.6.2), what a field name is made of. */
+static int is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
 static int on_header_field_complete(llhttp_t *p) {
   struct egw_h1 *h = of(p);
   if (in_body(h))
     return 0;
   if (h->n_hdrs >= MAX_HEADERS)
     return reject(h, 431, "too many header fields");
+  /* llhttp lets "name : value" through with the blank in the name; RFC 9112 5.1 says 400,
+   * and a name that is not a token could pass as another field (x-eec-id) further on. */
+  if (h->tok.len == 0)
+    return reject(h, 400, "a header field name is empty");
+  for (size_t i = 0; i < h->tok.len; i++) {
+    if (!is_tchar(h->tok.data[i]))
+      return reject(h, 400, "a header field name is not a token (whitespace before the colon?)");
+  }
   char *name = egw_arena_strndup(&h->x.arena, (const char *)h->tok.data, h->tok.len);
   if (name == NULL)
     return reject(h, 500, "out of memory");

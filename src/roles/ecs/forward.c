@@ -11,7 +11,6 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "auth/allowlist.h"
 #include "auth/token_verify.h"
@@ -213,18 +212,6 @@ static void log_failed(const struct forward *fw, const char *error, int status) 
   egw_log_end(&rec);
 }
 
-static const char *find_header(const struct egw_http_client_response *r, const char *name,
-                               size_t *out_len) {
-  for (size_t i = 0; i < r->n_headers; i++) {
-    const struct egw_header *h = &r->headers[i];
-    if (h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0) {
-      *out_len = h->value_len;
-      return h->value;
-    }
-  }
-  return NULL;
-}
-
 /* The peer's answer as it is: status, JSON body and the caching headers (RFC 6749 5.1:
  * a token response is never stored, so they are added if the peer left them out). */
 static int relay(struct egw_exchange *x, const struct egw_http_client_response *r) {
@@ -236,7 +223,7 @@ static int relay(struct egw_exchange *x, const struct egw_http_client_response *
   static const char *const fallback[] = {"no-store", "no-cache", NULL};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
     size_t len = 0;
-    const char *v = find_header(r, names[i], &len);
+    const char *v = egw_http_client_response_header(r, names[i], &len);
     const char *value = v ? egw_arena_strndup(arena, v, len) : fallback[i];
     if (v && value == NULL)
       return -1;
@@ -251,10 +238,7 @@ static int relay(struct egw_exchange *x, const struct egw_http_client_response *
 static int relayable(const struct egw_http_client_response *r) {
   if (r->status != 200 && r->status != 400 && r->status != 401)
     return 0;
-  size_t len = 0;
-  const char *type = find_header(r, "content-type", &len);
-  static const char json[] = "application/json";
-  if (type == NULL || len < sizeof(json) - 1 || strncasecmp(type, json, sizeof(json) - 1) != 0)
+  if (!egw_http_client_response_is_json(r))
     return 0;
   return r->body_len >= 2 && r->body[0] == '{' && r->body[r->body_len - 1] == '}';
 }

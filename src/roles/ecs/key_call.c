@@ -92,6 +92,8 @@ static uint64_t wall_ms(void) {
  * usable. The expiry is placed on the monotonic clock so that it maps back to the same
  * whole second of wall time (the authentication request's answer shows it). */
 static const char *take_key(struct key_fetch *kf, const struct egw_http_client_response *r) {
+  if (!egw_http_client_response_is_json(r))
+    return "the answer is not application/json";
   json_error_t jerr;
   json_t *doc = r->body ? json_loadb((const char *)r->body, r->body_len, 0, &jerr) : NULL;
   const char *why = NULL;
