@@ -4,6 +4,8 @@
 # See bench/token_issue/README.md. Run from anywhere; `zig build bench-token-issue` runs it.
 #
 # Environment: CONNS (4), DURATION (10 s), WARMUP (1 s), DEPTH (1, pipeline depth),
+# POLL (0; 1 = the client polls instead of sleeping, token_load -P), SERVER_CPU (0) and
+# CLIENT_CPU (1): the cores edgegw and the client are pinned to (when there are two),
 # BSSL_TIMEOUT (3 s per bssl-tool run), PREFIX (/tmp/edgegw-bench), RESULTS_DIR
 # (bench/results), EDGEGW_PERF=1 to record `perf record -g` of edgegw during the load.
 set -euo pipefail
@@ -14,6 +16,9 @@ CONNS=${CONNS:-4}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-1}
 DEPTH=${DEPTH:-1}
+POLL=${POLL:-0}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
 BSSL_TIMEOUT=${BSSL_TIMEOUT:-3}
 PREFIX=${PREFIX:-/tmp/edgegw-bench}
 RESULTS_DIR=${RESULTS_DIR:-$root/bench/results}
@@ -118,7 +123,12 @@ bssl_before=$(bssl_sign)
 log "ECDSA P-256 sign/s before: $bssl_before"
 
 log "starting edgegw on 127.0.0.1:$port"
-"$bin" serve --policies "$pol" >"$work/edgegw.log" 2>&1 &
+# One core each, so that neither steals the other's (the polling client never sleeps).
+pin_server=() pin_client=()
+if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+  pin_server=(taskset -c "$SERVER_CPU") pin_client=(taskset -c "$CLIENT_CPU")
+fi
+"${pin_server[@]}" "$bin" serve --policies "$pol" >"$work/edgegw.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
   grep -q '"event":"ready"' "$work/edgegw.log" 2>/dev/null && break
@@ -138,7 +148,10 @@ fi
 
 log "load: $CONNS connections, depth $DEPTH, ${WARMUP}s warm-up, ${DURATION}s"
 # edgegw's CPU time is sampled around the measured window: after the warm-up, at its end.
-"$work/token_load" -p "$port" -c "$CONNS" -d "$DURATION" -w "$WARMUP" -q "$DEPTH" -C "$certs" \
+poll_flag=() client_mode="sleeps in read(2) (blocking sockets)"
+[[ $POLL == 1 ]] && poll_flag=(-P) client_mode="polls (token_load -P: awake, so the server's writes wake no one)"
+
+"${pin_client[@]}" "$work/token_load" -p "$port" -c "$CONNS" -d "$DURATION" -w "$WARMUP" -q "$DEPTH" -C "$certs" "${poll_flag[@]}" \
   >"$work/load.out" 2>"$work/load.err" &
 load_pid=$!
 sleep "$WARMUP"
@@ -210,7 +223,8 @@ cat >"$out" <<EOF
 |---|---|
 | machine | $(nproc) cores, $cpu_model, $(uname -r) |
 | edgegw build | $OPTIMIZE (\`zig build -Drelease=true\`), default target (x86-64-v3) |
-| load | $CONNS kept-alive mTLS 1.3 connections (client cert ees1-client), pipeline depth $DEPTH |
+| load | $CONNS kept-alive mTLS 1.3 connections (client cert ees1-client), pipeline depth $DEPTH, client $client_mode |
+| cores | edgegw ${pin_server[*]:-not pinned}, client ${pin_client[*]:-not pinned} |
 | duration | ${DURATION} s measured after ${WARMUP} s warm-up |
 | tokens/s (200 with access_token) | **$tokens_per_s** |
 | errors / reconnects (whole run) | $errors / $reconnects |

@@ -12,12 +12,21 @@
  *     -Wl,-rpath,/usr/lib/x86_64-linux-gnu/android -lpthread -o token_load
  *
  * Usage: token_load -p PORT [-H 127.0.0.1] [-c 4] [-d 10] [-w 1] [-q 1] [-C certs/out]
- *                   [-s spiffe://site1/ees/ees1] [-a ees9.site1.example] [-S eees-whoami]
+ *                   [-s spiffe://site1/ees/ees1] [-a ees9.site1.example] [-S eees-whoami] [-P]
+ *
+ * -P polls: the sockets are non-blocking after the handshake and a thread waiting for a
+ * response retries (yielding the CPU) instead of sleeping in the kernel. On loopback the
+ * server's write runs the client's TCP receive path and wakes the sleeping reader on its
+ * own core (an inter-processor interrupt; costly in a VM); with a NIC that cost falls on
+ * the client host. Polling keeps the client awake so that the server's figure leaves it
+ * out. It needs a core of its own for the client (run.sh pins server and client).
  * The last line of output is machine-readable: "RESULT tokens_per_s=... errors=... ...".
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -45,6 +54,7 @@ struct opts {
   const char *sub;
   const char *aud;
   const char *scope;
+  int poll; /* -P: never sleep in the kernel waiting for a response (see the header) */
 };
 
 struct worker {
@@ -118,14 +128,31 @@ static SSL *connect_tls(struct worker *w, int *fd_out) {
     close(fd);
     return NULL;
   }
+  if (o->poll) {
+    struct timeval none = {0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  }
   *fd_out = fd;
   return ssl;
+}
+
+/* want_retry says whether a failed SSL_read/SSL_write on a non-blocking socket (-P) only
+ * has to be tried again; it yields the CPU to the other client threads first. */
+static int want_retry(SSL *ssl, int n) {
+  int e = SSL_get_error(ssl, n);
+  if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+    return 0;
+  sched_yield();
+  return 1;
 }
 
 /* Writes all of buf; 0 on success. */
 static int write_all(SSL *ssl, const char *buf, size_t len) {
   while (len > 0) {
     int n = SSL_write(ssl, buf, (int)len);
+    if (n <= 0 && want_retry(ssl, n))
+      continue;
     if (n <= 0)
       return -1;
     buf += n;
@@ -243,6 +270,10 @@ static void *run_worker(void *arg) {
       if (broken || head >= tail)
         break;
       int n = SSL_read(ssl, buf + len, (int)(cap - len));
+      /* Outstanding requests are answered even after the stop: waiting for them is what
+       * the blocking mode does too. */
+      while (n <= 0 && o->poll && want_retry(ssl, n))
+        n = SSL_read(ssl, buf + len, (int)(cap - len));
       if (n <= 0) {
         ssl_fail(w->id, "read (connection closed)");
         broken = 1;
@@ -301,7 +332,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: token_load -p PORT [-H host] [-c conns=4] [-d duration_s=10] [-w warmup_s=1]\n"
           "                  [-q depth=1] [-C certs_dir=certs/out] [-s nfInstanceId]\n"
-          "                  [-a targetNfInstanceId] [-S scope]\n");
+          "                  [-a targetNfInstanceId] [-S scope] [-P poll]\n");
   exit(2);
 }
 
@@ -336,7 +367,7 @@ int main(int argc, char **argv) {
                    .aud = "ees9.site1.example",
                    .scope = "eees-whoami"};
   int c;
-  while ((c = getopt(argc, argv, "H:p:c:d:w:q:C:s:a:S:h")) != -1) {
+  while ((c = getopt(argc, argv, "H:p:c:d:w:q:C:s:a:S:Ph")) != -1) {
     switch (c) {
     case 'H': o.host = optarg; break;
     case 'p': o.port = atoi(optarg); break;
@@ -348,6 +379,7 @@ int main(int argc, char **argv) {
     case 's': o.sub = optarg; break;
     case 'a': o.aud = optarg; break;
     case 'S': o.scope = optarg; break;
+    case 'P': o.poll = 1; break;
     default: usage();
     }
   }
