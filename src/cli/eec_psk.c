@@ -94,6 +94,30 @@ end:
 
 /* ---- psk-auth, on the loop ------------------------------------------------------------ */
 
+/* end_auth_step prints the step that gets the key (psk-auth or kecs-counter), takes
+ * |body| and |note|, and ends the loop's part of the flow. */
+static void end_auth_step(struct psk_flow *f, const char *step, int expected,
+                          const struct egw_http_client_response *resp, json_t *body, int ok,
+                          const char *why, char *note) {
+  struct egw__eec_step_report r = {
+      .step = step,
+      .method = "POST",
+      .url = f->url,
+      .status = resp->status,
+      .error = resp->error ? resp->error : why,
+      .body = body,
+      .expected = expected,
+      .ok = ok,
+      .note = note,
+  };
+  egw__eec_print_step(stdout, f->o->json, &r);
+  free(note);
+  json_decref(body);
+  f->auth_ok = ok;
+  egw_http_client_free(f->http);
+  f->http = NULL;
+}
+
 static void on_auth(void *arg, const struct egw_http_client_response *resp) {
   struct psk_flow *f = arg;
   json_t *body = resp->error ? NULL : parse_body(resp->body, resp->body_len);
@@ -105,23 +129,7 @@ static void on_auth(void *arg, const struct egw_http_client_response *resp) {
     why = "the answer does not name our Kedge-ID";
   }
   char *note = ok ? egw_format("the ECS holds Kedge for %s", f->kedge_id) : NULL;
-  struct egw__eec_step_report r = {
-      .step = "psk-auth",
-      .method = "POST",
-      .url = f->url,
-      .status = resp->status,
-      .error = resp->error ? resp->error : why,
-      .body = body,
-      .expected = 200,
-      .ok = ok,
-      .note = note,
-  };
-  egw__eec_print_step(stdout, f->o->json, &r);
-  free(note);
-  json_decref(body);
-  f->auth_ok = ok;
-  egw_http_client_free(f->http);
-  f->http = NULL;
+  end_auth_step(f, "psk-auth", 200, resp, body, ok, why, note);
 }
 
 /* ---- --auth kecs: kecs-counter, on the loop --------------------------------------------- */
@@ -172,23 +180,7 @@ static void on_counter(void *arg, const struct egw_http_client_response *resp) {
   const char *why = ok ? kecs_key(f, body) : NULL;
   ok = ok && why == NULL;
   char *note = ok ? egw_format("KECS-PSK derived for %s", f->kedge_id) : NULL;
-  struct egw__eec_step_report r = {
-      .step = "kecs-counter",
-      .method = "POST",
-      .url = f->url,
-      .status = resp->status,
-      .error = resp->error ? resp->error : why,
-      .body = body,
-      .expected = 201,
-      .ok = ok,
-      .note = note,
-  };
-  egw__eec_print_step(stdout, f->o->json, &r);
-  free(note);
-  json_decref(body);
-  f->auth_ok = ok;
-  egw_http_client_free(f->http);
-  f->http = NULL;
+  end_auth_step(f, "kecs-counter", 201, resp, body, ok, why, note);
 }
 
 /* ---- psk-call, after the loop ---------------------------------------------------------- */

@@ -74,6 +74,26 @@ def site_block(dir_):
             f"  trust:\n    ca: {CA}\n    crl: {CERTS}/crl.pem\n")
 
 
+def ecs_site_block(dir_, ecs_id):
+    """site.yaml of an ECS that trusts its own tokens, signs with jwt-es256-k1 and gives
+    ees1 the eas-app scope; the caller adds more lines of the ecs: section (indented by
+    two) and more sections."""
+    return site_block(dir_) + f"""tokens:
+  issuers:
+    - id: {ecs_id}
+      local: true
+ecs:
+  id: {ecs_id}
+  signing_keys:
+    - kid: ecs1-k1
+      key: {CERTS}/jwt-es256-k1.key
+  clients:
+    - id: DNS:ees1.site1.example
+      scopes: [eas-app]
+      audiences: any
+"""
+
+
 class Site:
     """A policy directory and the edgegw process serving it."""
 

@@ -8,7 +8,7 @@ succeeds. A counter never issued is refused."""
 import json
 import re
 
-from conftest import CA, CERTS, Site, free_port, site_block
+from conftest import CA, CERTS, ecs_site_block, free_port, Site
 from edgeapp_http import api
 from test_psk_direct import ECS_ID, kdf, listener, psk_whoami
 from test_psk_kecs import EEC_ID, MSK
@@ -26,20 +26,7 @@ def start(site, kecs=True):
     ports = {k: free_port() for k in ("dnaaa", "edge4", "psk")}
     (site.dir / "msk").write_text(f"{EEC_ID} {MSK.hex()}\n")
     kecs_line = f"  kecs: {{dnaaa_url: \"https://127.0.0.1:{ports['dnaaa']}\"}}\n" if kecs else ""
-    site.write("site.yaml", site_block(site.dir) + f"""tokens:
-  issuers:
-    - id: {ECS_ID}
-      local: true
-ecs:
-  id: {ECS_ID}
-  signing_keys:
-    - kid: ecs1-k1
-      key: {CERTS}/jwt-es256-k1.key
-  clients:
-    - id: DNS:ees1.site1.example
-      scopes: [eas-app]
-      audiences: any
-  provisioning: {{lifetime_s: 600, eec_scopes: [eees-eecregistration]}}
+    site.write("site.yaml", ecs_site_block(site.dir, ECS_ID) + f"""  provisioning: {{lifetime_s: 600, eec_scopes: [eees-eecregistration]}}
   ees_auth: [{{ees: "*", methods: [TLS_CLIENT_SERVER_CERTIFICATE]}}]
   registration: {{max_s: 86400, eec_ca: [{CA}]}}
   client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}

@@ -9,7 +9,7 @@ import hmac
 import json
 import re
 
-from conftest import CERTS, free_port, s_client, site_block
+from conftest import CERTS, ecs_site_block, free_port, s_client
 from test_psk_direct import ECS_ID, GET_WHOAMI, handshake_failures, kdf, listener
 
 AF_FQDN = "af1.site1.example"
@@ -33,20 +33,7 @@ def start(site):
     ports = {k: free_port() for k in ("aanf", "psk")}
     lines = [f"{s} {k.hex()}" for s, k, _, _ in (akma(i, 0) for i in range(2))]
     (site.dir / "subscribers").write_text("\n".join(lines) + "\n")
-    site.write("site.yaml", site_block(site.dir) + f"""tokens:
-  issuers:
-    - id: {ECS_ID}
-      local: true
-ecs:
-  id: {ECS_ID}
-  signing_keys:
-    - kid: ecs1-k1
-      key: {CERTS}/jwt-es256-k1.key
-  clients:
-    - id: DNS:ees1.site1.example
-      scopes: [eas-app]
-      audiences: any
-  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
+    site.write("site.yaml", ecs_site_block(site.dir, ECS_ID) + f"""  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
   aanf: {{url: "https://127.0.0.1:{ports['aanf']}", af_fqdn: {AF_FQDN}, timeout_ms: 2000}}
 sim:
   aanf:

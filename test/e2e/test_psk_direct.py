@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from conftest import BIN, CERTS, Site, free_port, request, s_client, site_block, tls_client
+from conftest import (BIN, CERTS, Site, ecs_site_block, free_port, request, s_client,
+                      tls_client)
 
 ECS_ID = "ecs1.site1.example"
 TIMEOUT_MS = 800
@@ -152,20 +153,7 @@ def start(site, n_subscribers=3, relay=True, limits="", timeout_ms=TIMEOUT_MS):
     (site.dir / "subscribers").write_text("\n".join(lines) + "\n")
     r = Relay(ports["ausf"]) if relay else None
     ausf_port = r.port if r else ports["ausf"]
-    site.write("site.yaml", site_block(site.dir) + f"""tokens:
-  issuers:
-    - id: {ECS_ID}
-      local: true
-ecs:
-  id: {ECS_ID}
-  signing_keys:
-    - kid: ecs1-k1
-      key: {CERTS}/jwt-es256-k1.key
-  clients:
-    - id: DNS:ees1.site1.example
-      scopes: [eas-app]
-      audiences: any
-  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
+    site.write("site.yaml", ecs_site_block(site.dir, ECS_ID) + f"""  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
   ausf: {{url: "https://127.0.0.1:{ausf_port}", timeout_ms: {timeout_ms}}}
 sim:
   ausf:
@@ -412,20 +400,7 @@ def test_memcheck_direct_psk(tmp_path):
 
 def test_psk_auth_without_a_key_provider_is_a_policy_error(tmp_path):
     s = Site(tmp_path / "policies")
-    s.write("site.yaml", site_block(s.dir) + f"""tokens:
-  issuers:
-    - id: {ECS_ID}
-      local: true
-ecs:
-  id: {ECS_ID}
-  signing_keys:
-    - kid: ecs1-k1
-      key: {CERTS}/jwt-es256-k1.key
-  clients:
-    - id: DNS:ees1.site1.example
-      scopes: [eas-app]
-      audiences: any
-""")
+    s.write("site.yaml", ecs_site_block(s.dir, ECS_ID))
     s.write("edge4.yaml", listener(
         "EDGE-4", free_port(), "ecs", "server-cert",
         f"cert: {CERTS}/ecs1.pem\nkey: {CERTS}/ecs1.key", "mode: none", "[health, ecs-psk-auth]"))

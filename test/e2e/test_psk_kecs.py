@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 
-from conftest import CERTS, free_port, request, site_block, tls_client
+from conftest import CERTS, ecs_site_block, free_port, request, tls_client
 from test_psk_direct import ECS_ID, handshake_failures, kdf, listener, psk_whoami
 
 EEC_ID = "spiffe://site1/eec/eec1"
@@ -24,20 +24,7 @@ def start(site):
     ports = {k: free_port() for k in ("dnaaa", "edge4", "psk")}
     (site.dir / "msk").write_text(f"# eecId MSK\n{EEC_ID} {MSK.hex()}\n"
                                   f"spiffe://site1/eec/other {'11' * 32}\n")
-    site.write("site.yaml", site_block(site.dir) + f"""tokens:
-  issuers:
-    - id: {ECS_ID}
-      local: true
-ecs:
-  id: {ECS_ID}
-  signing_keys:
-    - kid: ecs1-k1
-      key: {CERTS}/jwt-es256-k1.key
-  clients:
-    - id: DNS:ees1.site1.example
-      scopes: [eas-app]
-      audiences: any
-  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
+    site.write("site.yaml", ecs_site_block(site.dir, ECS_ID) + f"""  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
   kecs: {{dnaaa_url: "https://127.0.0.1:{ports['dnaaa']}", timeout_ms: 2000}}
 sim:
   dnaaa:

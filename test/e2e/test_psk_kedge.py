@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 
-from conftest import CERTS, free_port, request, s_client, site_block, tls_client
+from conftest import CERTS, ecs_site_block, free_port, request, s_client, tls_client
 
 ECS_ID = "ecs1.site1.example"
 EEC = "spiffe://site1/eec/eec1"
@@ -50,20 +50,7 @@ def start(site, ausf_port=None, timeout_ms=1500):
     ausf_up = ausf_port is None
     ausf_url = f"https://127.0.0.1:{ausf_port or ports['ausf']}"
     (site.dir / "subscribers").write_text(f"# SUPI KAUSF\n{SUPI} {KAUSF.hex()}\n")
-    site.write("site.yaml", site_block(site.dir) + f"""tokens:
-  issuers:
-    - id: {ECS_ID}
-      local: true
-ecs:
-  id: {ECS_ID}
-  signing_keys:
-    - kid: ecs1-k1
-      key: {CERTS}/jwt-es256-k1.key
-  clients:
-    - id: DNS:ees1.site1.example
-      scopes: [eas-app]
-      audiences: any
-  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
+    site.write("site.yaml", ecs_site_block(site.dir, ECS_ID) + f"""  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
   ausf: {{url: "{ausf_url}", timeout_ms: {timeout_ms}}}
 sim:
   ausf:

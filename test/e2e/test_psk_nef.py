@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BIN, CERTS, free_port, request, site_block, tls_client
+from conftest import BIN, CERTS, ecs_site_block, free_port, request, tls_client
 from test_psk_direct import ECS_ID, Relay, handshake_failures, listener, psk_whoami, subscriber
 
 AF_ID = "ecs1.site1.example"
@@ -30,20 +30,7 @@ def start(site, af_id=AF_ID, allowed=(AF_ID,), nef_timeout_ms=600, ecs_timeout_m
     (site.dir / "subscribers").write_text("\n".join(lines) + "\n")
     relay = Relay(ports["ausf"])
     allowed_yaml = "[" + ", ".join(allowed) + "]"
-    site.write("site.yaml", site_block(site.dir) + f"""tokens:
-  issuers:
-    - id: {ECS_ID}
-      local: true
-ecs:
-  id: {ECS_ID}
-  signing_keys:
-    - kid: ecs1-k1
-      key: {CERTS}/jwt-es256-k1.key
-  clients:
-    - id: DNS:ees1.site1.example
-      scopes: [eas-app]
-      audiences: any
-  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
+    site.write("site.yaml", ecs_site_block(site.dir, ECS_ID) + f"""  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
   nef: {{url: "https://127.0.0.1:{ports['nef']}", af_id: "{af_id}", timeout_ms: {ecs_timeout_ms}}}
 sim:
   ausf:
@@ -174,20 +161,7 @@ def test_ausf_behind_the_nef_down_or_slow_fails_closed(site, relays):
 
 def test_ausf_and_nef_together_is_a_policy_error(site):
     s = site
-    s.write("site.yaml", site_block(s.dir) + f"""tokens:
-  issuers:
-    - id: {ECS_ID}
-      local: true
-ecs:
-  id: {ECS_ID}
-  signing_keys:
-    - kid: ecs1-k1
-      key: {CERTS}/jwt-es256-k1.key
-  clients:
-    - id: DNS:ees1.site1.example
-      scopes: [eas-app]
-      audiences: any
-  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
+    s.write("site.yaml", ecs_site_block(s.dir, ECS_ID) + f"""  client: {{cert: {CERTS}/ecs1.pem, key: {CERTS}/ecs1.key}}
   ausf: {{url: "https://127.0.0.1:1"}}
   nef: {{url: "https://127.0.0.1:2", af_id: x}}
 """)

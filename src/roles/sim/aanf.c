@@ -20,7 +20,6 @@
 #include "roles/sim/internal.h"
 #include "util/encoding.h"
 #include "util/format.h"
-#include "util/log.h"
 
 #define ROUTE "/naanf-akma/v1/retrieve-applicationkey"
 
@@ -124,13 +123,7 @@ static enum egw_handler_result aanf_on_request(void *state, struct egw_exchange 
     OPENSSL_cleanse(kaf, sizeof(kaf));
     OPENSSL_cleanse(hex, sizeof(hex));
   }
-  struct egw_log_record rec;
-  egw_log_begin(&rec, status == 200 ? EGW_LOG_INFO : EGW_LOG_WARN, "aanf_key_request");
-  egw_log_str(&rec, "peer", req->peer_addr);
-  if (af_id)
-    egw_log_str(&rec, "afId", af_id);
-  egw_log_int(&rec, "status", status);
-  egw_log_end(&rec);
+  egw__sim_log_request("aanf_key_request", req->peer_addr, "afId", af_id, status);
   json_decref(body);
   return res;
 }

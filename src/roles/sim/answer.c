@@ -6,6 +6,7 @@
 
 #include "roles/api.h"
 #include "roles/sim/internal.h"
+#include "util/log.h"
 
 void egw__sim_hex(char *out, const uint8_t *in, size_t len) {
   static const char digits[] = "0123456789abcdef";
@@ -38,4 +39,15 @@ int egw__sim_answer_key(struct egw_exchange *x, json_t *answer) {
   if (rc == 0)
     rc = egw_response_add_header(resp, "Cache-Control", "no-store");
   return rc == 0 ? EGW_DONE : EGW_FAILED;
+}
+
+void egw__sim_log_request(const char *event, const char *peer, const char *id_name,
+                          const char *id, int status) {
+  struct egw_log_record rec;
+  egw_log_begin(&rec, status == 200 ? EGW_LOG_INFO : EGW_LOG_WARN, event);
+  egw_log_str(&rec, "peer", peer);
+  if (id != NULL)
+    egw_log_str(&rec, id_name, id);
+  egw_log_int(&rec, "status", status);
+  egw_log_end(&rec);
 }

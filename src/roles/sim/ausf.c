@@ -14,7 +14,6 @@
 #include "roles/api.h"
 #include "roles/sim/internal.h"
 #include "util/format.h"
-#include "util/log.h"
 
 static const struct egw_route ausf_routes[] = {
     {.methods = EGW_METHOD_POST, .prefix = "/nausf-auth/v1/kedge-requests"},
@@ -103,11 +102,7 @@ static enum egw_handler_result ausf_on_request(void *state, struct egw_exchange 
   int status = egw__sim_ausf_answer(a->subs, body, (int64_t)time(NULL), a->policy->kedge_ttl_s,
                                     &answer, &cause, &detail);
   json_decref(body);
-  struct egw_log_record rec;
-  egw_log_begin(&rec, status == 200 ? EGW_LOG_INFO : EGW_LOG_WARN, "ausf_key_request");
-  egw_log_str(&rec, "peer", req->peer_addr);
-  egw_log_int(&rec, "status", status);
-  egw_log_end(&rec);
+  egw__sim_log_request("ausf_key_request", req->peer_addr, NULL, NULL, status);
   if (status != 200)
     return egw__roles_problem(x, status, detail, cause, NULL, 0);
   if (answer == NULL)

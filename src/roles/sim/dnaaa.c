@@ -19,7 +19,6 @@
 #include "roles/sim/internal.h"
 #include "util/encoding.h"
 #include "util/format.h"
-#include "util/log.h"
 
 #define ROUTE "/dnaaa/v1/msk-requests"
 #define MAX_ENTRIES 10000
@@ -159,13 +158,7 @@ static enum egw_handler_result dnaaa_on_request(void *state, struct egw_exchange
         x, json_pack("{s:s, s:s}", "msk", hex, "expiry", expiry));
     OPENSSL_cleanse(hex, sizeof(hex));
   }
-  struct egw_log_record rec;
-  egw_log_begin(&rec, status == 200 ? EGW_LOG_INFO : EGW_LOG_WARN, "dnaaa_msk_request");
-  egw_log_str(&rec, "peer", req->peer_addr);
-  if (eec_id)
-    egw_log_str(&rec, "eecId", eec_id);
-  egw_log_int(&rec, "status", status);
-  egw_log_end(&rec);
+  egw__sim_log_request("dnaaa_msk_request", req->peer_addr, "eecId", eec_id, status);
   json_decref(body);
   return res;
 }

@@ -24,8 +24,8 @@
 #include "auth/jwt.h"
 #include "core/site.h"
 #include "roles/api.h"
+#include "roles/sim/internal.h"
 #include "util/format.h"
-#include "util/log.h"
 
 #define MAX_FILE_BYTES (1024 * 1024)
 #define MAX_ID 255
@@ -258,14 +258,8 @@ static char *issue(const struct ent *e, const char *eec_id, const char *scope, i
 }
 
 static void log_answer(const struct egw_request *req, const char *eec_id, int status) {
-  struct egw_log_record rec;
-  egw_log_begin(&rec, status == 200 ? EGW_LOG_INFO : EGW_LOG_WARN,
-                status == 200 ? "entitlement_token_issued" : "entitlement_auth_failed");
-  egw_log_str(&rec, "peer", req->peer_addr);
-  if (eec_id != NULL)
-    egw_log_str(&rec, "eec_id", eec_id);
-  egw_log_int(&rec, "status", status);
-  egw_log_end(&rec);
+  egw__sim_log_request(status == 200 ? "entitlement_token_issued" : "entitlement_auth_failed",
+                       req->peer_addr, "eec_id", eec_id, status);
 }
 
 static enum egw_handler_result ent_on_request(void *state, struct egw_exchange *x) {

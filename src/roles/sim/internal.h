@@ -63,6 +63,12 @@ struct egw_exchange;
  * EGW_DONE or EGW_FAILED (as an int: enum egw_handler_result). */
 int egw__sim_answer_key(struct egw_exchange *x, json_t *answer);
 
+/* egw__sim_log_request logs one answered request of a simulated peer: |event| at info
+ * for a 200, at warn otherwise, with the peer's address, the subscriber or client id
+ * as |id_name| when |id| is not NULL, and the status. Never a key. */
+void egw__sim_log_request(const char *event, const char *peer, const char *id_name,
+                          const char *id, int status);
+
 /* egw__sim_hex writes |len| bytes as lowercase hex and a NUL to |out| (2 * len + 1). */
 void egw__sim_hex(char *out, const uint8_t *in, size_t len);
 
