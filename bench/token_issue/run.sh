@@ -4,7 +4,7 @@
 # See bench/token_issue/README.md. Run from anywhere; `zig build bench-token-issue` runs it.
 #
 # Environment: CONNS (4), DURATION (10 s), WARMUP (1 s), DEPTH (1, pipeline depth),
-# POLL (0; 1 = the client polls instead of sleeping, token_load -P), SERVER_CPU (0) and
+# POLL (1 = the client polls instead of sleeping, token_load -P; 0 = blocking reads), SERVER_CPU (0) and
 # CLIENT_CPU (1): the cores edgegw and the client are pinned to (when there are two),
 # BSSL_TIMEOUT (3 s per bssl-tool run), PREFIX (/tmp/edgegw-bench), RESULTS_DIR
 # (bench/results), EDGEGW_PERF=1 to record `perf record -g` of edgegw during the load.
@@ -16,7 +16,7 @@ CONNS=${CONNS:-4}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-1}
 DEPTH=${DEPTH:-1}
-POLL=${POLL:-0}
+POLL=${POLL:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 BSSL_TIMEOUT=${BSSL_TIMEOUT:-3}
@@ -196,8 +196,10 @@ print('%.1f %.1f' % (m, $tokens_per_s / m * 100))")
 
 if [[ -n $perf_pid ]]; then
   mkdir -p "$RESULTS_DIR"
-  perf report -i "$work/perf.data" --no-children --stdio --percent-limit 0.5 \
-    --sort dso,symbol -g none >"$RESULTS_DIR/token_issue-perf.txt" 2>/dev/null || true
+  # By library first (BoringSSL has no symbols here), then by symbol.
+  { perf report -i "$work/perf.data" --no-children --stdio --sort dso -g none
+    perf report -i "$work/perf.data" --no-children --stdio --percent-limit 0.5 \
+      --sort dso,symbol -g none; } >"$RESULTS_DIR/token_issue-perf.txt" 2>/dev/null || true
   log "perf report: $RESULTS_DIR/token_issue-perf.txt"
 fi
 

@@ -34,6 +34,8 @@ struct egw_server {
    * re-evaluated from here, after the role's call stack has unwound. */
   uv_idle_t deferred;
   struct egw_conn *deferred_head;
+  /* Writes the log records of an iteration before the loop waits (egw_log_hold). */
+  uv_prepare_t log_flush;
   struct egw_conn *conns; /* every open connection, for draining */
   size_t n_conns;
   int draining;

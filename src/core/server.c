@@ -72,6 +72,7 @@ static void stop_when_empty(struct egw_server *s) {
     signal(SIGINT, SIG_IGN);
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->deferred, NULL);
+    uv_close((uv_handle_t *)&s->log_flush, NULL);
     egw_audit_stop(&s->loop); /* the last audit lines are written before the loop ends */
   }
 }
@@ -106,6 +107,8 @@ static void start_drain(struct egw_server *s, const char *why) {
   stop_when_empty(s);
 }
 
+static void on_loop_waits(uv_prepare_t *h) { egw_log_flush(); }
+
 static void on_signal(uv_signal_t *h, int signum) {
   start_drain(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
@@ -126,6 +129,10 @@ int egw_server_run(struct egw_site *site) {
   uv_signal_init(&s->loop, &s->sigint);
   uv_timer_init(&s->loop, &s->drain_timer);
   uv_idle_init(&s->loop, &s->deferred);
+  uv_prepare_init(&s->loop, &s->log_flush);
+  uv_prepare_start(&s->log_flush, on_loop_waits);
+  uv_unref((uv_handle_t *)&s->log_flush);
+  egw_log_hold(1);
   s->sigterm.data = s->sigint.data = s->drain_timer.data = s->deferred.data = s;
   uv_unref((uv_handle_t *)&s->drain_timer);
 
@@ -176,6 +183,7 @@ int egw_server_run(struct egw_site *site) {
     stop_when_empty(s);
   }
   uv_run(&s->loop, UV_RUN_DEFAULT);
+  egw_log_hold(0);
   site->ready = 0;
   site->loop = NULL;
   int rc = uv_loop_close(&s->loop);

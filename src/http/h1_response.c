@@ -6,6 +6,7 @@
 
 #include "http/internal.h"
 #include "util/errors.h"
+#include "util/format.h"
 
 const char *egw__http_date(struct egw__date_cache *c, time_t now) {
   if (c->text[0] != '\0' && c->sec == now)
@@ -50,10 +51,12 @@ int egw__h1_bodiless(int status) { return status < 200 || status == 204 || statu
 int egw__h1_serialize(struct egw_buf *out, const struct egw_response *resp,
                       const struct egw__h1_framing *f) {
   int status = resp->status;
-  char line[128];
-  snprintf(line, sizeof(line), "HTTP/1.1 %03d %s\r\nDate: %s\r\nServer: edgegw\r\n", status,
-           egw_status_reason(status), f->date);
-  if (puts_(out, line) != 0)
+  /* Pieces rather than snprintf: this runs for every response. */
+  char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
+                  (char)('0' + status % 10), ' '};
+  if (put(out, "HTTP/1.1 ", 9) || put(out, code, 4) || puts_(out, egw_status_reason(status)) ||
+      put(out, "\r\nDate: ", 8) || puts_(out, f->date) ||
+      put(out, "\r\nServer: edgegw\r\n", 18))
     return EGW_ERR_NOMEM;
   for (size_t i = 0; i < resp->n_headers; i++) {
     const struct egw_header *h = &resp->headers[i];
@@ -65,18 +68,19 @@ int egw__h1_serialize(struct egw_buf *out, const struct egw_response *resp,
       return EGW_ERR_NOMEM;
   }
   int bodiless = egw__h1_bodiless(status);
-  line[0] = '\0';
-  if (bodiless)
-    ;
-  else if (f->chunked)
-    snprintf(line, sizeof(line), "Transfer-Encoding: chunked\r\n");
-  else if (resp->length == EGW_RESPONSE_LENGTH_GIVEN)
-    snprintf(line, sizeof(line), "Content-Length: %llu\r\n",
-             (unsigned long long)resp->content_length);
-  else if (resp->length == EGW_RESPONSE_LENGTH_BODY)
-    snprintf(line, sizeof(line), "Content-Length: %zu\r\n", resp->body_len);
-  if (puts_(out, line) != 0)
-    return EGW_ERR_NOMEM;
+  int length_known =
+      resp->length == EGW_RESPONSE_LENGTH_GIVEN || resp->length == EGW_RESPONSE_LENGTH_BODY;
+  if (!bodiless && f->chunked) {
+    if (puts_(out, "Transfer-Encoding: chunked\r\n") != 0)
+      return EGW_ERR_NOMEM;
+  } else if (!bodiless && length_known) {
+    char num[EGW_INT_TEXT_MAX];
+    uint64_t length = resp->length == EGW_RESPONSE_LENGTH_GIVEN ? (uint64_t)resp->content_length
+                                                                : (uint64_t)resp->body_len;
+    size_t n = egw_format_uint(num, length);
+    if (put(out, "Content-Length: ", 16) || put(out, num, n) || put(out, "\r\n", 2))
+      return EGW_ERR_NOMEM;
+  }
   if (f->close && puts_(out, "Connection: close\r\n") != 0)
     return EGW_ERR_NOMEM;
   if (!f->close && f->keep_alive_10 && puts_(out, "Connection: keep-alive\r\n") != 0)

@@ -1,8 +1,8 @@
 #include "util/json_write.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
+
+#include "util/format.h"
 
 /* utf8_seq_len returns the length of the valid UTF-8 sequence at |s| (at most |n| bytes
  * available), or 0 when it is not one (RFC 3629 section 4). */
@@ -38,6 +38,20 @@ long egw_json_escape(char *out, size_t cap, const char *s, size_t n) {
   const unsigned char *u = (const unsigned char *)s;
   size_t o = 0;
   for (size_t i = 0; i < n;) {
+    /* A run of printable ASCII that needs no escape goes in one copy: tokens, ids and
+     * URLs are nearly all such bytes, and this writes every issued token twice. */
+    size_t run = 0;
+    while (i + run < n && u[i + run] >= 0x20 && u[i + run] < 0x80 && u[i + run] != '"' &&
+           u[i + run] != '\\')
+      run++;
+    if (run > 0) {
+      if (o + run > cap)
+        return -1;
+      memcpy(out + o, s + i, run);
+      o += run;
+      i += run;
+      continue;
+    }
     char tmp[6];
     const char *src = tmp;
     size_t k = 0;
@@ -107,10 +121,10 @@ void egw_jw_str(struct egw_json_writer *w, const char *key, const char *value) {
 }
 
 void egw_jw_int(struct egw_json_writer *w, const char *key, int64_t value) {
-  char num[24];
-  int n = snprintf(num, sizeof(num), "%" PRId64, value);
+  char num[EGW_INT_TEXT_MAX];
+  size_t n = egw_format_int(num, value);
   put_key(w, key);
-  put(w, num, (size_t)n);
+  put(w, num, n);
 }
 
 void egw_jw_raw(struct egw_json_writer *w, const char *key, const char *json) {

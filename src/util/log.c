@@ -4,8 +4,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/format.h"
+
 static FILE *log_stream;
 static enum egw_log_level min_level = EGW_LOG_INFO;
+static int held;
 
 static const char *const level_names[] = {
     [EGW_LOG_DEBUG] = "debug",
@@ -15,6 +18,14 @@ static const char *const level_names[] = {
 };
 
 void egw_log_set_stream(FILE *stream) { log_stream = stream; }
+
+void egw_log_flush(void) { fflush(log_stream ? log_stream : stdout); }
+
+void egw_log_hold(int on) {
+  held = on;
+  if (!on)
+    egw_log_flush();
+}
 
 void egw_log_set_min_level(enum egw_log_level level) { min_level = level; }
 
@@ -128,7 +139,7 @@ void egw_log_int(struct egw_log_record *rec, const char *key, int64_t value) {
     rec->truncated = 1;
     return;
   }
-  n += (size_t)snprintf(field + n, sizeof(field) - n, "%lld", (long long)value);
+  n += egw_format_int(field + n, value);
   append(rec, field, n);
 }
 
@@ -145,22 +156,50 @@ void egw_log_bool(struct egw_log_record *rec, const char *key, int value) {
   append(rec, field, n + strlen(v));
 }
 
+/* The "ts" value up to the seconds, formatted once per second: a log line is written
+ * for every authorization decision. */
+static const char *second_text(time_t sec) {
+  static time_t cached_sec = -1;
+  static char cached[24];
+  if (sec != cached_sec) {
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_sec = sec;
+  }
+  return cached;
+}
+
 void egw_log_end(struct egw_log_record *rec) {
   if (rec->level < min_level)
     return;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char tail[96];
-  int n = snprintf(
-      tail, sizeof(tail), "%s,\"level\":\"%s\",\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"}\n",
-      rec->truncated ? ",\"truncated\":true" : "", level_names[rec->level], tm.tm_year + 1900,
-      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-  memcpy(rec->buf + rec->len, tail, (size_t)n);
+  long ms = ts.tv_nsec / 1000000;
+  char millis[4] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10),
+                     (char)('0' + ms % 10)};
+  struct piece {
+    const char *s;
+    size_t n;
+  } parts[] = {
+      {rec->truncated ? ",\"truncated\":true" : "", 0},
+      {",\"level\":\"", 0},
+      {level_names[rec->level], 0},
+      {"\",\"ts\":\"", 0},
+      {second_text(ts.tv_sec), 0},
+      {millis, sizeof(millis)},
+      {"Z\"}\n", 0},
+  };
+  char *p = rec->buf + rec->len;
+  for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+    size_t n = parts[i].n ? parts[i].n : strlen(parts[i].s);
+    memcpy(p, parts[i].s, n);
+    p += n;
+  }
   FILE *out = log_stream ? log_stream : stdout;
-  fwrite(rec->buf, 1, rec->len + (size_t)n, out);
-  fflush(out);
+  fwrite(rec->buf, 1, (size_t)(p - rec->buf), out);
+  if (!held)
+    fflush(out);
 }
 
 void egw_log_msg(enum egw_log_level level, const char *event, const char *fmt, ...) {

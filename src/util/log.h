@@ -27,6 +27,15 @@ struct egw_log_record {
  * thread-safe: call it before the loop starts. */
 void egw_log_set_stream(FILE *stream);
 
+/* egw_log_hold, while on, leaves records in the stream's buffer until egw_log_flush
+ * (the server flushes once per loop iteration, before the loop waits for I/O): a busy
+ * loop then writes its records with one write(2) rather than one per record. Turning
+ * it off flushes. */
+void egw_log_hold(int on);
+
+/* egw_log_flush writes out the records held so far. */
+void egw_log_flush(void);
+
 /* egw_log_set_min_level drops records below |level|. */
 void egw_log_set_min_level(enum egw_log_level level);
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 
@@ -76,5 +77,31 @@ static void emit_debug(void) { egw_log_msg(EGW_LOG_DEBUG, "noise", "x"); }
 Test(log, records_below_the_level_are_dropped) {
   char *line = capture(emit_debug);
   cr_assert_str_eq(line, "");
+  free(line);
+}
+
+static void emit_plain(void) {
+  struct egw_log_record rec;
+  egw_log_begin(&rec, EGW_LOG_WARN, "plain");
+  egw_log_int(&rec, "n", -42);
+  egw_log_end(&rec);
+}
+
+/* The time is "ts":"YYYY-MM-DDTHH:MM:SS.mmmZ" in UTC, the second of now. */
+Test(log, ts_is_utc_with_milliseconds) {
+  time_t before = time(NULL);
+  char *line = capture(emit_plain);
+  time_t after = time(NULL);
+  const char *ts = strstr(line, "\"n\":-42,\"level\":\"warn\",\"ts\":\"");
+  cr_assert_not_null(ts, "%s", line);
+  ts += strlen("\"n\":-42,\"level\":\"warn\",\"ts\":\"");
+  struct tm tm = {0};
+  char *rest = strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm);
+  cr_assert_not_null(rest, "%s", line);
+  cr_assert(rest[0] == '.' && rest[1] >= '0' && rest[1] <= '9' && rest[2] >= '0' &&
+                rest[2] <= '9' && rest[3] >= '0' && rest[3] <= '9' && strcmp(rest + 4, "Z\"}\n") == 0,
+            "%s", line);
+  time_t at = timegm(&tm);
+  cr_assert(at >= before && at <= after, "%s", line);
   free(line);
 }
