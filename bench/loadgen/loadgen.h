@@ -131,6 +131,10 @@ struct lg_run_cfg {
   unsigned count;          /* eec-flow: UEs; idle: connections */
   unsigned src_addrs;      /* idle: source addresses 127.0.0.1.. to spread over */
   int server_pid;
+  /* busy_poll: the loop never sleeps in epoll_wait (closed- and open-loop scenarios), so
+   * that on loopback the server's writes find the client awake and wake no thread; with
+   * a NIC that wake-up is the client host's cost, not the server's. */
+  int busy_poll;
   struct lg_eec_cfg eec;
   int verbose;
 };

@@ -145,7 +145,8 @@ static void usage(FILE *out) {
       "  --token T | --token-file F  --path P (/healthz)  --expect STATUS (200)\n"
       "  --client-id ID (token-issue nfInstanceId)  --scope S  --audience A\n"
       "  --eec-id ID ('{ue}' is replaced by the UE number)  --eas-id ID  --ecs URL\n"
-      "  --src-addrs K (idle: spread over 127.0.0.1..K)  --server-pid PID  --json\n",
+      "  --src-addrs K (idle: spread over 127.0.0.1..K)  --server-pid PID  --json\n"
+      "  --busy-poll (never sleep waiting for the server: its writes then wake no thread)\n",
       out);
 }
 
@@ -238,7 +239,7 @@ int main(int argc, char **argv) {
   enum { OPT_TARGET = 256, OPT_CONNS, OPT_DURATION, OPT_WARMUP, OPT_RATE, OPT_TIMEOUT, OPT_TLS, OPT_CA,
          OPT_CERT, OPT_KEY, OPT_SNI, OPT_PSK_ID, OPT_PSK_KEY, OPT_PSK_FILE, OPT_TOKEN, OPT_TOKEN_FILE,
          OPT_PATH, OPT_EXPECT, OPT_CLIENT_ID, OPT_SCOPE, OPT_AUD, OPT_EEC_ID, OPT_EAS_ID, OPT_ECS,
-         OPT_SRC, OPT_PID, OPT_JSON };
+         OPT_SRC, OPT_PID, OPT_JSON, OPT_BUSY_POLL };
   static const struct option longopts[] = {
       {"target", 1, 0, OPT_TARGET}, {"conns", 1, 0, OPT_CONNS}, {"duration", 1, 0, OPT_DURATION},
       {"warmup", 1, 0, OPT_WARMUP}, {"rate", 1, 0, OPT_RATE}, {"timeout", 1, 0, OPT_TIMEOUT},
@@ -249,6 +250,7 @@ int main(int argc, char **argv) {
       {"client-id", 1, 0, OPT_CLIENT_ID}, {"scope", 1, 0, OPT_SCOPE}, {"audience", 1, 0, OPT_AUD},
       {"eec-id", 1, 0, OPT_EEC_ID}, {"eas-id", 1, 0, OPT_EAS_ID}, {"ecs", 1, 0, OPT_ECS},
       {"src-addrs", 1, 0, OPT_SRC}, {"server-pid", 1, 0, OPT_PID}, {"json", 0, 0, OPT_JSON},
+      {"busy-poll", 0, 0, OPT_BUSY_POLL},
       {0, 0, 0, 0}};
   optind = optind_start;
   int c;
@@ -281,6 +283,7 @@ int main(int argc, char **argv) {
     case OPT_SRC: cfg.src_addrs = (unsigned)atol(optarg); break;
     case OPT_PID: cfg.server_pid = atoi(optarg); break;
     case OPT_JSON: json = 1; break;
+    case OPT_BUSY_POLL: cfg.busy_poll = 1; break;
     default: usage(stderr); return 2;
     }
   }

@@ -242,7 +242,12 @@ int lg_run(const struct lg_run_cfg *cfg, struct lg_result *res) {
     else
       start_conn(s);
   }
-  uv_run(e.loop, UV_RUN_DEFAULT);
+  if (cfg->busy_poll) {
+    while (uv_run(e.loop, UV_RUN_NOWAIT) != 0 && !e.closed && !e.stopping) {
+    }
+  } else {
+    uv_run(e.loop, UV_RUN_DEFAULT);
+  }
   if (!e.closed) { /* gave up early (uv_stop) */
     if (e.measuring)
       e.res->seconds = (double)(lg_now_ns() - e.measure_t0) / 1e9;
