@@ -339,19 +339,20 @@ def test_eec_registrations_at_the_ees_survive(tmp_path):
 class Load:
     """Clients hammering a listener from threads: keep-alive connections sending request
     after request, and new TLS connections (one request each). Every answer is recorded
-    with the time its connection was opened; every failure (reset, refused connect, TLS
-    error, no answer) is recorded as such."""
+    with the times its connection was started (before connect) and established (after the
+    TLS handshake): the server picks a connection's snapshot at accept, in between. Every
+    failure (reset, refused connect, TLS error, no answer) is recorded as such."""
 
     def __init__(self, port, path):
         self.port, self.path = port, path
-        self.results = []  # (conn_opened_at, status, kind, answered_at)
+        self.results = []  # (conn_started_at, status, kind, answered_at, conn_established_at)
         self.failures = []
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
-    def record(self, opened, status, kind):
+    def record(self, started, established, status, kind):
         with self.lock:
-            self.results.append((opened, status, kind, time.monotonic()))
+            self.results.append((started, status, kind, time.monotonic(), established))
 
     def fail(self, what):
         with self.lock:
@@ -360,14 +361,15 @@ class Load:
     def keepalive(self):
         while not self.stop.is_set():
             try:
-                opened = time.monotonic()
+                started = time.monotonic()
                 with tls_client(self.port) as s:
+                    established = time.monotonic()
                     while not self.stop.is_set():
                         status, headers, _ = request(s, path=self.path)
                         if status is None:
                             self.fail("keep-alive: no answer")
                             return
-                        self.record(opened, status, "keep-alive")
+                        self.record(started, established, status, "keep-alive")
                         if headers.get("connection") == "close":
                             break
             except (OSError, ssl.SSLError) as e:
@@ -377,13 +379,14 @@ class Load:
     def fresh(self):
         while not self.stop.is_set():
             try:
-                opened = time.monotonic()
+                started = time.monotonic()
                 with tls_client(self.port) as s:
+                    established = time.monotonic()
                     status, _, _ = request(s, path=self.path, headers={"Connection": "close"})
                 if status is None:
                     self.fail("new connection: no answer")
                 else:
-                    self.record(opened, status, "new")
+                    self.record(started, established, status, "new")
             except (OSError, ssl.SSLError) as e:
                 self.fail(f"new connection: {e!r}")
 
@@ -435,7 +438,9 @@ def test_reload_under_load_fails_no_request(site):
         time.sleep(0.8)
     assert load.failures == [], load.failures[:5]
     first_sent, first_seen = windows[0]
-    before = [r for r in load.results if r[0] < first_sent]
+    # Accepted before the reload: established before SIGHUP was sent. After: started
+    # (connect not yet sent) once the reload's log line was seen.
+    before = [r for r in load.results if r[4] < first_sent]
     after = [r for r in load.results if r[0] > first_seen]
     assert len(load.results) > 200, f"only {len(load.results)} requests"
     assert before and after
