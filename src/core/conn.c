@@ -59,6 +59,9 @@ struct egw_conn {
   int pump;        /* framing has a streamed request body to go on with (cb.wake) */
   int read_paused; /* reading stopped: a streamed request body waits for its role */
   struct egw_conn *deferred_next;
+  /* On the server's list of connections whose output goes out before the loop waits
+   * (flush_later); flush_pprev is NULL when not on it. */
+  struct egw_conn *flush_next, **flush_pprev;
   struct egw_conn *prev, *next;
   /* A request whose authorization waits for asynchronous work (EGW_AUTHZ_RETRY); at
    * most one, since framing hands over one exchange at a time. */
@@ -96,6 +99,16 @@ static void unlink_deferred(struct egw_conn *c) {
   c->deferred = 0;
 }
 
+static void unlink_flush(struct egw_conn *c) {
+  if (c->flush_pprev == NULL)
+    return;
+  *c->flush_pprev = c->flush_next;
+  if (c->flush_next)
+    c->flush_next->flush_pprev = c->flush_pprev;
+  c->flush_next = NULL;
+  c->flush_pprev = NULL;
+}
+
 static void conn_free(struct egw_conn *c) {
   struct egw_server *s = c->server;
   /* Framing first: an exchange still with a role is told (on_abort) while the TLS
@@ -130,6 +143,7 @@ static void close_handles(struct egw_conn *c) {
   c->closing = 1;
   egw__conn_psk_cancel(&c->psk);
   unlink_deferred(c);
+  unlink_flush(c);
   uv_read_stop((uv_stream_t *)&c->tcp);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
@@ -188,11 +202,12 @@ static void on_write(uv_write_t *req, int status) {
     egw_h1_drained(c->h1);
 }
 
-/* write_now writes what it can of |c->out| at once. Most answers fit the socket buffer,
- * and a write request would cost libuv an epoll_ctl and a trip through its pending queue
- * for every one of them. Only when nothing is queued (bytes stay in order) and the output
- * is under the stream low-water mark: then no streamed response can be waiting for a
- * drain that only on_write would announce. Returns -1 when the connection failed. */
+/* write_now writes what it can of |c->out| without a write request: most answers fit
+ * the socket buffer, and a request would cost libuv an epoll_ctl and a trip through its
+ * pending queue for every one of them. Only when nothing is queued (bytes stay in order)
+ * and the output is under the stream low-water mark: then no streamed response can be
+ * waiting for a drain that only on_write would announce. Returns -1 when the connection
+ * failed. */
 static int write_now(struct egw_conn *c) {
   if (c->pending_writes != 0 || c->out.len > EGW_STREAM_LOW_WATER)
     return 0;
@@ -215,11 +230,8 @@ static int write_now(struct egw_conn *c) {
   return 0;
 }
 
-static void flush(struct egw_conn *c) {
-  if (c->out.len == 0 || c->closing)
-    return;
-  if (write_now(c) != 0 || c->out.len == 0)
-    return;
+/* write_queued hands all of |c->out| to uv_write. */
+static void write_queued(struct egw_conn *c) {
   struct write_req *wr = malloc(sizeof(*wr));
   if (wr == NULL) {
     close_handles(c);
@@ -237,6 +249,40 @@ static void flush(struct egw_conn *c) {
   }
   c->pending_writes++;
   c->queued += wr->buf.len;
+}
+
+/* flush sends |c->out|. A small answer with nothing queued before it waits until the
+ * loop is about to wait for I/O (egw__conns_flush_pending, after the log records of
+ * the iteration are written): no client sees an answer before its audit line, and the
+ * records of many requests go out in one write. Larger or queued-behind output goes to
+ * uv_write at once. */
+static void flush(struct egw_conn *c) {
+  if (c->out.len == 0 || c->closing)
+    return;
+  if (c->pending_writes != 0 || c->out.len > EGW_STREAM_LOW_WATER) {
+    write_queued(c);
+    return;
+  }
+  if (c->flush_pprev != NULL)
+    return;
+  struct egw_server *s = c->server;
+  c->flush_next = s->flush_head;
+  if (s->flush_head)
+    s->flush_head->flush_pprev = &c->flush_next;
+  s->flush_head = c;
+  c->flush_pprev = &s->flush_head;
+}
+
+void egw__conns_flush_pending(struct egw_server *s) {
+  while (s->flush_head) {
+    struct egw_conn *c = s->flush_head;
+    unlink_flush(c);
+    if (c->closing || c->out.len == 0)
+      continue;
+    if (write_now(c) != 0 || c->out.len == 0)
+      continue;
+    write_queued(c);
+  }
 }
 
 static void on_deferred(uv_idle_t *idle) { egw__conn_run_deferred(idle->data); }

@@ -34,8 +34,11 @@ struct egw_server {
    * re-evaluated from here, after the role's call stack has unwound. */
   uv_idle_t deferred;
   struct egw_conn *deferred_head;
-  /* Writes the log records of an iteration before the loop waits (egw_log_hold). */
-  uv_prepare_t log_flush;
+  /* Connections with output to send before the loop waits (conn.c flush). */
+  struct egw_conn *flush_head;
+  /* Runs when the loop is about to wait for I/O: writes the iteration's log records
+   * (egw_log_hold), then the connections' answers (egw__conns_flush_pending). */
+  uv_prepare_t before_wait;
   struct egw_conn *conns; /* every open connection, for draining */
   size_t n_conns;
   int draining;
@@ -52,6 +55,9 @@ struct egw_server {
 /* egw__conn_accept accepts a pending connection on |l|; on failure the connection is
  * dropped and logged. */
 void egw__conn_accept(struct egw_listener *l);
+/* egw__conns_flush_pending sends the output that connections left for the end of the
+ * loop iteration; the server calls it when the loop is about to wait, after the log. */
+void egw__conns_flush_pending(struct egw_server *s);
 /* egw__conns_drain_all asks every connection to finish what it is doing and close. */
 void egw__conns_drain_all(struct egw_server *s);
 /* egw__conns_abort_all closes every connection at once (drain timeout). */

@@ -72,7 +72,7 @@ static void stop_when_empty(struct egw_server *s) {
     signal(SIGINT, SIG_IGN);
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->deferred, NULL);
-    uv_close((uv_handle_t *)&s->log_flush, NULL);
+    uv_close((uv_handle_t *)&s->before_wait, NULL);
     egw_audit_stop(&s->loop); /* the last audit lines are written before the loop ends */
   }
 }
@@ -107,7 +107,13 @@ static void start_drain(struct egw_server *s, const char *why) {
   stop_when_empty(s);
 }
 
-static void on_loop_waits(uv_prepare_t *h) { egw_log_flush(); }
+/* Before the loop waits for I/O: the iteration's log records, then the answers they
+ * describe. */
+static void on_loop_waits(uv_prepare_t *h) {
+  struct egw_server *s = h->data;
+  egw_log_flush();
+  egw__conns_flush_pending(s);
+}
 
 static void on_signal(uv_signal_t *h, int signum) {
   start_drain(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -129,9 +135,10 @@ int egw_server_run(struct egw_site *site) {
   uv_signal_init(&s->loop, &s->sigint);
   uv_timer_init(&s->loop, &s->drain_timer);
   uv_idle_init(&s->loop, &s->deferred);
-  uv_prepare_init(&s->loop, &s->log_flush);
-  uv_prepare_start(&s->log_flush, on_loop_waits);
-  uv_unref((uv_handle_t *)&s->log_flush);
+  uv_prepare_init(&s->loop, &s->before_wait);
+  uv_prepare_start(&s->before_wait, on_loop_waits);
+  uv_unref((uv_handle_t *)&s->before_wait);
+  s->before_wait.data = s;
   egw_log_hold(1);
   s->sigterm.data = s->sigint.data = s->drain_timer.data = s->deferred.data = s;
   uv_unref((uv_handle_t *)&s->drain_timer);
