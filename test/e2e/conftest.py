@@ -8,6 +8,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -178,6 +179,34 @@ def site(tmp_path):
 
 
 # ---- clients ---------------------------------------------------------------------------
+
+class RawServer:
+    """A TCP listener on 127.0.0.1 for the fakes of the attack and fault tests: a thread
+    accepts and hands each connection to self.serve(sock) in a thread of its own (daemon
+    threads; close() ends the accepting). Subclasses set their state, then call this
+    __init__, and define serve."""
+
+    def __init__(self, backlog=16):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, sock):
+        raise NotImplementedError
+
+    def close(self):
+        self.sock.close()
+
 
 def tls_client(port, cert=None, host="127.0.0.1", server_name="localhost", **ctx_opts):
     """A verified TLS connection (Python's OpenSSL) to a listener."""

@@ -7,36 +7,22 @@ reach it. Each test ends with a normal call served through the same gateway.
 and ::test_obs_fold_and_duplicate_content_length_are_refused.)"""
 
 import json
-import socket
 import threading
 
 import pytest
 
-from conftest import peer_closed, read_response, tls_client
+from conftest import RawServer, peer_closed, read_response, tls_client
 from test_eas_proxy import EEC, cli_token, make_site
 
 
-class RawUpstream:
+class RawUpstream(RawServer):
     """An HTTP/1.1 application that answers every request it can frame (Content-Length
     bodies only) with 200 and a JSON echo of its head, and keeps every byte it got."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.raw = bytearray()
         self.lock = threading.Lock()
-        self.closed = False
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while not self.closed:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+        super().__init__()
 
     def serve(self, c):
         buf = b""
@@ -75,10 +61,6 @@ class RawUpstream:
     def got(self):
         with self.lock:
             return bytes(self.raw)
-
-    def close(self):
-        self.closed = True
-        self.sock.close()
 
 
 @pytest.fixture

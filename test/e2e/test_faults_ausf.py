@@ -6,13 +6,11 @@ the reason and never the key, and the ECS goes on serving. (Down, slow and refus
 test_psk_kedge.py and test_psk_direct.py.)"""
 
 import json
-import socket
 import ssl
-import threading
 
 import pytest
 
-from conftest import CA, CERTS, request, tls_client
+from conftest import CA, CERTS, RawServer, request, tls_client
 from test_psk_kedge import AUTH, EEC, KEDGE, KEDGE_ID, post_json, start
 
 GOOD = json.dumps({"kedge": KEDGE.hex(), "expiry": "2099-01-01T00:00:00Z"}).encode()
@@ -26,7 +24,7 @@ def answer(status_line, ctype, body, length=None):
     return head.encode() + body
 
 
-class FakeAusf:
+class FakeAusf(RawServer):
     """A mutual-TLS server with the AUSF's certificate (or |cert|) that answers every
     request with |reply| and closes."""
 
@@ -36,20 +34,8 @@ class FakeAusf:
         self.ctx.load_cert_chain(CERTS / f"{cert}.pem", CERTS / f"{cert}.key")
         self.ctx.load_verify_locations(CA)
         self.ctx.verify_mode = ssl.CERT_REQUIRED
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
         self.calls = 0
-        threading.Thread(target=self.run, daemon=True).start()
-
-    def run(self):
-        while True:
-            try:
-                raw, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(raw,), daemon=True).start()
+        super().__init__(backlog=8)
 
     def serve(self, raw):
         try:
@@ -68,9 +54,6 @@ class FakeAusf:
             pass
         finally:
             raw.close()
-
-    def close(self):
-        self.sock.close()
 
 
 GARBAGE = {

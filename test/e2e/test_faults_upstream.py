@@ -6,36 +6,22 @@ serving. (Down and slow: test_eas_proxy.py::test_application_down_is_502 and
 ::test_slow_application_is_504.)"""
 
 import json
-import socket
-import threading
 import time
 
 import pytest
 
-from conftest import read_response, tls_client
+from conftest import RawServer, read_response, tls_client
 from test_eas_proxy import cli_token, make_site, problem
 
 
-class JunkUpstream:
+class JunkUpstream(RawServer):
     """Reads a request head, then answers |reply| (bytes, or a callable given the socket)
     and closes."""
 
     def __init__(self, reply):
         self.reply = reply
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.good = False  # once set, answers a normal 200
-        threading.Thread(target=self.run, daemon=True).start()
-
-    def run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+        super().__init__()
 
     def serve(self, c):
         try:
@@ -57,9 +43,6 @@ class JunkUpstream:
             pass
         finally:
             c.close()
-
-    def close(self):
-        self.sock.close()
 
 
 def trickle(c):
