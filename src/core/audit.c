@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/buf.h"
@@ -137,25 +136,18 @@ int egw_audit_sink_get(const struct egw_audit_policy *ap, const char *policy_fil
   return 0;
 }
 
-/* The time field, formatted once per second. */
-static size_t format_time(char *out, size_t cap) {
-  static time_t cached_sec = -1;
-  static char cached[32];
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  if (ts.tv_sec != cached_sec) {
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
-    cached_sec = ts.tv_sec;
-  }
-  int n = snprintf(out, cap, ",\"time\":\"%s.%03ldZ\"}\n", cached, ts.tv_nsec / 1000000);
-  return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+/* The time field and the end of the line. */
+static size_t format_time(char out[EGW_LOG_TIME_LEN + 16]) {
+  static const char head[] = ",\"time\":\"";
+  memcpy(out, head, sizeof(head) - 1);
+  egw_log_time(out + sizeof(head) - 1);
+  memcpy(out + sizeof(head) - 1 + EGW_LOG_TIME_LEN, "\"}\n", 3);
+  return sizeof(head) - 1 + EGW_LOG_TIME_LEN + 3;
 }
 
 void egw_audit_append(struct egw_audit_sink *s, uv_loop_t *loop, struct egw_log_record *rec) {
-  char tail[64];
-  size_t n = format_time(tail, sizeof(tail));
+  char tail[EGW_LOG_TIME_LEN + 16];
+  size_t n = format_time(tail);
   if (rec->truncated)
     egw_log_bool(rec, "truncated", 1);
   if (s->pending.len + rec->len + n > EGW_AUDIT_MAX_PENDING ||

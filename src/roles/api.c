@@ -19,6 +19,22 @@ void egw__roles_param_error(struct egw_param_errors *errs, const char *param, co
     errs->items[errs->n++] = (struct egw_invalid_param){.param = param, .reason = reason};
 }
 
+const char *egw__roles_string_member(const json_t *obj, const char *name, const char *pointer,
+                                     size_t max_len, const char *reason,
+                                     struct egw_param_errors *errs) {
+  const json_t *v = json_object_get(obj, name);
+  if (v == NULL) {
+    egw__roles_param_error(errs, pointer, "missing", "MANDATORY_IE_MISSING");
+    return NULL;
+  }
+  if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max_len ||
+      strlen(json_string_value(v)) != json_string_length(v)) {
+    egw__roles_param_error(errs, pointer, reason, "MANDATORY_IE_INCORRECT");
+    return NULL;
+  }
+  return json_string_value(v);
+}
+
 enum egw_handler_result egw__roles_problem(struct egw_exchange *x, int status, const char *detail,
                                            const char *cause,
                                            const struct egw_invalid_param *params,

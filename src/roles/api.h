@@ -35,6 +35,14 @@ struct egw_param_errors {
 void egw__roles_param_error(struct egw_param_errors *errs, const char *param, const char *reason,
                             const char *cause);
 
+/* egw__roles_string_member returns |obj|'s member |name| when it is a string of 1 to
+ * |max_len| bytes without a NUL; otherwise NULL, with the error recorded in |errs| at
+ * JSON pointer |pointer|: MANDATORY_IE_MISSING when it is absent, else
+ * MANDATORY_IE_INCORRECT with |reason|. */
+const char *egw__roles_string_member(const json_t *obj, const char *name, const char *pointer,
+                                     size_t max_len, const char *reason,
+                                     struct egw_param_errors *errs);
+
 /* egw__roles_problem answers |x| with an RFC 7807 ProblemDetails body
  * (application/problem+json: title, status, detail, cause, invalidParams); |detail| and
  * |cause| may be NULL, |params| may be empty. Returns EGW_DONE, or EGW_FAILED when out of

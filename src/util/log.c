@@ -156,46 +156,42 @@ void egw_log_bool(struct egw_log_record *rec, const char *key, int value) {
   append(rec, field, n + strlen(v));
 }
 
-/* The "ts" value up to the seconds, formatted once per second: a log line is written
- * for every authorization decision. */
-static const char *second_text(time_t sec) {
-  static time_t cached_sec = -1;
-  static char cached[24];
-  if (sec != cached_sec) {
+void egw_log_time(char out[EGW_LOG_TIME_LEN]) {
+  static _Thread_local time_t cached_sec = -1;
+  static _Thread_local char cached[20]; /* "YYYY-MM-DDTHH:MM:SS" and its NUL */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  if (ts.tv_sec != cached_sec) {
     struct tm tm;
-    gmtime_r(&sec, &tm);
+    gmtime_r(&ts.tv_sec, &tm);
     strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
-    cached_sec = sec;
+    cached_sec = ts.tv_sec;
   }
-  return cached;
+  long ms = ts.tv_nsec / 1000000;
+  memcpy(out, cached, 19);
+  out[19] = '.';
+  out[20] = (char)('0' + ms / 100);
+  out[21] = (char)('0' + ms / 10 % 10);
+  out[22] = (char)('0' + ms % 10);
+  out[23] = 'Z';
+}
+
+static char *put(char *p, const char *s) {
+  size_t n = strlen(s);
+  memcpy(p, s, n);
+  return p + n;
 }
 
 void egw_log_end(struct egw_log_record *rec) {
   if (rec->level < min_level)
     return;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  long ms = ts.tv_nsec / 1000000;
-  char millis[4] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10),
-                     (char)('0' + ms % 10)};
-  struct piece {
-    const char *s;
-    size_t n;
-  } parts[] = {
-      {rec->truncated ? ",\"truncated\":true" : "", 0},
-      {",\"level\":\"", 0},
-      {level_names[rec->level], 0},
-      {"\",\"ts\":\"", 0},
-      {second_text(ts.tv_sec), 0},
-      {millis, sizeof(millis)},
-      {"Z\"}\n", 0},
-  };
   char *p = rec->buf + rec->len;
-  for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-    size_t n = parts[i].n ? parts[i].n : strlen(parts[i].s);
-    memcpy(p, parts[i].s, n);
-    p += n;
-  }
+  p = put(p, rec->truncated ? ",\"truncated\":true" : "");
+  p = put(p, ",\"level\":\"");
+  p = put(p, level_names[rec->level]);
+  p = put(p, "\",\"ts\":\"");
+  egw_log_time(p);
+  p = put(p + EGW_LOG_TIME_LEN, "\"}\n");
   FILE *out = log_stream ? log_stream : stdout;
   fwrite(rec->buf, 1, (size_t)(p - rec->buf), out);
   if (!held)

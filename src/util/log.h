@@ -27,6 +27,14 @@ struct egw_log_record {
  * thread-safe: call it before the loop starts. */
 void egw_log_set_stream(FILE *stream);
 
+/* EGW_LOG_TIME_LEN is the length of egw_log_time's text, "2026-11-23T17:09:28.789Z". */
+#define EGW_LOG_TIME_LEN 24
+
+/* egw_log_time writes the current UTC time to the millisecond, without a NUL: the "ts"
+ * of log records and the "time" of audit lines. The date and time of day are formatted
+ * once per second (per thread): a record is written for every authorization decision. */
+void egw_log_time(char out[EGW_LOG_TIME_LEN]);
+
 /* egw_log_hold, while on, leaves records in the stream's buffer until egw_log_flush
  * (the server flushes once per loop iteration, before the loop waits for I/O): a busy
  * loop then writes its records with one write(2) rather than one per record. Turning

@@ -169,19 +169,8 @@ static void on_client_gone(void *arg) {
 
 static const char *member(const json_t *body, const char *name, struct egw_param_errors *errs,
                           const char *pointer) {
-  const json_t *v = json_object_get(body, name);
-  if (v == NULL) {
-    egw__roles_param_error(errs, pointer, "missing", "MANDATORY_IE_MISSING");
-    return NULL;
-  }
-  if (!json_is_string(v) || json_string_length(v) == 0 ||
-      json_string_length(v) > EGW_PSK_IDENTITY_MAX_LEN ||
-      strlen(json_string_value(v)) != json_string_length(v)) {
-    egw__roles_param_error(errs, pointer, "must be a non-empty string (at most 128 bytes)",
-                           "MANDATORY_IE_INCORRECT");
-    return NULL;
-  }
-  return json_string_value(v);
+  return egw__roles_string_member(body, name, pointer, EGW_PSK_IDENTITY_MAX_LEN,
+                                  "must be a non-empty string (at most 128 bytes)", errs);
 }
 
 static enum egw_handler_result psk_auth_on_request(void *state, struct egw_exchange *x) {
