@@ -43,6 +43,10 @@ int egw__server_bind_listener(struct egw_server *s, struct egw_listener *l) {
   snprintf(l->addr, sizeof(l->addr), v6 ? "[%s]:%u" : "%s:%u", lp->listen_host, lp->listen_port);
   if (rc == 0)
     rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, v6 ? UV_TCP_IPV6ONLY : 0);
+  /* Linux copies TCP_NODELAY to every socket accepted from this one: one setsockopt
+   * per listener instead of one per connection. */
+  if (rc == 0)
+    rc = uv_tcp_nodelay(&l->tcp, 1);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
   if (rc != 0) {

@@ -2,13 +2,19 @@
 100-continue, malformed input and limits. Every bad request is answered (or the
 connection closed) without disturbing a healthy connection beside it."""
 
+import ctypes
 import json
+import os
+import socket
+import ssl
 import threading
 import time
 
 import pytest
 
-from conftest import free_port, peer_closed, read_response, request, tls_client
+from conftest import CA, free_port, peer_closed, read_response, request, tls_client
+
+SYS_PIDFD_GETFD = 438  # x86_64 and arm64 alike
 
 LIMITS = ("header_bytes: 2048\nbody_bytes: 4096\nheader_timeout_ms: 1000\n"
           "idle_timeout_ms: 3000\nrequests_per_connection: 5\nmax_connections: 20")
@@ -170,6 +176,80 @@ def test_idle_keep_alive_connection_is_closed_after_idle_timeout(port):
         assert 2.0 < time.time() - started < 5.0
 
 
+
+
+def test_close_notify_is_answered_with_close_notify_and_a_prompt_close(port):
+    """RFC 8446 6.1: each side sends close_notify before it closes its write side. After
+    the client's, nothing more can come, so the server closes at once (no lingering).
+    Memory BIOs show the alert itself: a bare FIN would also end the socket."""
+    ctx = ssl.create_default_context(cafile=CA)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+
+    def pump(step):
+        while True:
+            try:
+                return step()
+            except ssl.SSLWantReadError:
+                raw.sendall(outgoing.read())
+                data = raw.recv(65536)
+                if not data:
+                    incoming.write_eof()
+                    return step()  # raises: the server ended the stream here
+                incoming.write(data)
+
+    pump(tls.do_handshake)
+    tls.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    raw.sendall(outgoing.read())
+    assert pump(lambda: tls.read(65536)).startswith(b"HTTP/1.1 200")
+    started = time.time()
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.unwrap()  # our close_notify is out; the server's is not read yet
+    raw.sendall(outgoing.read())
+    rest = b""
+    while chunk := raw.recv(65536):
+        rest += chunk
+    assert time.time() - started < 1.0
+    raw.close()
+    incoming.write(rest)
+    incoming.write_eof()
+    with pytest.raises(ssl.SSLZeroReturnError):  # only the alert ends a stream this way
+        tls.read(1)
+    assert_healthy(port)
+
+
+def server_end_option(pid, client, level, option):
+    """A socket option of edgegw's end of |client|'s connection, read from a copy of its
+    descriptor (pidfd_getfd(2), allowed to root, as the tests run)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            fd = libc.syscall(SYS_PIDFD_GETFD, pidfd, int(name), 0)
+            assert fd >= 0, f"pidfd_getfd: {os.strerror(ctypes.get_errno())}"
+            try:
+                sock = socket.socket(fileno=fd)
+            except OSError:  # not a socket
+                os.close(fd)
+                continue
+            with sock:
+                try:
+                    if sock.getpeername() == client.getsockname():
+                        return sock.getsockopt(level, option)
+                except OSError:  # a listener or an unconnected socket
+                    pass
+    finally:
+        os.close(pidfd)
+    raise AssertionError("edgegw holds no socket for this connection")
+
+
+def test_accepted_connections_send_without_nagle_delay(site, port):
+    """TCP_NODELAY is set once on the listener and Linux copies it to every accepted
+    socket: an answer written in parts is not held back waiting for ACKs."""
+    with tls_client(port) as s:
+        assert request(s)[0] == 200
+        assert server_end_option(site.proc.pid, s, socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 
 
 def test_obs_fold_and_duplicate_content_length_are_refused(port):
