@@ -13,7 +13,7 @@ DEBIAN_PACKAGES=(
   libjwt-gnutls-dev libjansson-dev libsqlite3-dev libyaml-dev libcriterion-dev
   openssl curl valgrind clang-format
   clang libclang-rt-14-dev
-  python3 python3-venv python3-pytest python3-yaml python3-requests python3-jwt python3-cryptography python3-jsonschema
+  python3 python3-venv python3-pytest python3-pytest-timeout python3-yaml python3-requests python3-jwt python3-cryptography python3-jsonschema
 )
 
 missing=()
