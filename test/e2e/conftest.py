@@ -4,6 +4,7 @@ loopback ports, and gives tests real clients (openssl s_client, curl, Python ssl
 import json
 import os
 import pathlib
+import random
 import signal
 import socket
 import ssl
@@ -27,18 +28,27 @@ def pytest_configure(config):
 _ports_given = set()
 
 
+# Listener ports come from below the kernel's ephemeral range (32768-60999 by default):
+# a port the kernel hands out (s.bind(0)) can be taken by an outbound connection between
+# the test's choice and edgegw's bind, and edgegw then fails with "address already in use".
+PORT_RANGE = (20000, 32000)
+
+
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    """A port free now and not handed out before in this run: the kernel may offer the
-    same ephemeral port to two calls in a row, and a site written with both would not
-    start (two listeners on one address)."""
-    for _ in range(100):
+    """A port free now, outside the ephemeral range, and not handed out before in this
+    run (a site written with the same port twice would not start)."""
+    for _ in range(1000):
+        port = random.randrange(*PORT_RANGE)
+        if port in _ports_given:
+            continue
         with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        if port not in _ports_given:
-            _ports_given.add(port)
-            return port
-    raise AssertionError("no unused free port after 100 tries")
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise AssertionError(f"no free port in {PORT_RANGE} after 1000 tries")
 
 
 def demo_psk():
