@@ -90,7 +90,8 @@ Test(psk_peek, one_message_per_record) {
   /* The ChangeCipherSpec and the encrypted Finished after it change nothing. */
   uint8_t ccs = 1;
   record(&s, 20, &ccs, 1);
-  record(&s, 22, (const uint8_t *)"encrypted-finished-xxxxxxxxxxxxxxxxxxx", 40);
+  static const char finished[] = "encrypted-finished-xxxxxxxxxxxxxxxxxxxxx";
+  record(&s, 22, (const uint8_t *)finished, sizeof(finished) - 1);
   cr_assert_eq(peek(&s, s.len, &safe, id), EGW__TLS_PEEK_FOUND);
   cr_assert_str_eq(id, kid);
 }
