@@ -28,39 +28,10 @@ static const struct egw_route aanf_routes[] = {
     {.prefix = NULL},
 };
 
-struct aanf {
-  const struct egw_sim_aanf_policy *policy;
-  struct egw__sim_subscribers *subs;
-};
-
 static int aanf_init(struct egw_site *site, void **out_state, char **out_err) {
   const struct egw_sim_aanf_policy *p = site->policy->sim_aanf;
-  if (p == NULL) {
-    *out_err = egw_format("the sim-aanf module needs \"sim.aanf\" (subscribers) in %s",
-                          site->policy->site_file);
-    return -1;
-  }
-  struct aanf *a = calloc(1, sizeof(*a));
-  if (a == NULL) {
-    *out_err = egw_format("out of memory");
-    return -1;
-  }
-  a->policy = p;
-  a->subs = egw__sim_subscribers_load(p->subscribers_file, out_err);
-  if (a->subs == NULL) {
-    free(a);
-    return -1;
-  }
-  *out_state = a;
-  return 0;
-}
-
-static void aanf_dispose(void *state) {
-  struct aanf *a = state;
-  if (a == NULL)
-    return;
-  egw__sim_subscribers_free(a->subs);
-  free(a);
+  return egw__sim_subscribers_role_init("sim-aanf", "sim.aanf", site->policy->site_file, p,
+                                        p ? p->subscribers_file : NULL, out_state, out_err);
 }
 
 /* Splits afId "<fqdn>:<10 hex>" into |fqdn| (capacity 256) and the Ua* id. */
@@ -81,7 +52,8 @@ static int parse_af_id(const char *af_id, char fqdn[256], uint8_t ua[EGW_KDF_UA_
 }
 
 static enum egw_handler_result aanf_on_request(void *state, struct egw_exchange *x) {
-  struct aanf *a = state;
+  const struct egw__sim_subscribers_role *a = state;
+  const struct egw_sim_aanf_policy *policy = a->policy;
   const struct egw_request *req = egw_exchange_request(x);
   if (strcmp(req->path, ROUTE) != 0)
     return EGW_DECLINED;
@@ -116,7 +88,7 @@ static enum egw_handler_result aanf_on_request(void *state, struct egw_exchange 
                                NULL, 0);
     } else {
       egw__sim_hex(hex, kaf, sizeof(kaf));
-      egw__roles_datetime_format((int64_t)time(NULL) + a->policy->kaf_ttl_s, expiry);
+      egw__roles_datetime_format((int64_t)time(NULL) + policy->kaf_ttl_s, expiry);
       res = (enum egw_handler_result)egw__sim_answer_key(
           x, json_pack("{s:s, s:s}", "kaf", hex, "expiry", expiry));
     }
@@ -133,5 +105,5 @@ const struct egw_role_ops egw_role_sim_aanf = {
     .routes = aanf_routes,
     .init = aanf_init,
     .on_request = aanf_on_request,
-    .dispose = aanf_dispose,
+    .dispose = egw__sim_subscribers_role_dispose,
 };

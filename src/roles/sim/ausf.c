@@ -20,11 +20,6 @@ static const struct egw_route ausf_routes[] = {
     {.prefix = NULL},
 };
 
-struct ausf {
-  const struct egw_sim_ausf_policy *policy;
-  struct egw__sim_subscribers *subs;
-};
-
 int egw__sim_ausf_answer(const struct egw__sim_subscribers *s, const json_t *body, int64_t now_s,
                          uint32_t ttl_s, json_t **out_body, const char **out_cause,
                          const char **out_detail) {
@@ -60,36 +55,13 @@ int egw__sim_ausf_answer(const struct egw__sim_subscribers *s, const json_t *bod
 
 static int ausf_init(struct egw_site *site, void **out_state, char **out_err) {
   const struct egw_sim_ausf_policy *p = site->policy->sim_ausf;
-  if (p == NULL) {
-    *out_err = egw_format("the sim-ausf module needs \"sim.ausf\" (subscribers) in %s",
-                          site->policy->site_file);
-    return -1;
-  }
-  struct ausf *a = calloc(1, sizeof(*a));
-  if (a == NULL) {
-    *out_err = egw_format("out of memory");
-    return -1;
-  }
-  a->policy = p;
-  a->subs = egw__sim_subscribers_load(p->subscribers_file, out_err);
-  if (a->subs == NULL) {
-    free(a);
-    return -1;
-  }
-  *out_state = a;
-  return 0;
-}
-
-static void ausf_dispose(void *state) {
-  struct ausf *a = state;
-  if (a == NULL)
-    return;
-  egw__sim_subscribers_free(a->subs);
-  free(a);
+  return egw__sim_subscribers_role_init("sim-ausf", "sim.ausf", site->policy->site_file, p,
+                                        p ? p->subscribers_file : NULL, out_state, out_err);
 }
 
 static enum egw_handler_result ausf_on_request(void *state, struct egw_exchange *x) {
-  struct ausf *a = state;
+  const struct egw__sim_subscribers_role *a = state;
+  const struct egw_sim_ausf_policy *policy = a->policy;
   const struct egw_request *req = egw_exchange_request(x);
   if (strcmp(req->path, "/nausf-auth/v1/kedge-requests") != 0)
     return EGW_DECLINED;
@@ -99,7 +71,7 @@ static enum egw_handler_result ausf_on_request(void *state, struct egw_exchange 
     return res;
   json_t *answer = NULL;
   const char *cause, *detail;
-  int status = egw__sim_ausf_answer(a->subs, body, (int64_t)time(NULL), a->policy->kedge_ttl_s,
+  int status = egw__sim_ausf_answer(a->subs, body, (int64_t)time(NULL), policy->kedge_ttl_s,
                                     &answer, &cause, &detail);
   json_decref(body);
   egw__sim_log_request("ausf_key_request", req->peer_addr, NULL, NULL, status);
@@ -115,5 +87,5 @@ const struct egw_role_ops egw_role_sim_ausf = {
     .routes = ausf_routes,
     .init = ausf_init,
     .on_request = ausf_on_request,
-    .dispose = ausf_dispose,
+    .dispose = egw__sim_subscribers_role_dispose,
 };

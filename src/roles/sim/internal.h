@@ -38,6 +38,24 @@ struct egw__sim_subscribers *egw__sim_subscribers_load(const char *path, char **
 /* egw__sim_subscribers_free wipes every key and frees |s|; NULL is accepted. */
 void egw__sim_subscribers_free(struct egw__sim_subscribers *s);
 
+/* The state of a simulated peer that answers from a subscribers file (sim-ausf,
+ * sim-aanf): its section of site.yaml and the subscribers loaded from its file. */
+struct egw__sim_subscribers_role {
+  const void *policy; /* the module's struct egw_sim_<name>_policy */
+  struct egw__sim_subscribers *subs;
+};
+
+/* egw__sim_subscribers_role_init is the init of such a module: |policy| is its section
+ * (NULL when site.yaml has none: an error naming |module|, |section| and |site_file|),
+ * |subscribers_file| the file to load. Returns 0 with *out_state, or -1 with *out_err. */
+int egw__sim_subscribers_role_init(const char *module, const char *section,
+                                   const char *site_file, const void *policy,
+                                   const char *subscribers_file, void **out_state,
+                                   char **out_err);
+
+/* egw__sim_subscribers_role_dispose wipes the keys and frees a state of the init above. */
+void egw__sim_subscribers_role_dispose(void *state);
+
 /* egw__sim_subscriber_find returns the subscriber whose Kedge-ID is |kedge_id|, or NULL. */
 const struct egw__sim_subscriber *egw__sim_subscriber_find(const struct egw__sim_subscribers *s,
                                                            const char *kedge_id);

@@ -186,3 +186,35 @@ end:
     fclose(fp);
   return ret;
 }
+
+int egw__sim_subscribers_role_init(const char *module, const char *section,
+                                   const char *site_file, const void *policy,
+                                   const char *subscribers_file, void **out_state,
+                                   char **out_err) {
+  if (policy == NULL) {
+    *out_err = egw_format("the %s module needs \"%s\" (subscribers) in %s", module, section,
+                          site_file);
+    return -1;
+  }
+  struct egw__sim_subscribers_role *r = calloc(1, sizeof(*r));
+  if (r == NULL) {
+    *out_err = egw_format("out of memory");
+    return -1;
+  }
+  r->policy = policy;
+  r->subs = egw__sim_subscribers_load(subscribers_file, out_err);
+  if (r->subs == NULL) {
+    free(r);
+    return -1;
+  }
+  *out_state = r;
+  return 0;
+}
+
+void egw__sim_subscribers_role_dispose(void *state) {
+  struct egw__sim_subscribers_role *r = state;
+  if (r == NULL)
+    return;
+  egw__sim_subscribers_free(r->subs);
+  free(r);
+}
