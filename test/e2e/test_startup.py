@@ -3,7 +3,10 @@
 import subprocess
 import time
 
-from conftest import BIN, Site, free_port, peer_closed, read_response, request, tls_client
+import pytest
+
+from conftest import (BIN, Site, free_port, peer_closed, read_response, request, site_block,
+                      tls_client)
 
 
 def test_one_listening_line_per_listener_then_ready(site):
@@ -46,6 +49,24 @@ def test_policy_error_refuses_to_start_with_file_and_line(tmp_path):
     assert f"{s.dir}/edge4.yaml:6: listener.tls.mode:" in err, err
     assert "tls-please" in err
     assert b'"event":"policy_error"' in p.stdout
+
+
+@pytest.mark.parametrize("module,section,other", [("sim-ausf", "sim.ausf", "aanf"),
+                                                   ("sim-aanf", "sim.aanf", "ausf")])
+def test_a_simulated_peer_without_its_site_section_refuses_to_start(tmp_path, module, section,
+                                                                     other):
+    """A simulated AUSF or AAnF mounted without its subscribers section (another sim's
+    section does not count) names what is missing and where."""
+    s = Site(tmp_path / "sim")
+    subs = s.dir / "subscribers"
+    subs.write_text("001010000000001 " + "11" * 32 + "\n")
+    s.write("site.yaml", site_block(s.dir) + f"sim:\n  {other}:\n    subscribers: {subs}\n")
+    s.add("n12.yaml", interface="N12", port=free_port(), mode="mtls", role="sim",
+          mount=f"[{module}]")
+    p = subprocess.run([BIN, "serve", "--policies", str(s.dir)], capture_output=True, timeout=10)
+    out = p.stdout.decode() + p.stderr.decode()
+    assert p.returncode != 0, out
+    assert f'the {module} module needs \\"{section}\\" (subscribers) in {s.dir}/site.yaml' in out, out
 
 
 def test_port_in_use_is_reported_and_exits_nonzero(tmp_path):
