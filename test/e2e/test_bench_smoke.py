@@ -170,3 +170,41 @@ def test_eec_flow(demo):
     assert r.returncode == 0, r.stdout + r.stderr
     out = run_bench("eec-flow", "6", *ecs, "--conns", "2")
     assert out["completed"] == 6
+
+
+def test_handshake_profile_splits_samples_by_primitive_library_and_system_call():
+    """bench/handshake-profile's split of `perf script` samples (perf itself is not in
+    CI's packages): a primitive anywhere on the stack wins, an inlined frame takes the
+    library of the next real one, and kernel time goes to the system call entered."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("handshake_profile",
+                                                  str(ROOT / "bench" / "handshake-profile"))
+    spec = importlib.util.spec_from_loader("handshake_profile", loader)
+    hp = importlib.util.module_from_spec(spec)
+    loader.exec_module(hp)
+
+    def sample(*frames):
+        return "edgegw 1 2.0: 1000000 cpu-clock:pppH:\n" + "\n".join(
+            f"\t{i:x} {f}" for i, f in enumerate(frames, 1))
+
+    lib, ssl, k = "(/usr/lib/libcrypto.so.0)", "(/usr/lib/libssl.so.0)", "([kernel.kallsyms])"
+    text = "\n\n".join([
+        sample(f"[unknown] {lib}", f"ECDSA_do_sign+0x1 {lib}", f"SSL_do_handshake+0x2 {ssl}"),
+        sample(f"_int_malloc+0x3 (/lib/libc.so.6)", f"OPENSSL_malloc+0x1 {lib}",
+               f"X25519_public_from_private+0x9 {lib}"),
+        sample(f"[unknown] {lib}", f"X25519+0x4 {lib}"),
+        sample(f"[unknown] {lib}", f"SHA256_Update+0x4 {lib}", f"SSL_do_handshake+0x2 {ssl}"),
+        sample(f"tcp_v4_rcv+0x1 {k}", f"process_backlog+0x2 {k}", f"tcp_sendmsg+0x3 {k}",
+               f"ksys_write+0x1 {k}", f"do_syscall_64+0x1 {k}", "write (/lib/libc.so.6)"),
+        sample(f"_copy_to_iter+0x1 {k}", f"ksys_read+0x1 {k}", f"x64_sys_call+0x1 {k}",
+               f"do_syscall_64+0x1 {k}", "read (/lib/libc.so.6)"),
+        sample(f"native_write_msr+0x1 {k}", f"asm_sysvec_apic_timer_interrupt+0x1 {k}"),
+        sample("write_now (inlined)", "flush+0x1 (/usr/bin/edgegw)"),
+    ]) + "\n"
+    parts, total = hp.split_samples(text)
+    assert total == 8
+    assert parts == {"ECDSA sign": 1, "X25519 key share": 1, "X25519 shared secret": 1,
+                     "rest of BoringSSL": 1,
+                     "kernel: loopback delivery to the peer socket": 1, "kernel: read": 1,
+                     "kernel: interrupts": 1, "edgegw": 1}, parts
