@@ -9,7 +9,6 @@
  * is sim-ausf's (SUPI, KAUSF); A-KID and K_AKMA are derived at load, KAUSF wiped.
  * Enabled by site.yaml "sim.aanf"; for labs and tests. */
 #include <jansson.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,7 +18,6 @@
 #include "roles/api.h"
 #include "roles/sim/internal.h"
 #include "util/encoding.h"
-#include "util/format.h"
 
 #define ROUTE "/naanf-akma/v1/retrieve-applicationkey"
 

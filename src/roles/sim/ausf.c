@@ -4,7 +4,6 @@
  * ProblemDetails with cause KEDGE_ID_NOT_FOUND. Enabled by site.yaml "sim.ausf"; mount
  * it on an mTLS listener whose authorization admits the ECS. For labs and tests. */
 #include <jansson.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,7 +12,6 @@
 #include "core/site.h"
 #include "roles/api.h"
 #include "roles/sim/internal.h"
-#include "util/format.h"
 
 static const struct egw_route ausf_routes[] = {
     {.methods = EGW_METHOD_POST, .prefix = "/nausf-auth/v1/kedge-requests"},
