@@ -1,7 +1,11 @@
 """edgegw-bench against a real edgegw: every scenario for about a second at low concurrency
 must complete requests and report no errors. This guards the load generator (its TLS
-modes, request shapes, response parsing and report); it asserts no timing."""
+modes, request shapes, response parsing and report); it asserts no timing. The bench
+scripts' own arithmetic (bench/compare's ratios, bench/handshake-profile's split of
+samples) is checked on recorded and canned data: their peers and perf are not in CI."""
 
+import importlib.machinery
+import importlib.util
 import json
 import os
 import pathlib
@@ -172,17 +176,20 @@ def test_eec_flow(demo):
     assert out["completed"] == 6
 
 
+def load_script(name):
+    """A bench/ script (no .py suffix) as a module."""
+    loader = importlib.machinery.SourceFileLoader(name.replace("-", "_"), str(ROOT / "bench" / name))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
 def test_handshake_profile_splits_samples_by_primitive_library_and_system_call():
     """bench/handshake-profile's split of `perf script` samples (perf itself is not in
     CI's packages): a primitive anywhere on the stack wins, an inlined frame takes the
     library of the next real one, and kernel time goes to the system call entered."""
-    import importlib.machinery
-    import importlib.util
-    loader = importlib.machinery.SourceFileLoader("handshake_profile",
-                                                  str(ROOT / "bench" / "handshake-profile"))
-    spec = importlib.util.spec_from_loader("handshake_profile", loader)
-    hp = importlib.util.module_from_spec(spec)
-    loader.exec_module(hp)
+    hp = load_script("handshake-profile")
 
     def sample(*frames):
         return "edgegw 1 2.0: 1000000 cpu-clock:pppH:\n" + "\n".join(
@@ -208,3 +215,25 @@ def test_handshake_profile_splits_samples_by_primitive_library_and_system_call()
                      "rest of BoringSSL": 1,
                      "kernel: loopback delivery to the peer socket": 1, "kernel: read": 1,
                      "kernel: interrupts": 1, "edgegw": 1}, parts
+
+
+def test_compare_recomputes_the_recorded_ratios_and_prints_every_json_key():
+    """bench/compare's ratios and table from the raw figures of a recorded full run
+    (bench/results/compare-2026-11-23-3.md): the same ratios come out, each ceiling ratio
+    against the ceiling measured beside its run, and --json has the keys the issue names."""
+    compare = load_script("compare")
+    text = (ROOT / "bench" / "results" / "compare-2026-11-23-3.md").read_text()
+    recorded = json.loads(re.search(r"```json\n(.*?)\n```", text, re.S).group(1))
+    raw = {k: recorded[k] for k in ("quick", "duration_s", "warmup_s", "crypto", "edgegw", "peers")}
+    compare.ratios(raw)
+    for key in ("keepalive-token-vs-haproxy", "handshake-cert-vs-nginx", "handshake-mtls-vs-nginx",
+                "handshake-psk-vs-stunnel", "token-issue-vs-ceiling", "idle-conn-bytes",
+                "handshake-cert-vs-ceiling", "handshake-mtls-vs-ceiling"):
+        assert raw[key] == recorded[key], key
+    beside = recorded["edgegw"]["hs_cert"]["crypto"]["handshake_cert_ceiling_per_s"]
+    assert beside != recorded["crypto"]["handshake_cert_ceiling_per_s"]
+    assert raw["handshake-cert-vs-ceiling"] == round(
+        recorded["edgegw"]["hs_cert"]["per_server_core"] / beside, 3)
+    table = compare.table(raw)
+    assert f"**{recorded['handshake-cert-vs-ceiling']}**" in table
+    assert "beside edgegw hs_cert (before / after)" in table
