@@ -190,6 +190,21 @@ def site(tmp_path):
 
 # ---- clients ---------------------------------------------------------------------------
 
+def close_listener(sock, thread):
+    """Closes a listening socket that |thread| accepts on. close() alone does not wake a
+    thread blocked in accept(2): the kernel keeps the socket listening while it waits, so
+    the old fake accepts one more connection on its port, or, once its descriptor number
+    is reused, on another test's listener (seen in test_eas_proxy: the application's
+    connection was answered by an earlier test's fake upstream and the application's
+    own accept then blocked for good). shutdown(2) wakes the thread (EINVAL)."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    thread.join(timeout=5)
+    sock.close()
+
+
 class RawServer:
     """A TCP listener on 127.0.0.1 for the fakes of the attack and fault tests: a thread
     accepts and hands each connection to self.serve(sock) in a thread of its own (daemon
@@ -201,7 +216,8 @@ class RawServer:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(backlog)
         self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
 
     def _accept(self):
         while True:
@@ -215,7 +231,7 @@ class RawServer:
         raise NotImplementedError
 
     def close(self):
-        self.sock.close()
+        close_listener(self.sock, self.thread)
 
 
 def tls_client(port, cert=None, host="127.0.0.1", server_name="localhost", **ctx_opts):

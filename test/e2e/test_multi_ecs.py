@@ -27,7 +27,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from conftest import CERTS, Site, free_port, read_response, site_block, tls_client
+from conftest import (CERTS, Site, close_listener, free_port, read_response, site_block,
+                      tls_client)
 
 ECS1, ECS2, ECS3 = "ecs1.site1.example", "ecs2.site2.example", "ecs3.site3.example"
 EES1, EES2, EES3 = "ees1.site1.example", "ees2.site2.example", "ees3.site3.example"
@@ -377,7 +378,8 @@ class SilentPeer:
         self.port = self.sock.getsockname()[1]
         self.conns = []
         self.stopping = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
 
     def _accept(self):
         while not self.stopping:
@@ -389,7 +391,7 @@ class SilentPeer:
 
     def close(self):
         self.stopping = True
-        self.sock.close()
+        close_listener(self.sock, self.thread)
         for c in self.conns:
             c.close()
 

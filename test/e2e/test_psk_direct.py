@@ -20,8 +20,8 @@ import time
 
 import pytest
 
-from conftest import (BIN, CERTS, Site, ecs_site_block, free_port, request, s_client,
-                      tls_client)
+from conftest import (BIN, CERTS, Site, close_listener, ecs_site_block, free_port, request,
+                      s_client, tls_client)
 
 ECS_ID = "ecs1.site1.example"
 TIMEOUT_MS = 800
@@ -56,8 +56,13 @@ class Relay:
         self.mode = "up"
         self.socks = []
         self.lock = threading.Lock()
+        self._listen()
+
+    def _listen(self):
         self.listener = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+        self.accepting = threading.Thread(target=self._accept, args=(self.listener,),
+                                          daemon=True)
+        self.accepting.start()
 
     def _accept(self, lsock):
         while True:
@@ -107,13 +112,7 @@ class Relay:
 
     def down(self):
         self.mode = "down"
-        # shutdown first: a close alone leaves the socket listening while the accepting
-        # thread still holds it.
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.listener.close()
+        close_listener(self.listener, self.accepting)
         self._drop_all()
 
     def slow(self):
@@ -122,15 +121,10 @@ class Relay:
         self.mode = "slow"
         self._drop_all()
         if was_down:  # the same port listens again
-            self.listener = socket.create_server(("127.0.0.1", self.port))
-            threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+            self._listen()
 
     def close(self):
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)
-            self.listener.close()
-        except OSError:
-            pass
+        close_listener(self.listener, self.accepting)
         self._drop_all()
 
 
