@@ -25,6 +25,26 @@ def pytest_configure(config):
         subprocess.run([str(ROOT / "certs" / "gen.sh")], check=True)
 
 
+TEARDOWN_LIMIT_S = 120
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    """pytest-timeout (test/e2e/pytest.ini) stops its timer when a test fails, so a
+    teardown that hangs after a failure would hold CI to its time limit: every teardown
+    gets TEARDOWN_LIMIT_S of its own."""
+    def expired(signum, frame):
+        pytest.fail(f"teardown still running after {TEARDOWN_LIMIT_S} s", pytrace=True)
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, TEARDOWN_LIMIT_S)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 _ports_given = set()
 
 
